@@ -1,0 +1,28 @@
+"""Distance metrics for the best-matching-unit search.
+
+Each public name maps to a small integer code: the Numba kernels branch on the code
+inside their loops (LLVM hoists the branch), because a kernel that takes a jitted
+function as an argument cannot be served from Numba's on-disk cache. The NumPy
+reference in ``reference.pairwise_distances`` defines what each metric means.
+"""
+
+from __future__ import annotations
+
+EUCLIDEAN, MANHATTAN, CHEBYSHEV, COSINE, MINKOWSKI = range(5)
+
+METRICS = {
+    "euclidean": EUCLIDEAN,
+    "manhattan": MANHATTAN,
+    "chebyshev": CHEBYSHEV,
+    "cosine": COSINE,
+    "minkowski": MINKOWSKI,
+}
+
+
+def metric_code(name: str, p: float = 2.0) -> int:
+    """The kernel code of ``name``; raises ``ValueError`` naming the valid metrics."""
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}")
+    if name == "minkowski" and not p > 0:
+        raise ValueError(f"the minkowski parameter p must be > 0, got {p!r}")
+    return METRICS[name]

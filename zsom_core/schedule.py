@@ -1,0 +1,110 @@
+"""Decay of the learning rate and the neighbourhood radius over epochs, and the adaptive rule.
+
+Epochs are counted from 0 to ``epochs - 1``; epoch ``t`` trains with ``sigma(t)`` and
+``learning_rate(t)``.
+
+- ``"linear"`` (the original ZSOM): ``lr = lr0 * (1 - f t / T)`` with the decay factor
+  ``f = 0.8``, and ``sigma = max(1, sigma0 * (1 - 0.85 t / T))``.
+- ``"exponential"`` (Kohonen): ``tau = T / 3``, ``lr = lr0 exp(-t / tau)`` and
+  ``sigma = max(1, sigma0 exp(-t / tau))``.
+
+Either end may be pinned instead: with ``sigma_end`` (or ``learning_rate_end``) set, the
+value runs from its start to exactly that end at the last epoch, linearly or
+geometrically. The adaptive learning rate changes the decay factor (linear) or tau
+(exponential) as training goes; the schedule takes that rate as an argument so that it
+stays a plain, queryable description.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DECAYS = ("linear", "exponential")
+
+LINEAR_DECAY_FACTOR = 0.8
+LINEAR_SIGMA_SHRINK = 0.85
+SIGMA_FLOOR = 1.0
+
+# The adaptive rule reads the relative MQE change of the last epoch.
+STEEP_DROP = 0.05   # more than 5 % better: learning pays, decay the learning rate slower
+PLATEAU = 0.005     # less than 0.5 % change: decay faster
+ADAPT_SLOWER, ADAPT_FASTER = 0.95, 1.05
+DECAY_FACTOR_FLOOR, DECAY_FACTOR_CAP = 0.4, 0.95
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Learning rate and sigma for every epoch of a run of ``epochs`` epochs."""
+
+    decay: str
+    epochs: int
+    sigma0: float
+    learning_rate0: float
+    sigma_end: float | None = None
+    learning_rate_end: float | None = None
+
+    def __post_init__(self):
+        if self.decay not in DECAYS:
+            raise ValueError(f"unknown decay {self.decay!r}; valid decays: {', '.join(DECAYS)}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        for name in ("sigma0", "learning_rate0", "sigma_end", "learning_rate_end"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+    @property
+    def default_rate(self) -> float:
+        """The adaptive rule's starting point: the linear decay factor or the exponential tau."""
+        return LINEAR_DECAY_FACTOR if self.decay == "linear" else self.epochs / 3.0
+
+    def sigma(self, epoch: int) -> float:
+        if self.sigma_end is not None:
+            return _interpolate(self.sigma0, self.sigma_end, self._progress(epoch), self.decay)
+        if self.decay == "linear":
+            return max(SIGMA_FLOOR, self.sigma0 * (1.0 - LINEAR_SIGMA_SHRINK * epoch / self.epochs))
+        return max(SIGMA_FLOOR, self.sigma0 * math.exp(-epoch / self.default_rate))
+
+    def learning_rate(self, epoch: int, rate: float | None = None) -> float:
+        """Learning rate at ``epoch``; ``rate`` is the adaptive decay factor or tau."""
+        if self.learning_rate_end is not None and rate is None:
+            return _interpolate(self.learning_rate0, self.learning_rate_end, self._progress(epoch), self.decay)
+        rate = self.default_rate if rate is None else rate
+        if self.decay == "linear":
+            return self.learning_rate0 * max(0.0, 1.0 - rate * epoch / self.epochs)
+        return self.learning_rate0 * math.exp(-epoch / rate)
+
+    def values(self) -> tuple[list[float], list[float]]:
+        """Sigma and learning rate of every epoch, as the app plots them."""
+        epochs = range(self.epochs)
+        return [self.sigma(t) for t in epochs], [self.learning_rate(t) for t in epochs]
+
+    def _progress(self, epoch: int) -> float:
+        return epoch / (self.epochs - 1) if self.epochs > 1 else 0.0
+
+
+def _interpolate(start: float, end: float, progress: float, decay: str) -> float:
+    if decay == "linear":
+        return start + (end - start) * progress
+    return start * (end / start) ** progress
+
+
+def adapt_rate(rate: float, previous_mqe: float, mqe: float, decay: str) -> tuple[float, str]:
+    """One step of the adaptive rule: the new decay factor (or tau) and the decision made.
+
+    A steep MQE drop slows the decay (factor x 0.95, floor 0.4; tau / 0.95); a plateau
+    speeds it up (factor x 1.05, cap 0.95; tau / 1.05). Decisions: "slower", "faster", "hold".
+    """
+    if not (previous_mqe > 0 and math.isfinite(previous_mqe) and math.isfinite(mqe)):
+        return rate, "hold"
+    relative_drop = (previous_mqe - mqe) / previous_mqe
+    if relative_drop > STEEP_DROP:
+        decision, step = "slower", ADAPT_SLOWER
+    elif abs(relative_drop) < PLATEAU:
+        decision, step = "faster", ADAPT_FASTER
+    else:
+        return rate, "hold"
+    if decay == "linear":
+        return min(DECAY_FACTOR_CAP, max(DECAY_FACTOR_FLOOR, rate * step)), decision
+    return rate / step, decision

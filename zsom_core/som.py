@@ -1,0 +1,534 @@
+"""The public estimator: ``SOM`` stores its configuration, validates, and coordinates kernels.
+
+Dtype policy: weights, sums and every public result are float64. The best-matching-unit
+(BMU) pass runs in ``dtype`` ("float32" by default: half the memory traffic, and BMUs
+differ from float64 only where two units are within float32 rounding of each other);
+``dtype="float64"`` is the mode held to the NumPy reference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from . import kernels, reference
+from .grid import TOPOLOGIES, Grid
+from .metrics import COSINE, EUCLIDEAN, METRICS, metric_code
+from .neighborhood import NEIGHBORHOODS, neighborhood_code, neighborhood_weights
+from .schedule import DECAYS, Schedule, adapt_rate
+
+INITS = ("random", "pca")
+ALGORITHMS = ("batch", "online")
+DTYPES = ("float32", "float64")
+UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
+
+# Above this many features, euclidean and cosine BMUs come from a BLAS matrix product
+# over row blocks instead of direct differences.
+GEMM_MIN_FEATURES = 12
+# Elements of one (rows, units) block of scores: a few MiB, so it stays in cache.
+SCORE_BLOCK_ELEMENTS = 1 << 20
+# Elements of one (rows, units, features) block in the NumPy fallback.
+REFERENCE_BLOCK_ELEMENTS = 1 << 22
+
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The map after one epoch: plain arrays, cheap to copy and to pickle.
+
+    ``mqe``, ``topographic_error`` and ``hits`` describe ``weights`` (the map after the
+    epoch), measured over the training data. ``u_matrix`` is filled when asked for.
+    """
+
+    epoch: int
+    epochs: int
+    weights: np.ndarray
+    mqe: float
+    topographic_error: float
+    sigma: float
+    learning_rate: float
+    hits: np.ndarray
+    adaptive_decision: str | None = None
+    u_matrix: np.ndarray | None = None
+
+
+class SOM:
+    """Kohonen's Self-Organizing Map on a ``width x height`` grid.
+
+    >>> som = SOM(12, 12, topology="hex", seed=0).fit(X, epochs=50)
+    >>> som.weights_.shape   # (12, 12, d)
+
+    Parameters are stored as given; ``fit`` validates them. ``sigma`` defaults to
+    ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
+    sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values.
+    ``seed`` (an int or a ``numpy.random.Generator``) drives initialisation and the
+    online algorithm's sample order: the same seed gives the same map.
+    """
+
+    def __init__(
+        self,
+        width: int = 10,
+        height: int = 10,
+        *,
+        topology: str = "square",
+        toroidal: bool = False,
+        metric: str = "euclidean",
+        p: float = 2.0,
+        init: str = "pca",
+        neighborhood: str = "gaussian",
+        cutoff: float | None = None,
+        decay: str = "linear",
+        sigma: float | None = None,
+        sigma_end: float | None = None,
+        learning_rate: float = 0.5,
+        learning_rate_end: float | None = None,
+        adaptive_lr: bool = False,
+        algorithm: str = "batch",
+        dtype: str = "float32",
+        seed: int | np.random.Generator | None = None,
+        use_numba: bool = True,
+    ):
+        self.width = width
+        self.height = height
+        self.topology = topology
+        self.toroidal = toroidal
+        self.metric = metric
+        self.p = p
+        self.init = init
+        self.neighborhood = neighborhood
+        self.cutoff = cutoff
+        self.decay = decay
+        self.sigma = sigma
+        self.sigma_end = sigma_end
+        self.learning_rate = learning_rate
+        self.learning_rate_end = learning_rate_end
+        self.adaptive_lr = adaptive_lr
+        self.algorithm = algorithm
+        self.dtype = dtype
+        self.seed = seed
+        self.use_numba = use_numba
+
+    # ------------------------------------------------------------------ configuration
+
+    def get_params(self) -> dict:
+        params = {name: getattr(self, name) for name in _PARAMETER_NAMES}
+        if isinstance(params["seed"], np.random.Generator):
+            params["seed"] = None
+        return params
+
+    @property
+    def grid(self) -> Grid:
+        grid = getattr(self, "_grid", None)
+        key = (self.width, self.height, self.topology, self.toroidal)
+        if grid is None or (grid.width, grid.height, grid.topology, grid.toroidal) != key:
+            grid = self._grid = Grid(*key)
+        return grid
+
+    def _validate_params(self):
+        grid = self.grid
+        _check_choice("init", self.init, INITS)
+        _check_choice("algorithm", self.algorithm, ALGORITHMS)
+        _check_choice("dtype", self.dtype, DTYPES)
+        _check_choice("decay", self.decay, DECAYS)
+        neighborhood_code(self.neighborhood)
+        metric_code(self.metric, self.p)
+        if not (isinstance(self.p, (int, float)) and math.isfinite(self.p)):
+            raise ValueError(f"p must be a finite number, got {self.p!r}")
+        if self.cutoff is not None and not (math.isfinite(self.cutoff) and self.cutoff > 0):
+            raise ValueError(f"cutoff must be a positive number of sigmas or None, got {self.cutoff!r}")
+        if self.adaptive_lr and self.learning_rate_end is not None:
+            raise ValueError("adaptive_lr sets the learning rate's decay itself: leave learning_rate_end as None")
+        return grid
+
+    def schedule(self, epochs: int) -> Schedule:
+        """The decay schedule a run of ``epochs`` epochs follows (before adaptive changes)."""
+        sigma0 = self.sigma if self.sigma is not None else max(self.width, self.height) / 2.0
+        return Schedule(self.decay, _check_epochs(epochs), float(sigma0), float(self.learning_rate),
+                        self.sigma_end, self.learning_rate_end)
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X, epochs: int = 10) -> "SOM":
+        """Train on ``X`` (n, d) for ``epochs`` epochs; returns ``self``."""
+        for _ in self.iter_fit(X, epochs):
+            pass
+        return self
+
+    def iter_fit(self, X, epochs: int = 10, *, with_u_matrix: bool = False) -> Iterator[Snapshot]:
+        """Train on ``X``, yielding a ``Snapshot`` after each epoch.
+
+        Validation happens before the first snapshot; a consumer may stop early and the
+        estimator keeps the weights of the last finished epoch.
+        """
+        grid = self._validate_params()
+        schedule = self.schedule(epochs)
+        data = _check_data(X)
+        rng = np.random.default_rng(self.seed)
+        code = metric_code(self.metric, self.p)
+        search = _BMUSearch(data, grid, code, float(self.p), self.dtype, self.use_numba)
+
+        weights = self._initial_weights(data, grid, rng)
+        self.n_features_in_ = data.shape[1]
+        self.weights_ = weights.reshape(grid.width, grid.height, -1)
+        self.mqe_history_, self.te_history_ = [], []
+        self.sigma_history_, self.learning_rate_history_, self.adaptive_history_ = [], [], []
+        self.schedule_ = schedule
+
+        pass_ = search.run(weights)
+        self.initial_mqe_ = pass_.mqe
+        neighborhood = np.empty((grid.n_units, grid.n_units))
+        rate = schedule.default_rate
+        previous_mqe = pass_.mqe
+        for epoch in range(schedule.epochs):
+            sigma = schedule.sigma(epoch)
+            learning_rate = schedule.learning_rate(epoch, rate if self.adaptive_lr else None)
+            if self.algorithm == "batch":
+                self._batch_step(weights, pass_, grid, sigma, learning_rate, neighborhood)
+            else:
+                self._online_epoch(search.data, weights, rng.permutation(len(data)), grid, sigma, learning_rate)
+            pass_ = search.run(weights)
+            decision = None
+            if self.adaptive_lr:
+                rate, decision = adapt_rate(rate, previous_mqe, pass_.mqe, schedule.decay)
+            previous_mqe = pass_.mqe
+            self.mqe_history_.append(pass_.mqe)
+            self.te_history_.append(pass_.topographic_error)
+            self.sigma_history_.append(sigma)
+            self.learning_rate_history_.append(learning_rate)
+            self.adaptive_history_.append(decision)
+            self._hits = pass_.counts
+            yield Snapshot(
+                epoch=epoch + 1,
+                epochs=schedule.epochs,
+                weights=self.weights_.copy(),
+                mqe=pass_.mqe,
+                topographic_error=pass_.topographic_error,
+                sigma=sigma,
+                learning_rate=learning_rate,
+                hits=pass_.counts.astype(np.int64).reshape(grid.shape),
+                adaptive_decision=decision,
+                u_matrix=self.u_matrix() if with_u_matrix else None,
+            )
+
+    def _initial_weights(self, data: np.ndarray, grid: Grid, rng: np.random.Generator) -> np.ndarray:
+        if self.init == "random":
+            low, high = data.min(axis=0), data.max(axis=0)
+            return low + rng.random((grid.n_units, data.shape[1])) * (high - low)
+        return pca_lattice(data, grid)
+
+    def _batch_step(self, weights, pass_, grid, sigma, learning_rate, neighborhood):
+        code = neighborhood_code(self.neighborhood)
+        if self.use_numba:
+            kernels.neighborhood_matrix(grid.distances, sigma, code, self.cutoff or 0.0, neighborhood)
+            numerator = neighborhood @ pass_.sums
+            denominator = neighborhood @ pass_.counts
+            kernels.damped_batch_step(weights, numerator, denominator, learning_rate)
+        else:
+            h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
+            weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
+
+    def _online_epoch(self, data, weights, order, grid, sigma, learning_rate):
+        if self.use_numba:
+            kernels.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
+                                 neighborhood_code(self.neighborhood), self.cutoff or 0.0,
+                                 metric_code(self.metric, self.p), float(self.p))
+        else:
+            weights[:] = reference.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
+                                                self.neighborhood, self.cutoff, self.metric, self.p)
+
+    # ------------------------------------------------------------------ using a trained map
+
+    def _check_fitted(self):
+        if not hasattr(self, "weights_"):
+            raise ValueError("this SOM is not trained yet: call fit(X) or load() first")
+
+    def _flat_weights(self) -> np.ndarray:
+        return np.ascontiguousarray(self.weights_.reshape(-1, self.weights_.shape[-1]))
+
+    def _search(self, X) -> "_Pass":
+        self._check_fitted()
+        data = _check_data(X, self.n_features_in_, min_samples=1)
+        code = metric_code(self.metric, self.p)
+        return _BMUSearch(data, self.grid, code, float(self.p), self.dtype, self.use_numba).run(self._flat_weights())
+
+    def bmus(self, X) -> np.ndarray:
+        """Flat index of each sample's best-matching unit (unit ``x * height + y``)."""
+        return self._search(X).first
+
+    def quantization_error(self, X) -> float:
+        """Mean distance from each sample to its best-matching unit, under the metric."""
+        return self._search(X).mqe
+
+    def anomaly_scores(self, X) -> np.ndarray:
+        """Distance of each sample to its best-matching unit: large means unlike the training data."""
+        return self._search(X).distance
+
+    def topographic_error(self, X) -> float:
+        """Share of samples whose first and second best units are not grid neighbours."""
+        return self._search(X).topographic_error
+
+    def activation_map(self, X) -> np.ndarray:
+        """How many samples each unit wins, int64 (width, height)."""
+        return self._search(X).counts.astype(np.int64).reshape(self.grid.shape)
+
+    def dead_units(self, X) -> int:
+        """How many units win no sample of ``X``."""
+        return int((self.activation_map(X) == 0).sum())
+
+    def u_matrix(self) -> np.ndarray:
+        """Mean distance from each unit to its grid neighbours (4 on square, 6 on hex), (width, height)."""
+        self._check_fitted()
+        weights = self._flat_weights()
+        grid = self.grid
+        if self.use_numba:
+            indptr, indices = grid.neighbor_lists
+            values = np.empty(grid.n_units)
+            kernels.u_matrix(weights, indptr, indices, metric_code(self.metric, self.p), float(self.p), values)
+        else:
+            values = reference.u_matrix(weights, grid, self.metric, self.p)
+        return values.reshape(grid.shape)
+
+    def unit_errors(self, X, kind: str = "mqe") -> np.ndarray:
+        """Per-unit error of the samples each unit wins, float64 (width, height).
+
+        mqe: mean distance under the metric; mae, mse, rmse: over all features of those
+        samples; mape: mean of |x - w| / |x| in percent, over the non-zero features.
+        Units that win nothing are NaN, not 0.
+        """
+        _check_choice("kind", kind, UNIT_ERRORS)
+        pass_ = self._search(X)
+        weights = self._flat_weights()
+        m = self.grid.n_units
+        if kind == "mqe":
+            per_sample = pass_.distance
+        else:
+            residual = np.abs(pass_.data - weights[pass_.first])
+            if kind == "mape":
+                magnitude = np.abs(pass_.data)
+                nonzero = magnitude > 0
+                ratio = np.divide(residual, magnitude, out=np.zeros_like(residual), where=nonzero)
+                totals = np.bincount(pass_.first, ratio.sum(axis=1), minlength=m)
+                counts = np.bincount(pass_.first, nonzero.sum(axis=1), minlength=m)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return (100.0 * totals / np.where(counts > 0, counts, np.nan)).reshape(self.grid.shape)
+            per_sample = residual.mean(axis=1) if kind == "mae" else (residual**2).mean(axis=1)
+        totals = np.bincount(pass_.first, per_sample, minlength=m)
+        counts = np.bincount(pass_.first, minlength=m).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = totals / np.where(counts > 0, counts, np.nan)
+        if kind == "rmse":
+            means = np.sqrt(means)
+        return means.reshape(self.grid.shape)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path) -> None:
+        """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved."""
+        self._check_fitted()
+        config = json.dumps({"format": _FORMAT_VERSION, "params": self.get_params()})
+        with open(path, "wb") as stream:
+            np.savez(stream, config=np.array(config), weights=self.weights_,
+                     mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
+                     te_history=np.asarray(self.te_history_, dtype=np.float64))
+
+    @classmethod
+    def load(cls, path) -> "SOM":
+        """Read a map written by ``save``."""
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as arrays:
+                config = json.loads(str(arrays["config"]))
+                weights = np.array(arrays["weights"], dtype=np.float64)
+                mqe_history, te_history = arrays["mqe_history"], arrays["te_history"]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path} is not a saved ZSOM map: {error}") from error
+        if config.get("format") != _FORMAT_VERSION:
+            raise ValueError(f"{path} has format {config.get('format')!r}; this version reads {_FORMAT_VERSION}")
+        som = cls(**config["params"])
+        som._validate_params()
+        if weights.shape[:2] != som.grid.shape:
+            raise ValueError(f"{path}: weights of shape {weights.shape} do not fit a {som.width} x {som.height} grid")
+        som.weights_ = weights
+        som.n_features_in_ = weights.shape[-1]
+        som.mqe_history_, som.te_history_ = mqe_history.tolist(), te_history.tolist()
+        return som
+
+    def __repr__(self) -> str:
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if name not in ("width", "height") and value != _DEFAULTS.get(name)]
+        return f"SOM({', '.join([str(self.width), str(self.height), *changed])})"
+
+
+_PARAMETER_NAMES = (
+    "width", "height", "topology", "toroidal", "metric", "p", "init", "neighborhood", "cutoff",
+    "decay", "sigma", "sigma_end", "learning_rate", "learning_rate_end", "adaptive_lr",
+    "algorithm", "dtype", "seed", "use_numba",
+)
+_DEFAULTS = SOM().get_params()
+
+# ---------------------------------------------------------------------- the BMU pass
+
+
+@dataclass
+class _Pass:
+    """What one pass over the data learns about a map: winners, distances, per-unit sums."""
+
+    data: np.ndarray  # float64 (n, d), the samples as given
+    first: np.ndarray
+    second: np.ndarray
+    distance: np.ndarray
+    sums: np.ndarray
+    counts: np.ndarray
+    topographic_error: float
+
+    @property
+    def mqe(self) -> float:
+        return float(np.mean(self.distance, dtype=np.float64))
+
+
+class _BMUSearch:
+    """Prepares the data once (cast, centred, normalised for cosine) and runs BMU passes.
+
+    Euclidean, manhattan, chebyshev and minkowski distances do not change when data and
+    weights move together, so both are centred on the data mean: float32 then keeps its
+    precision for data far from the origin, and the BLAS expansion
+    ``||x||^2 - 2 x.w + ||w||^2`` does not cancel catastrophically.
+    """
+
+    def __init__(self, data, grid, code, p, dtype, use_numba):
+        self.data = data
+        self.grid = grid
+        self.code = code
+        self.p = p
+        self.use_numba = use_numba
+        if not use_numba:
+            return
+        self.dtype = np.dtype(dtype)
+        self.center = np.zeros(data.shape[1]) if code == COSINE else data.mean(axis=0)
+        self.work = self._prepare(data)
+        self.use_gemm = code in (EUCLIDEAN, COSINE) and data.shape[1] >= GEMM_MIN_FEATURES
+        self.n_blocks = int(min(16, max(1, len(data) // 4096)))
+
+    def _prepare(self, A: np.ndarray) -> np.ndarray:
+        A = A - self.center
+        if self.code == COSINE:
+            norms = np.linalg.norm(A, axis=1, keepdims=True)
+            A = np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
+        return np.ascontiguousarray(A, dtype=self.dtype)
+
+    def run(self, weights: np.ndarray) -> _Pass:
+        n, m = len(self.data), weights.shape[0]
+        if not self.use_numba:
+            return self._run_reference(weights)
+        first = np.empty(n, dtype=np.int64)
+        second = np.empty(n, dtype=np.int64)
+        distance = np.empty(n, dtype=self.dtype)
+        work_weights = self._prepare(weights)
+        if self.use_gemm:
+            self._gemm_best_two(work_weights, first, second)
+            kernels.distances_to_units(self.work, work_weights, first, self.code, self.p, distance)
+        else:
+            kernels.best_two_units(self.work, np.ascontiguousarray(work_weights.T), self.code, self.p,
+                                   first, second, distance)
+        sums = np.empty((m, self.data.shape[1]))
+        counts = np.empty(m)
+        errors = kernels.sums_per_unit(self.data, first, second, self.grid.adjacency, self.n_blocks, sums, counts)
+        return _Pass(self.data, first, second, distance, sums, counts, errors / n)
+
+    def _gemm_best_two(self, work_weights, first, second):
+        weights_t = np.ascontiguousarray(work_weights.T)
+        if self.code == COSINE:
+            scale, offset = -1.0, np.zeros(work_weights.shape[0], dtype=self.dtype)
+        else:
+            scale, offset = -2.0, np.einsum("ij,ij->i", work_weights, work_weights)
+        rows = max(16, SCORE_BLOCK_ELEMENTS // work_weights.shape[0])
+        scores = np.empty((rows, work_weights.shape[0]), dtype=self.dtype)
+        for start in range(0, len(self.work), rows):
+            block = self.work[start : start + rows]
+            out = scores[: len(block)]
+            np.matmul(block, weights_t, out=out)
+            out *= scale
+            out += offset
+            kernels.best_two_from_scores(out, start, first, second)
+
+    def _run_reference(self, weights: np.ndarray) -> _Pass:
+        n, d = self.data.shape
+        m = weights.shape[0]
+        rows = max(1, REFERENCE_BLOCK_ELEMENTS // (m * d))
+        parts = [reference.best_two_units(self.data[s : s + rows], weights, _metric_name(self.code), self.p)
+                 for s in range(0, n, rows)]
+        first, second, distance = (np.concatenate(column) for column in zip(*parts))
+        counts = np.bincount(first, minlength=m).astype(np.float64)
+        sums = np.zeros((m, d))
+        np.add.at(sums, first, self.data)
+        return _Pass(self.data, first, second, distance, sums, counts,
+                     reference.topographic_error(first, second, self.grid))
+
+
+def _metric_name(code: int) -> str:
+    return next(name for name, value in METRICS.items() if value == code)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
+    """Weights on a lattice spanning the data's first two principal components.
+
+    Each unit's grid position, rescaled to the range of the data's scores along each
+    component, is mapped back to input space; the grid's longer side follows the first
+    component. With d = 1 (or data on a line) the second component is zero.
+    """
+    mean = data.mean(axis=0)
+    centred = data - mean
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    components = np.vstack([components, np.zeros((2, data.shape[1]))])[:2]
+    scores = centred @ components.T
+    low, high = scores.min(axis=0), scores.max(axis=0)
+    positions = grid.positions
+    extent = positions.max(axis=0) - positions.min(axis=0)
+    fraction = np.divide(positions - positions.min(axis=0), extent, out=np.full_like(positions, 0.5),
+                         where=extent > 0)
+    if grid.height > grid.width:
+        fraction = fraction[:, ::-1]
+    return mean + (low + fraction * (high - low)) @ components
+
+
+def _check_choice(name, value, valid):
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid values: {', '.join(valid)}")
+
+
+def _check_epochs(epochs) -> int:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    return int(epochs)
+
+
+def _check_data(X, n_features: int | None = None, min_samples: int = 2) -> np.ndarray:
+    """The samples as a C-contiguous float64 (n, d) array, or a ValueError saying what is wrong."""
+    try:
+        data = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"X must be a numeric array of shape (n_samples, n_features): {error}") from error
+    if data.ndim == 1 and n_features == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {data.shape}")
+    if n_features is not None and data.shape[1] != n_features:
+        raise ValueError(f"X has {data.shape[1]} features but the map was trained on {n_features}")
+    if data.shape[1] < 1:
+        raise ValueError("X has no features (0 columns)")
+    if len(data) < min_samples:
+        raise ValueError(f"X needs at least {min_samples} samples, got {len(data)}")
+    bad_rows = ~np.isfinite(data).all(axis=1)
+    if bad_rows.any():
+        raise ValueError(f"X has {int(bad_rows.sum())} row(s) with NaN or infinite values "
+                         f"(first at row {int(np.argmax(bad_rows))}); drop or impute them first")
+    return np.ascontiguousarray(data)
