@@ -65,35 +65,58 @@ class Grid:
         row_height = _HEX_ROW_HEIGHT if self.topology == "hex" else 1.0
         return float(self.width), self.height * row_height
 
-    @cached_property
-    def distances(self) -> np.ndarray:
-        """Unit-to-unit grid distances, float64 ``(m, m)``, wrapping when toroidal."""
-        squared = np.zeros((self.n_units, self.n_units))
+    def distances_from(self, units) -> np.ndarray:
+        """Grid distances from ``units`` to every unit, float64 ``(len(units), m)``, wrapping when toroidal."""
+        origin = self.positions[np.atleast_1d(units)]
+        squared = np.zeros((len(origin), self.n_units))
         for axis, period in enumerate(self.period):
-            coordinate = self.positions[:, axis]
-            delta = np.abs(coordinate[:, None] - coordinate[None, :])
+            delta = np.abs(origin[:, axis, None] - self.positions[None, :, axis])
             if self.toroidal:
                 delta = np.minimum(delta, period - delta)
             squared += delta**2
-        distances = np.sqrt(squared)
+        return np.sqrt(squared)
+
+    @cached_property
+    def distances(self) -> np.ndarray:
+        """Unit-to-unit grid distances, float64 ``(m, m)``. Training never builds this matrix."""
+        distances = self.distances_from(np.arange(self.n_units))
         distances.flags.writeable = False
         return distances
 
     @cached_property
-    def adjacency(self) -> np.ndarray:
-        """Boolean ``(m, m)``: True where two distinct units are grid neighbours."""
-        adjacency = np.abs(self.distances - 1.0) < _NEIGHBOUR_TOLERANCE
-        adjacency.flags.writeable = False
-        return adjacency
+    def neighbor_lists(self) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours in CSR form: unit ``i``'s are ``indices[indptr[i]:indptr[i + 1]]``, ascending.
+
+        Found among the units at most one column and one row away (the only places a
+        square or hexagonal neighbour can be), keeping those at grid distance 1.
+        """
+        x, y = self.unit_coordinates(np.arange(self.n_units))
+        offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy])
+        cx = x[:, None] + offsets[None, :, 0]
+        cy = y[:, None] + offsets[None, :, 1]
+        if self.toroidal:
+            cx, cy = cx % self.width, cy % self.height
+        inside = (cx >= 0) & (cx < self.width) & (cy >= 0) & (cy < self.height)
+        units, slots = np.nonzero(inside)
+        candidates = cx[units, slots] * self.height + cy[units, slots]
+        delta = np.abs(self.positions[units] - self.positions[candidates])
+        if self.toroidal:
+            delta = np.minimum(delta, np.array(self.period) - delta)
+        is_neighbor = (np.abs(np.hypot(delta[:, 0], delta[:, 1]) - 1.0) < _NEIGHBOUR_TOLERANCE) & (candidates != units)
+        # Tiny toroidal grids reach the same unit across both seams: keep each pair once.
+        pairs = np.unique(np.column_stack([units[is_neighbor], candidates[is_neighbor]]), axis=0)
+        indptr = np.zeros(self.n_units + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs[:, 0], minlength=self.n_units), out=indptr[1:])
+        return indptr, np.ascontiguousarray(pairs[:, 1], dtype=np.int64)
 
     @cached_property
-    def neighbor_lists(self) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours in CSR form: unit ``i``'s are ``indices[indptr[i]:indptr[i + 1]]``."""
-        counts = self.adjacency.sum(axis=1)
-        indptr = np.zeros(self.n_units + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        indices = np.nonzero(self.adjacency)[1].astype(np.int64)
-        return indptr, indices
+    def adjacency(self) -> np.ndarray:
+        """Boolean ``(m, m)``: True where two distinct units are grid neighbours."""
+        indptr, indices = self.neighbor_lists
+        adjacency = np.zeros((self.n_units, self.n_units), dtype=bool)
+        adjacency[np.repeat(np.arange(self.n_units), np.diff(indptr)), indices] = True
+        adjacency.flags.writeable = False
+        return adjacency
 
     def neighbors(self, unit: int) -> np.ndarray:
         """Indices of the grid neighbours of ``unit``."""
@@ -114,8 +137,10 @@ class Grid:
         Toroidal wrap-around edges are included: a caller that draws the map in the plane
         can drop them by their length in ``positions``.
         """
-        i, j = np.nonzero(np.triu(self.adjacency))
-        return np.column_stack([i, j]).astype(np.int64)
+        indptr, indices = self.neighbor_lists
+        first = np.repeat(np.arange(self.n_units), np.diff(indptr))
+        keep = first < indices
+        return np.column_stack([first[keep], indices[keep]]).astype(np.int64)
 
     def __repr__(self) -> str:
         wrap = ", toroidal=True" if self.toroidal else ""

@@ -5,6 +5,12 @@ Weights reach the best-matching-unit kernels transposed, ``(d, m)``, so that the
 loop runs over units with unit stride and vectorises. The BMU pass works in the dtype of
 its inputs (float32 by default in ``SOM``); sums for the batch update are float64.
 Every kernel is compiled with ``cache=True``: a cold process loads them from disk.
+
+No kernel is ``parallel=True``: each runs on one thread without the GIL, and ``SOM``
+spreads blocks of work over its own thread pool. Numba's parallel layers either spin
+badly when cores are shared (OpenMP: 0.15 ms became 45 ms on this 2-core machine while
+other processes ran), abort on concurrent use (workqueue) or break in forked children,
+and the dashboard runs several trainings at once in forked processes.
 """
 
 from __future__ import annotations
@@ -17,27 +23,26 @@ import numpy as np
 from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN
 from .neighborhood import BUBBLE, GAUSSIAN, MEXICAN_HAT
 
-# Rows handled by one parallel task: enough work to amortise scheduling, few enough
-# that the scratch row of unit distances stays in L1/L2.
-ROWS_PER_TASK = 256
-
-
 @nb.njit(cache=True, inline="always")
-def _accumulate_distance(code, p, buffer, difference):
-    """Fold one coordinate's differences into the running per-unit distance (IN/OUT buffer)."""
+def _accumulate_distance(code, p, buffer, xk, weights_k):
+    """Fold one coordinate into the running per-unit distance: IN/OUT buffer (m,)."""
     m = buffer.shape[0]
     if code == EUCLIDEAN:
         for j in range(m):
-            buffer[j] += difference[j] * difference[j]
+            difference = xk - weights_k[j]
+            buffer[j] += difference * difference
     elif code == MANHATTAN:
         for j in range(m):
-            buffer[j] += abs(difference[j])
+            buffer[j] += abs(xk - weights_k[j])
     elif code == CHEBYSHEV:
         for j in range(m):
-            buffer[j] = max(buffer[j], abs(difference[j]))
+            buffer[j] = max(buffer[j], abs(xk - weights_k[j]))
+    elif code == COSINE:
+        for j in range(m):
+            buffer[j] -= xk * weights_k[j]
     else:
         for j in range(m):
-            buffer[j] += abs(difference[j]) ** p
+            buffer[j] += abs(xk - weights_k[j]) ** p
 
 
 @nb.njit(cache=True, inline="always")
@@ -52,77 +57,21 @@ def _finish_distance(code, p, value):
     return value ** (1.0 / p)
 
 
-@nb.njit(cache=True, inline="always")
-def _best_two(buffer, first_out, second_out, i):
-    """Indices of the smallest and second smallest entry of ``buffer``; returns the smallest value."""
-    best = np.inf
-    runner_up = np.inf
-    best_index = 0
-    runner_up_index = 1 if buffer.shape[0] > 1 else 0
-    for j in range(buffer.shape[0]):
-        value = buffer[j]
-        if value < runner_up:
-            if value < best:
-                runner_up = best
-                runner_up_index = best_index
-                best = value
-                best_index = j
-            else:
-                runner_up = value
-                runner_up_index = j
-    first_out[i] = best_index
-    second_out[i] = runner_up_index
-    return best
+@nb.njit(cache=True, nogil=True)
+def distance_block(X, Wt, code, p, out):
+    """Rank values of every sample against every unit, for a block of samples.
 
-
-@nb.njit(cache=True, parallel=True)
-def best_two_units(X, Wt, code, p, first, second, distance):
-    """Best and second-best unit of every sample, by direct distances.
-
-    IN: X (n, d) samples; Wt (d, m) weights, transposed; for cosine both hold unit-norm
-    rows (zero rows stay zero). OUT: first, second (n,) int64 unit indices; distance (n,)
-    the distance to the first, under the metric (not squared).
+    The value orders units as the distance does without its final root: squared sum,
+    p-power sum, maximum, or 1 - x.w for cosine on unit vectors. Runs on one thread
+    without the GIL; the caller spreads blocks over threads.
+    IN: X (rows, d) samples; Wt (d, m) weights, transposed. OUT: out (rows, m).
     """
-    n, d = X.shape
-    m = Wt.shape[1]
-    n_tasks = (n + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-    for task in nb.prange(n_tasks):
-        buffer = np.empty(m, dtype=Wt.dtype)
-        difference = np.empty(m, dtype=Wt.dtype)
-        for i in range(task * ROWS_PER_TASK, min(n, (task + 1) * ROWS_PER_TASK)):
-            if code == COSINE:
-                buffer[:] = 1.0
-                for k in range(d):
-                    xk = X[i, k]
-                    for j in range(m):
-                        buffer[j] -= xk * Wt[k, j]
-            else:
-                buffer[:] = 0.0
-                for k in range(d):
-                    xk = X[i, k]
-                    for j in range(m):
-                        difference[j] = xk - Wt[k, j]
-                    _accumulate_distance(code, p, buffer, difference)
-            distance[i] = _finish_distance(code, p, _best_two(buffer, first, second, i))
-
-
-@nb.njit(cache=True, parallel=True)
-def best_two_from_scores(scores, offset, first, second):
-    """Best two units from a block of scores, ranking unit j of row i by ``scores[i, j]``.
-
-    The BLAS path hands ``||w||^2 - 2 x.w`` (euclidean, data centred) or ``-x.w``
-    (cosine on unit vectors). IN: scores (rows, m). OUT: first, second at ``offset + i``.
-    """
-    rows = scores.shape[0]
-    for i in nb.prange(rows):
-        _best_two(scores[i], first, second, offset + i)
-
-
-@nb.njit(cache=True, parallel=True)
-def distances_to_units(X, W, units, code, p, out):
-    """Distance from each sample to one chosen unit each. IN: X (n, d), W (m, d), units (n,). OUT: out (n,)."""
-    for i in nb.prange(X.shape[0]):
-        out[i] = pair_distance(X[i], W[units[i]], code, p)
+    rows, d = X.shape
+    for i in range(rows):
+        buffer = out[i]
+        buffer[:] = 1.0 if code == COSINE else 0.0
+        for k in range(d):
+            _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
 
 
 @nb.njit(cache=True, inline="always")
@@ -153,38 +102,35 @@ def pair_distance(a, b, code, p):
     return _finish_distance(code, p, total)
 
 
-@nb.njit(cache=True, parallel=True)
-def sums_per_unit(X, first, second, adjacency, n_blocks, sums, counts):
-    """Per-unit sums and counts of the samples each unit wins; returns the count of
-    samples whose two best units are not grid neighbours (for the topographic error).
+@nb.njit(cache=True, inline="always")
+def _are_neighbors(indptr, indices, unit, other):
+    for position in range(indptr[unit], indptr[unit + 1]):
+        if indices[position] == other:
+            return True
+    return False
 
-    Each block of rows sums into its own buffer, then the buffers are added in block
-    order: no races, and the result does not depend on the number of threads.
-    IN: X (n, d), first, second (n,), adjacency (m, m) bool. OUT: sums (m, d) float64,
-    counts (m,) float64, both overwritten.
+
+@nb.njit(cache=True, nogil=True)
+def summarise_block(X, data, W, first, second, indptr, indices, code, p, distance, sums, counts):
+    """For a block of samples with known winners: the distance to the winner, and the
+    winners' sums and counts for the batch update; returns how many samples have first
+    and second best units that are not grid neighbours (the topographic error's count).
+
+    IN: X (rows, d) samples as the search sees them (centred, cast); data (rows, d) the
+    samples as given; W (m, d) weights in the search's space; first, second (rows,);
+    indptr, indices: the grid's neighbours in CSR form. OUT: distance (rows,). IN/OUT: sums (m, d), counts (m,),
+    added to.
     """
-    n, d = X.shape
-    m = sums.shape[0]
-    block_sums = np.zeros((n_blocks, m, d))
-    block_counts = np.zeros((n_blocks, m))
-    block_errors = np.zeros(n_blocks, dtype=np.int64)
-    rows_per_block = (n + n_blocks - 1) // n_blocks
-    for block in nb.prange(n_blocks):
-        errors = 0
-        for i in range(block * rows_per_block, min(n, (block + 1) * rows_per_block)):
-            unit = first[i]
-            block_counts[block, unit] += 1.0
-            for k in range(d):
-                block_sums[block, unit, k] += X[i, k]
-            if not adjacency[unit, second[i]]:
-                errors += 1
-        block_errors[block] = errors
-    sums[:] = 0.0
-    counts[:] = 0.0
-    for block in range(n_blocks):
-        sums += block_sums[block]
-        counts += block_counts[block]
-    return block_errors.sum()
+    errors = 0
+    for i in range(X.shape[0]):
+        unit = first[i]
+        distance[i] = pair_distance(X[i], W[unit], code, p)
+        counts[unit] += 1.0
+        for k in range(data.shape[1]):
+            sums[unit, k] += data[i, k]
+        if not _are_neighbors(indptr, indices, unit, second[i]):
+            errors += 1
+    return errors
 
 
 @nb.njit(cache=True, inline="always")
@@ -201,19 +147,32 @@ def _neighborhood_value(dist, sigma, code, radius):
     return max(0.0, 1.0 - dist / sigma)
 
 
-@nb.njit(cache=True, parallel=True)
-def neighborhood_matrix(grid_distances, sigma, code, cutoff, out):
-    """h(grid distance, sigma) for every pair of units (see ``neighborhood.neighborhood_weights``).
+@nb.njit(cache=True, inline="always")
+def _grid_distance(positions, a, b, period_x, period_y, toroidal):
+    dx = abs(positions[a, 0] - positions[b, 0])
+    dy = abs(positions[a, 1] - positions[b, 1])
+    if toroidal:
+        dx = min(dx, period_x - dx)
+        dy = min(dy, period_y - dy)
+    return math.sqrt(dx * dx + dy * dy)
 
-    IN: grid_distances (m, m) float64; cutoff in units of sigma, <= 0 for none. OUT: out (m, m).
+
+@nb.njit(cache=True, nogil=True)
+def neighborhood_matrix(positions, first_row, period_x, period_y, toroidal, sigma, code, cutoff, out):
+    """h(grid distance, sigma) between units ``first_row + i`` and every unit ``j``
+    (see ``neighborhood.neighborhood_weights``); grid distances come from the unit
+    positions, so no (m, m) distance matrix is kept.
+
+    IN: positions (m, 2) float64; cutoff in units of sigma, <= 0 for none. OUT: out (rows, m).
     """
     radius = cutoff * sigma if cutoff > 0 else np.inf
-    for i in nb.prange(grid_distances.shape[0]):
-        for j in range(grid_distances.shape[1]):
-            out[i, j] = _neighborhood_value(grid_distances[i, j], sigma, code, radius)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            dist = _grid_distance(positions, first_row + i, j, period_x, period_y, toroidal)
+            out[i, j] = _neighborhood_value(dist, sigma, code, radius)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def damped_batch_step(W, numerator, denominator, learning_rate):
     """W <- W + lr (numerator / denominator - W) where denominator > 0. IN/OUT: W (m, d)."""
     m, d = W.shape
@@ -223,8 +182,9 @@ def damped_batch_step(W, numerator, denominator, learning_rate):
                 W[unit, k] += learning_rate * (numerator[unit, k] / denominator[unit] - W[unit, k])
 
 
-@nb.njit(cache=True)
-def online_epoch(X, W, order, grid_distances, sigma, learning_rate, neighborhood_code, cutoff, code, p):
+@nb.njit(cache=True, nogil=True)
+def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
+                 neighborhood_code, cutoff, code, p):
     """Sequential Kohonen updates, one sample at a time in ``order``. IN/OUT: W (m, d) float64.
 
     Sequential by nature: each sample's winner depends on the previous update.
@@ -240,13 +200,14 @@ def online_epoch(X, W, order, grid_distances, sigma, learning_rate, neighborhood
                 best = dist
                 winner = j
         for j in range(m):
-            step = learning_rate * _neighborhood_value(grid_distances[winner, j], sigma, neighborhood_code, radius)
+            dist = _grid_distance(positions, winner, j, period_x, period_y, toroidal)
+            step = learning_rate * _neighborhood_value(dist, sigma, neighborhood_code, radius)
             if step != 0.0:
                 for k in range(d):
                     W[j, k] += step * (X[i, k] - W[j, k])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def u_matrix(W, indptr, indices, code, p, out):
     """Mean distance from each unit to its grid neighbours. IN: W (m, d), CSR neighbours. OUT: out (m,)."""
     for unit in range(W.shape[0]):

@@ -18,9 +18,10 @@ from typing import Iterator
 import numpy as np
 
 from . import kernels, reference
+from .parallel import LANES, run_lanes
 from .grid import TOPOLOGIES, Grid
 from .metrics import COSINE, EUCLIDEAN, METRICS, metric_code
-from .neighborhood import NEIGHBORHOODS, neighborhood_code, neighborhood_weights
+from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
 from .schedule import DECAYS, Schedule, adapt_rate
 
 INITS = ("random", "pca")
@@ -31,8 +32,10 @@ UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
 # Above this many features, euclidean and cosine BMUs come from a BLAS matrix product
 # over row blocks instead of direct differences.
 GEMM_MIN_FEATURES = 12
-# Elements of one (rows, units) block of scores: a few MiB, so it stays in cache.
-SCORE_BLOCK_ELEMENTS = 1 << 20
+# Elements of one (rows, units) block of rank values: 1 MiB of float32, so it stays in L2.
+SCORE_BLOCK_ELEMENTS = 1 << 18
+# Below this many (unit, unit) pairs the neighbourhood is filled on one thread.
+PARALLEL_MIN_ELEMENTS = 1 << 16
 # Elements of one (rows, units, features) block in the NumPy fallback.
 REFERENCE_BLOCK_ELEMENTS = 1 << 22
 
@@ -183,14 +186,14 @@ class SOM:
 
         pass_ = search.run(weights)
         self.initial_mqe_ = pass_.mqe
-        neighborhood = np.empty((grid.n_units, grid.n_units))
+        neighborhood = None
         rate = schedule.default_rate
         previous_mqe = pass_.mqe
         for epoch in range(schedule.epochs):
             sigma = schedule.sigma(epoch)
             learning_rate = schedule.learning_rate(epoch, rate if self.adaptive_lr else None)
             if self.algorithm == "batch":
-                self._batch_step(weights, pass_, grid, sigma, learning_rate, neighborhood)
+                neighborhood = self._batch_step(weights, pass_, grid, sigma, learning_rate, neighborhood)
             else:
                 self._online_epoch(search.data, weights, rng.permutation(len(data)), grid, sigma, learning_rate)
             pass_ = search.run(weights)
@@ -225,18 +228,33 @@ class SOM:
 
     def _batch_step(self, weights, pass_, grid, sigma, learning_rate, neighborhood):
         code = neighborhood_code(self.neighborhood)
-        if self.use_numba:
-            kernels.neighborhood_matrix(grid.distances, sigma, code, self.cutoff or 0.0, neighborhood)
-            numerator = neighborhood @ pass_.sums
-            denominator = neighborhood @ pass_.counts
-            kernels.damped_batch_step(weights, numerator, denominator, learning_rate)
+        sums_and_counts = np.column_stack([pass_.sums, pass_.counts])
+        if self.use_numba and code == GAUSSIAN and self.cutoff is None:
+            smoothed = gaussian_smooth(grid, sigma, sums_and_counts)
+            kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate)
+        elif self.use_numba:
+            m = grid.n_units
+            if neighborhood is None:
+                neighborhood = np.empty((m, m))
+            rows = -(-m // LANES)
+
+            def fill(lane: int):
+                start = min(m, lane * rows)
+                kernels.neighborhood_matrix(grid.positions, start, *grid.period, grid.toroidal, sigma, code,
+                                            self.cutoff or 0.0, neighborhood[start : start + rows])
+
+            run_lanes(fill, parallel=m * m >= PARALLEL_MIN_ELEMENTS)
+            # One product reads the (m, m) neighbourhood once for sums and counts alike.
+            smoothed = neighborhood @ sums_and_counts
+            kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate)
         else:
             h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
+        return neighborhood
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate):
         if self.use_numba:
-            kernels.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
+            kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma, learning_rate,
                                  neighborhood_code(self.neighborhood), self.cutoff or 0.0,
                                  metric_code(self.metric, self.p), float(self.p))
         else:
@@ -413,7 +431,11 @@ class _BMUSearch:
         self.center = np.zeros(data.shape[1]) if code == COSINE else data.mean(axis=0)
         self.work = self._prepare(data)
         self.use_gemm = code in (EUCLIDEAN, COSINE) and data.shape[1] >= GEMM_MIN_FEATURES
-        self.n_blocks = int(min(16, max(1, len(data) // 4096)))
+        if self.use_gemm and code == EUCLIDEAN:
+            # A column of ones lets one product give ||w||^2 - 2 x.w, with no extra pass.
+            self.gemm_rows = np.hstack([self.work, np.ones((len(data), 1), dtype=self.dtype)])
+        else:
+            self.gemm_rows = self.work
 
     def _prepare(self, A: np.ndarray) -> np.ndarray:
         A = A - self.center
@@ -423,39 +445,57 @@ class _BMUSearch:
         return np.ascontiguousarray(A, dtype=self.dtype)
 
     def run(self, weights: np.ndarray) -> _Pass:
+        """One pass over the data: each sample's two best units and distance, and the
+        winners' sums and counts.
+
+        Blocks of rank values (rows, units) come from a BLAS product (euclidean:
+        ``||w||^2 - 2 x.w``, from rows ``[x, 1]``; cosine: ``-x.w``) or from the Numba distance kernel, and are
+        scanned by NumPy's SIMD argmin while still in cache (a scalar scan in Numba was
+        5x slower: LLVM does not vectorise a float arg-min). The exact distance to the
+        winner is computed afterwards. No (n, m) matrix is ever held.
+        """
         n, m = len(self.data), weights.shape[0]
         if not self.use_numba:
             return self._run_reference(weights)
+        d = self.data.shape[1]
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
         distance = np.empty(n, dtype=self.dtype)
+        lane_sums = np.zeros((LANES, m, d))
+        lane_counts = np.zeros((LANES, m))
+        lane_errors = np.zeros(LANES, dtype=np.int64)
         work_weights = self._prepare(weights)
-        if self.use_gemm:
-            self._gemm_best_two(work_weights, first, second)
-            kernels.distances_to_units(self.work, work_weights, first, self.code, self.p, distance)
+        if self.use_gemm and self.code == EUCLIDEAN:
+            squared_norms = np.einsum("ij,ij->i", work_weights, work_weights)
+            rank_weights = np.ascontiguousarray(np.vstack([-2.0 * work_weights.T, squared_norms]))
+        elif self.use_gemm:
+            rank_weights = np.ascontiguousarray(-work_weights.T)
         else:
-            kernels.best_two_units(self.work, np.ascontiguousarray(work_weights.T), self.code, self.p,
-                                   first, second, distance)
-        sums = np.empty((m, self.data.shape[1]))
-        counts = np.empty(m)
-        errors = kernels.sums_per_unit(self.data, first, second, self.grid.adjacency, self.n_blocks, sums, counts)
-        return _Pass(self.data, first, second, distance, sums, counts, errors / n)
+            rank_weights = np.ascontiguousarray(work_weights.T)
+        rows = max(16, SCORE_BLOCK_ELEMENTS // m)
+        starts = range(0, n, rows)
+        indptr, indices = self.grid.neighbor_lists
 
-    def _gemm_best_two(self, work_weights, first, second):
-        weights_t = np.ascontiguousarray(work_weights.T)
-        if self.code == COSINE:
-            scale, offset = -1.0, np.zeros(work_weights.shape[0], dtype=self.dtype)
-        else:
-            scale, offset = -2.0, np.einsum("ij,ij->i", work_weights, work_weights)
-        rows = max(16, SCORE_BLOCK_ELEMENTS // work_weights.shape[0])
-        scores = np.empty((rows, work_weights.shape[0]), dtype=self.dtype)
-        for start in range(0, len(self.work), rows):
-            block = self.work[start : start + rows]
-            out = scores[: len(block)]
-            np.matmul(block, weights_t, out=out)
-            out *= scale
-            out += offset
-            kernels.best_two_from_scores(out, start, first, second)
+        def search_lane(lane: int):
+            scores = np.empty((rows, m), dtype=self.dtype)
+            for start in starts[lane::LANES]:
+                block = slice(start, min(n, start + rows))
+                out = scores[: block.stop - start]
+                if self.use_gemm:
+                    np.matmul(self.gemm_rows[block], rank_weights, out=out)
+                else:
+                    kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
+                winners = np.argmin(out, axis=1)
+                first[block] = winners
+                out[np.arange(len(out)), winners] = np.inf
+                second[block] = np.argmin(out, axis=1)
+                lane_errors[lane] += kernels.summarise_block(
+                    self.work[block], self.data[block], work_weights, first[block], second[block], indptr, indices,
+                    self.code, self.p, distance[block], lane_sums[lane], lane_counts[lane])
+
+        run_lanes(search_lane, min(LANES, len(starts)))
+        return _Pass(self.data, first, second, distance, lane_sums.sum(axis=0), lane_counts.sum(axis=0),
+                     lane_errors.sum() / n)
 
     def _run_reference(self, weights: np.ndarray) -> _Pass:
         n, d = self.data.shape
@@ -487,7 +527,9 @@ def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
     """
     mean = data.mean(axis=0)
     centred = data - mean
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    # The (d, d) covariance, not an SVD of the (n, d) data: O(n d^2) and no n-sized copy.
+    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    components = eigenvectors[:, ::-1].T
     components = np.vstack([components, np.zeros((2, data.shape[1]))])[:2]
     scores = centred @ components.T
     low, high = scores.min(axis=0), scores.max(axis=0)
