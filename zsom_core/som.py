@@ -186,14 +186,13 @@ class SOM:
 
         pass_ = search.run(weights)
         self.initial_mqe_ = pass_.mqe
-        neighborhood = None
         rate = schedule.default_rate
         previous_mqe = pass_.mqe
         for epoch in range(schedule.epochs):
             sigma = schedule.sigma(epoch)
             learning_rate = schedule.learning_rate(epoch, rate if self.adaptive_lr else None)
             if self.algorithm == "batch":
-                neighborhood = self._batch_step(weights, pass_, grid, sigma, learning_rate, neighborhood)
+                self._batch_step(weights, pass_, grid, sigma, learning_rate)
             else:
                 self._online_epoch(search.data, weights, rng.permutation(len(data)), grid, sigma, learning_rate)
             pass_ = search.run(weights)
@@ -206,7 +205,6 @@ class SOM:
             self.sigma_history_.append(sigma)
             self.learning_rate_history_.append(learning_rate)
             self.adaptive_history_.append(decision)
-            self._hits = pass_.counts
             yield Snapshot(
                 epoch=epoch + 1,
                 epochs=schedule.epochs,
@@ -226,31 +224,30 @@ class SOM:
             return low + rng.random((grid.n_units, data.shape[1])) * (high - low)
         return pca_lattice(data, grid)
 
-    def _batch_step(self, weights, pass_, grid, sigma, learning_rate, neighborhood):
-        code = neighborhood_code(self.neighborhood)
-        sums_and_counts = np.column_stack([pass_.sums, pass_.counts])
-        if self.use_numba and code == GAUSSIAN and self.cutoff is None:
-            smoothed = gaussian_smooth(grid, sigma, sums_and_counts)
-            kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate)
-        elif self.use_numba:
-            m = grid.n_units
-            if neighborhood is None:
-                neighborhood = np.empty((m, m))
-            rows = -(-m // LANES)
-
-            def fill(lane: int):
-                start = min(m, lane * rows)
-                kernels.neighborhood_matrix(grid.positions, start, *grid.period, grid.toroidal, sigma, code,
-                                            self.cutoff or 0.0, neighborhood[start : start + rows])
-
-            run_lanes(fill, parallel=m * m >= PARALLEL_MIN_ELEMENTS)
-            # One product reads the (m, m) neighbourhood once for sums and counts alike.
-            smoothed = neighborhood @ sums_and_counts
-            kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate)
-        else:
+    def _batch_step(self, weights, pass_, grid, sigma, learning_rate):
+        if not self.use_numba:
             h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
-        return neighborhood
+            return
+        smoothed = self._smooth(grid, sigma, np.column_stack([pass_.sums, pass_.counts]))
+        kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate)
+
+    def _smooth(self, grid, sigma, values):
+        """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
+        code = neighborhood_code(self.neighborhood)
+        if code == GAUSSIAN and self.cutoff is None:
+            return gaussian_smooth(grid, sigma, values)
+        m = grid.n_units
+        neighborhood = np.empty((m, m))
+        rows = -(-m // LANES)
+
+        def fill(lane: int):
+            start = min(m, lane * rows)
+            kernels.neighborhood_matrix(grid.positions, start, *grid.period, grid.toroidal, sigma, code,
+                                        self.cutoff or 0.0, neighborhood[start : start + rows])
+
+        run_lanes(fill, parallel=m * m >= PARALLEL_MIN_ELEMENTS)
+        return neighborhood @ values
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate):
         if self.use_numba:
