@@ -1,0 +1,18 @@
+"""The engine stands alone: importing it pulls in no web framework."""
+
+import subprocess
+import sys
+
+
+def test_importing_the_engine_does_not_import_dash_or_plotly():
+    code = ("import zsom_core, sys; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('dash', 'plotly')]; "
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_public_names():
+    import zsom_core
+
+    assert set(zsom_core.__all__) >= {"SOM", "Snapshot", "Grid", "Schedule"}
