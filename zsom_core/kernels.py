@@ -102,6 +102,30 @@ def pair_distance(a, b, code, p):
     return _finish_distance(code, p, total)
 
 
+@nb.njit(cache=True, nogil=True)
+def exact_best_two(data, W, rows, code, p, first, second):
+    """Best two units of the given rows by float64 distances (ties to the lower index).
+
+    IN: data (n, d), W (m, d) float64, as given; rows: which samples. OUT: first, second
+    at those rows.
+    """
+    for i in rows:
+        best = np.inf
+        runner_up = np.inf
+        best_index = 0
+        runner_up_index = 1
+        for j in range(W.shape[0]):
+            dist = pair_distance(data[i], W[j], code, p)
+            if dist < runner_up:
+                if dist < best:
+                    runner_up, runner_up_index = best, best_index
+                    best, best_index = dist, j
+                else:
+                    runner_up, runner_up_index = dist, j
+        first[i] = best_index
+        second[i] = runner_up_index
+
+
 @nb.njit(cache=True, inline="always")
 def _are_neighbors(indptr, indices, unit, other):
     for position in range(indptr[unit], indptr[unit + 1]):
@@ -173,21 +197,29 @@ def neighborhood_matrix(positions, first_row, period_x, period_y, toroidal, sigm
 
 
 @nb.njit(cache=True, nogil=True)
-def damped_batch_step(W, numerator, denominator, learning_rate):
-    """W <- W + lr (numerator / denominator - W) where denominator > 0. IN/OUT: W (m, d)."""
+def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
+    """W <- W + lr (T - W), T = numerator / denominator within [low, high] (the data's box),
+    where denominator > 0; other units keep their weights. IN/OUT: W (m, d).
+
+    A negative neighbourhood (mexican hat) can make the denominator nearly vanish and T
+    leave the data: the box keeps such a unit bounded.
+    """
     m, d = W.shape
     for unit in range(m):
         if denominator[unit] > 0.0:
             for k in range(d):
-                W[unit, k] += learning_rate * (numerator[unit, k] / denominator[unit] - W[unit, k])
+                target = min(high[k], max(low[k], numerator[unit, k] / denominator[unit]))
+                W[unit, k] += learning_rate * (target - W[unit, k])
 
 
 @nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
-                 neighborhood_code, cutoff, code, p):
+                 neighborhood_code, cutoff, code, p, low, high):
     """Sequential Kohonen updates, one sample at a time in ``order``. IN/OUT: W (m, d) float64.
 
-    Sequential by nature: each sample's winner depends on the previous update.
+    Sequential by nature: each sample's winner depends on the previous update. A negative
+    neighbourhood (mexican hat) pushes units away from samples; updated coordinates are
+    kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
     """
     m, d = W.shape
     radius = cutoff * sigma if cutoff > 0 else np.inf
@@ -202,9 +234,12 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
         for j in range(m):
             dist = _grid_distance(positions, winner, j, period_x, period_y, toroidal)
             step = learning_rate * _neighborhood_value(dist, sigma, neighborhood_code, radius)
-            if step != 0.0:
+            if step > 0.0:
                 for k in range(d):
                     W[j, k] += step * (X[i, k] - W[j, k])
+            elif step < 0.0:
+                for k in range(d):
+                    W[j, k] = min(high[k], max(low[k], W[j, k] + step * (X[i, k] - W[j, k])))
 
 
 @nb.njit(cache=True, nogil=True)

@@ -22,7 +22,7 @@ def pairwise_distances(X: np.ndarray, W: np.ndarray, metric: str = "euclidean", 
     W = np.asarray(W, dtype=np.float64)
     code = metric_code(metric, p)
     if code == COSINE:
-        return 1.0 - _unit_rows(X) @ _unit_rows(W).T
+        return np.maximum(0.0, 1.0 - _unit_rows(X) @ _unit_rows(W).T)
     difference = np.abs(X[:, None, :] - W[None, :, :])
     if code == EUCLIDEAN:
         return np.sqrt((difference**2).sum(axis=-1))
@@ -49,7 +49,8 @@ def best_two_units(X, W, metric="euclidean", p=2.0):
 def batch_step(X, W, first, neighborhood_matrix, learning_rate):
     """ZSOM's damped batch step ``W + lr (T - W)``, T the neighbourhood-weighted mean.
 
-    Units whose neighbourhood caught no sample (total weight <= 0) keep their weights.
+    Units whose neighbourhood caught no sample (total weight <= 0) keep their weights;
+    targets stay within the data's box (a negative neighbourhood can push them out).
     """
     X = np.asarray(X, dtype=np.float64)
     m = W.shape[0]
@@ -60,18 +61,24 @@ def batch_step(X, W, first, neighborhood_matrix, learning_rate):
     denominator = neighborhood_matrix @ counts
     updated = denominator > 0
     target = W.astype(np.float64).copy()
-    target[updated] = numerator[updated] / denominator[updated, None]
+    target[updated] = np.clip(numerator[updated] / denominator[updated, None], X.min(axis=0), X.max(axis=0))
     return W + learning_rate * (target - W)
 
 
 def online_epoch(X, W, order, grid_distances, sigma, learning_rate, neighborhood, cutoff, metric, p):
-    """Classic Kohonen: one sequential update per sample, in the given order."""
+    """Classic Kohonen: one sequential update per sample, in the given order.
+
+    Units pushed away from a sample (negative neighbourhood) stay within the data's box.
+    """
     X = np.asarray(X, dtype=np.float64)
     W = np.array(W, dtype=np.float64)
+    low, high = X.min(axis=0), X.max(axis=0)
     for i in order:
         winner = int(np.argmin(pairwise_distances(X[i : i + 1], W, metric, p)[0]))
         h = neighborhood_weights(grid_distances[winner], sigma, neighborhood, cutoff)
         W += learning_rate * h[:, None] * (X[i] - W)
+        pushed = h < 0
+        W[pushed] = np.clip(W[pushed], low, high)
     return W
 
 

@@ -85,6 +85,8 @@ class Schedule:
 
 
 def _interpolate(start: float, end: float, progress: float, decay: str) -> float:
+    if progress >= 1.0:
+        return end  # exactly, not start + (end - start) * 1 rounded
     if decay == "linear":
         return start + (end - start) * progress
     return start * (end / start) ** progress

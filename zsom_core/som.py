@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
-import zipfile
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -20,7 +20,7 @@ import numpy as np
 from . import kernels, reference
 from .parallel import LANES, run_lanes
 from .grid import TOPOLOGIES, Grid
-from .metrics import COSINE, EUCLIDEAN, METRICS, metric_code
+from .metrics import COSINE, EUCLIDEAN, METRICS, MINKOWSKI, metric_code
 from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
 from .schedule import DECAYS, Schedule, adapt_rate
 
@@ -121,10 +121,11 @@ class SOM:
     # ------------------------------------------------------------------ configuration
 
     def get_params(self) -> dict:
+        """The constructor's arguments as plain Python values (a Generator seed becomes None)."""
         params = {name: getattr(self, name) for name in _PARAMETER_NAMES}
         if isinstance(params["seed"], np.random.Generator):
             params["seed"] = None
-        return params
+        return {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
 
     @property
     def grid(self) -> Grid:
@@ -142,8 +143,11 @@ class SOM:
         _check_choice("decay", self.decay, DECAYS)
         neighborhood_code(self.neighborhood)
         metric_code(self.metric, self.p)
-        if not (isinstance(self.p, (int, float)) and math.isfinite(self.p)):
+        if not (isinstance(self.p, numbers.Real) and math.isfinite(self.p)):
             raise ValueError(f"p must be a finite number, got {self.p!r}")
+        if not (isinstance(self.learning_rate, numbers.Real) and 0 < self.learning_rate <= 1):
+            raise ValueError(f"learning_rate must be in (0, 1], got {self.learning_rate!r}: "
+                             "a larger step overshoots the samples and the map diverges")
         if self.cutoff is not None and not (math.isfinite(self.cutoff) and self.cutoff > 0):
             raise ValueError(f"cutoff must be a positive number of sigmas or None, got {self.cutoff!r}")
         if self.adaptive_lr and self.learning_rate_end is not None:
@@ -230,7 +234,7 @@ class SOM:
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
             return
         smoothed = self._smooth(grid, sigma, np.column_stack([pass_.sums, pass_.counts]))
-        kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate)
+        kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate, *_box(pass_.data))
 
     def _smooth(self, grid, sigma, values):
         """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
@@ -253,7 +257,7 @@ class SOM:
         if self.use_numba:
             kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma, learning_rate,
                                  neighborhood_code(self.neighborhood), self.cutoff or 0.0,
-                                 metric_code(self.metric, self.p), float(self.p))
+                                 metric_code(self.metric, self.p), float(self.p), *_box(data))
         else:
             weights[:] = reference.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
                                                 self.neighborhood, self.cutoff, self.metric, self.p)
@@ -355,20 +359,25 @@ class SOM:
 
     @classmethod
     def load(cls, path) -> "SOM":
-        """Read a map written by ``save``."""
+        """Read a map written by ``save``; anything else raises ``ValueError``."""
         try:
             with np.load(os.fspath(path), allow_pickle=False) as arrays:
                 config = json.loads(str(arrays["config"]))
                 weights = np.array(arrays["weights"], dtype=np.float64)
                 mqe_history, te_history = arrays["mqe_history"], arrays["te_history"]
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
+                raise ValueError("its configuration is not a JSON object with params")
+            if config.get("format") != _FORMAT_VERSION:
+                raise ValueError(f"format {config.get('format')!r}; this version reads {_FORMAT_VERSION}")
+            unknown = set(config["params"]) - set(_PARAMETER_NAMES)
+            if unknown:
+                raise ValueError(f"unknown parameters {sorted(unknown)}")
+            som = cls(**config["params"])
+            som._validate_params()
+            if weights.ndim != 3 or weights.shape[:2] != som.grid.shape:
+                raise ValueError(f"weights of shape {weights.shape} do not fit a {som.width} x {som.height} grid")
+        except Exception as error:  # np.load alone raises OSError, EOFError, TypeError, KeyError, ...
             raise ValueError(f"{path} is not a saved ZSOM map: {error}") from error
-        if config.get("format") != _FORMAT_VERSION:
-            raise ValueError(f"{path} has format {config.get('format')!r}; this version reads {_FORMAT_VERSION}")
-        som = cls(**config["params"])
-        som._validate_params()
-        if weights.shape[:2] != som.grid.shape:
-            raise ValueError(f"{path}: weights of shape {weights.shape} do not fit a {som.width} x {som.height} grid")
         som.weights_ = weights
         som.n_features_in_ = weights.shape[-1]
         som.mqe_history_, som.te_history_ = mqe_history.tolist(), te_history.tolist()
@@ -433,6 +442,16 @@ class _BMUSearch:
             self.gemm_rows = np.hstack([self.work, np.ones((len(data), 1), dtype=self.dtype)])
         else:
             self.gemm_rows = self.work
+        self.row_magnitude = self._magnitude(self.work)
+        self.tolerance = 8 * (data.shape[1] + 2) * np.finfo(self.dtype).eps
+
+    def _magnitude(self, A: np.ndarray) -> np.ndarray:
+        """Per-row size that bounds the rounding of a rank value, in its units."""
+        if self.code == COSINE:
+            return np.ones(len(A))
+        if self.code == EUCLIDEAN:
+            return np.einsum("ij,ij->i", A, A, dtype=np.float64)
+        return np.abs(A).sum(axis=1, dtype=np.float64)
 
     def _prepare(self, A: np.ndarray) -> np.ndarray:
         A = A - self.center
@@ -473,6 +492,8 @@ class _BMUSearch:
         starts = range(0, n, rows)
         indptr, indices = self.grid.neighbor_lists
 
+        weight_magnitude = self._magnitude(work_weights).max()
+
         def search_lane(lane: int):
             scores = np.empty((rows, m), dtype=self.dtype)
             for start in starts[lane::LANES]:
@@ -482,17 +503,28 @@ class _BMUSearch:
                     np.matmul(self.gemm_rows[block], rank_weights, out=out)
                 else:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
+                in_block = np.arange(len(out))
                 winners = np.argmin(out, axis=1)
-                first[block] = winners
-                out[np.arange(len(out)), winners] = np.inf
-                second[block] = np.argmin(out, axis=1)
+                best = out[in_block, winners]
+                out[in_block, winners] = np.inf
+                runners_up = np.argmin(out, axis=1)
+                first[block], second[block] = winners, runners_up
+                # Where the two best are closer than the rounding of the rank values can
+                # tell apart, decide again in float64 from the data as given.
+                if self.code == MINKOWSKI:
+                    scale = np.abs(out[in_block, runners_up])
+                else:
+                    scale = self.row_magnitude[block] + weight_magnitude
+                close = np.flatnonzero(out[in_block, runners_up] - best <= self.tolerance * scale)
+                if close.size:
+                    kernels.exact_best_two(self.data, weights, start + close, self.code, self.p, first, second)
                 lane_errors[lane] += kernels.summarise_block(
                     self.work[block], self.data[block], work_weights, first[block], second[block], indptr, indices,
                     self.code, self.p, distance[block], lane_sums[lane], lane_counts[lane])
 
         run_lanes(search_lane, min(LANES, len(starts)))
-        return _Pass(self.data, first, second, distance, lane_sums.sum(axis=0), lane_counts.sum(axis=0),
-                     lane_errors.sum() / n)
+        return _Pass(self.data, first, second, distance.astype(np.float64), lane_sums.sum(axis=0),
+                     lane_counts.sum(axis=0), lane_errors.sum() / n)
 
     def _run_reference(self, weights: np.ndarray) -> _Pass:
         n, d = self.data.shape
@@ -537,6 +569,11 @@ def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
     if grid.height > grid.width:
         fraction = fraction[:, ::-1]
     return mean + (low + fraction * (high - low)) @ components
+
+
+def _box(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The data's bounding box, per feature."""
+    return data.min(axis=0), data.max(axis=0)
 
 
 def _check_choice(name, value, valid):

@@ -133,10 +133,6 @@ def test_trained_float32_map_bmus_match_brute_force(d, seed):
     assert som.quantization_error(X) == pytest.approx(np.mean(found), rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the float32 BLAS path ranks by ||w||^2 - 2 x.w after centring on the global mean: for "
-    "clusters far from that mean the rounding (eps32 * ||x - mean||^2) swamps the distances "
-    "between nearby units, while the direct kernel (d < 12) stays exact"))
 def test_float32_gemm_path_keeps_precision_for_clusters_far_from_the_mean():
     rng = np.random.default_rng(0)
     d = GEMM_MIN_FEATURES

@@ -89,8 +89,6 @@ def test_readouts_match_brute_force(map_and_data, path):
     assert som.bmus(X).dtype.kind == "i"
 
 
-@pytest.mark.xfail(strict=True, reason="the float32 BMU pass returns its float32 distances: anomaly_scores "
-                   "is float32 although the module promises float64 for every public result")
 def test_anomaly_scores_are_float64_on_the_default_path(map_and_data):
     W, X = map_and_data
     assert fitted_som(W).anomaly_scores(X).dtype == np.float64

@@ -62,8 +62,6 @@ def test_pinned_ends_start_and_end_where_asked(decay, epochs):
         np.testing.assert_allclose(np.array(sigmas[1:]) / sigmas[:-1], (0.5 / 4.0) ** (1 / (epochs - 1)), rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="pinned ends are interpolated as start + (end - start) * 1 (linear) or "
-                   "start * (end / start) ** 1 (exponential), which round away from end")
 @pytest.mark.parametrize(
     "decay, start, end",
     [("linear", 5.0, 0.3), ("linear", 0.5, 0.01), ("exponential", 5.150206568360688, 1.4918277574604486)],

@@ -344,10 +344,6 @@ def test_non_negative_neighbourhoods_keep_weights_in_the_data_box(seed, neighbor
     assert np.all(W >= X.min(axis=0) - 1e-12) and np.all(W <= X.max(axis=0) + 1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mexican_hat's negative lobe pushes units away from samples: online, units on the ring are "
-    "repelled once per sample and grow geometrically (|w| ~ 1e65 here); batch, the denominator "
-    "sum h * count can be near zero, so targets explode (|w| ~ 1e3)"))
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize("algorithm", ["batch", "online"])
 def test_mexican_hat_keeps_weights_near_the_data(algorithm):
