@@ -132,7 +132,7 @@ def test_epochs_must_be_a_positive_integer(X, epochs):
         ({"sigma": -1.0}, r"sigma0 must be a positive finite number"),
         ({"learning_rate": 0.0}, r"learning_rate must be in \(0, 1\]"),
         ({"learning_rate": float("nan")}, r"learning_rate must be in \(0, 1\]"),
-        ({"learning_rate": 1.5}, r"learning_rate must be in \(0, 1\]: a larger step overshoots"),
+        ({"learning_rate": 1.5}, r"learning_rate must be in \(0, 1\], got 1.5: a larger step overshoots"),
         ({"sigma_end": -0.1}, r"sigma_end must be a positive finite number"),
         ({"cutoff": 0.0}, r"cutoff must be a positive number of sigmas or None"),
         ({"cutoff": float("inf")}, r"cutoff must be a positive number of sigmas or None"),
