@@ -103,18 +103,27 @@ def pair_distance(a, b, code, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def exact_best_two(data, W, rows, code, p, first, second):
-    """Best two units of the given rows by float64 distances (ties to the lower index).
+def refine_best_two(scores, rows, limits, start, data, W, code, p, first, second):
+    """Decide the best two units of some rows again, by float64 distances.
 
-    IN: data (n, d), W (m, d) float64, as given; rows: which samples. OUT: first, second
-    at those rows.
+    Only units whose rank value is within the row's limit (the runner-up's value plus the
+    rounding bound) can be among the true best two; the winner's own entry in ``scores``
+    has been overwritten, so it is always a candidate. Ties go to the lower index.
+    IN: scores (rows, m) rank values of a block starting at sample ``start``; rows, limits
+    (k,): which rows of the block, and their limits; data (n, d), W (m, d) float64 as
+    given. IN/OUT: first, second (n,).
     """
-    for i in rows:
+    for position in range(rows.shape[0]):
+        row = rows[position]
+        i = start + row
+        winner = first[i]
         best = np.inf
         runner_up = np.inf
-        best_index = 0
-        runner_up_index = 1
+        best_index = winner
+        runner_up_index = second[i]
         for j in range(W.shape[0]):
+            if j != winner and scores[row, j] > limits[position]:
+                continue
             dist = pair_distance(data[i], W[j], code, p)
             if dist < runner_up:
                 if dist < best:

@@ -443,7 +443,7 @@ class _BMUSearch:
         else:
             self.gemm_rows = self.work
         self.row_magnitude = self._magnitude(self.work)
-        self.tolerance = 8 * (data.shape[1] + 2) * np.finfo(self.dtype).eps
+        self.tolerance = 2 * math.sqrt(data.shape[1] + 2) * np.finfo(self.dtype).eps
 
     def _magnitude(self, A: np.ndarray) -> np.ndarray:
         """Per-row size that bounds the rounding of a rank value, in its units."""
@@ -508,16 +508,18 @@ class _BMUSearch:
                 best = out[in_block, winners]
                 out[in_block, winners] = np.inf
                 runners_up = np.argmin(out, axis=1)
+                runner_up_values = out[in_block, runners_up]
                 first[block], second[block] = winners, runners_up
-                # Where the two best are closer than the rounding of the rank values can
-                # tell apart, decide again in float64 from the data as given.
+                # Where the two best are closer than rounding can tell apart, decide again
+                # in float64 among the units within reach (a probabilistic bound: sqrt(d)).
                 if self.code == MINKOWSKI:
-                    scale = np.abs(out[in_block, runners_up])
+                    bound = self.tolerance * np.abs(runner_up_values)
                 else:
-                    scale = self.row_magnitude[block] + weight_magnitude
-                close = np.flatnonzero(out[in_block, runners_up] - best <= self.tolerance * scale)
+                    bound = self.tolerance * (self.row_magnitude[block] + weight_magnitude)
+                close = np.flatnonzero(runner_up_values - best <= bound)
                 if close.size:
-                    kernels.exact_best_two(self.data, weights, start + close, self.code, self.p, first, second)
+                    kernels.refine_best_two(out, close, runner_up_values[close] + 2 * bound[close], start,
+                                            self.data, weights, self.code, self.p, first, second)
                 lane_errors[lane] += kernels.summarise_block(
                     self.work[block], self.data[block], work_weights, first[block], second[block], indptr, indices,
                     self.code, self.p, distance[block], lane_sums[lane], lane_counts[lane])
