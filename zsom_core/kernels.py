@@ -103,34 +103,51 @@ def pair_distance(a, b, code, p):
 
 
 @nb.njit(cache=True, nogil=True)
-def refine_best_two(scores, rows, limits, start, data, W, code, p, first, second):
-    """Decide the best two units of some rows again, by float64 distances.
+def take_winners(scores, winners, best):
+    """Move each row's winning rank value out of ``scores`` (left +inf) into ``best``,
+    so that a second arg-min finds the runner-up. IN/OUT: scores (rows, m). OUT: best."""
+    for row in range(scores.shape[0]):
+        best[row] = scores[row, winners[row]]
+        scores[row, winners[row]] = np.inf
 
-    Only units whose rank value is within the row's limit (the runner-up's value plus the
-    rounding bound) can be among the true best two; the winner's own entry in ``scores``
-    has been overwritten, so it is always a candidate. Ties go to the lower index.
-    IN: scores (rows, m) rank values of a block starting at sample ``start``; rows, limits
-    (k,): which rows of the block, and their limits; data (n, d), W (m, d) float64 as
-    given. IN/OUT: first, second (n,).
+
+@nb.njit(cache=True, nogil=True)
+def settle_block(scores, winners, runners_up, best, row_magnitude, weight_magnitude, tolerance, relative,
+                 start, data, W, code, p, first, second):
+    """Record each row's best two units, deciding near ties again in float64.
+
+    Where the runner-up's rank value is within the rounding bound of the winner's, only
+    units within reach of the runner-up's value can be among the true best two: their
+    float64 distances decide (ties to the lower index). The bound is ``tolerance`` times
+    the row's magnitude plus the weights' (or, ``relative``, times the value itself).
+    IN: scores (rows, m) with the winners' entries taken out; winners, runners_up, best,
+    row_magnitude (rows,); data (n, d), W (m, d) float64 as given. OUT: first, second at
+    ``start + row``.
     """
-    for position in range(rows.shape[0]):
-        row = rows[position]
+    for row in range(scores.shape[0]):
         i = start + row
-        winner = first[i]
-        best = np.inf
-        runner_up = np.inf
+        winner = winners[row]
+        runner_up_value = scores[row, runners_up[row]]
+        if relative:
+            bound = tolerance * abs(runner_up_value)
+        else:
+            bound = tolerance * (row_magnitude[row] + weight_magnitude)
         best_index = winner
-        runner_up_index = second[i]
-        for j in range(W.shape[0]):
-            if j != winner and scores[row, j] > limits[position]:
-                continue
-            dist = pair_distance(data[i], W[j], code, p)
-            if dist < runner_up:
-                if dist < best:
-                    runner_up, runner_up_index = best, best_index
-                    best, best_index = dist, j
-                else:
-                    runner_up, runner_up_index = dist, j
+        runner_up_index = runners_up[row]
+        if runner_up_value - best[row] <= bound:
+            limit = runner_up_value + 2.0 * bound
+            top = np.inf
+            runner_up = np.inf
+            for j in range(W.shape[0]):
+                if j != winner and scores[row, j] > limit:
+                    continue
+                dist = pair_distance(data[i], W[j], code, p)
+                if dist < runner_up:
+                    if dist < top:
+                        runner_up, runner_up_index = top, best_index
+                        top, best_index = dist, j
+                    else:
+                        runner_up, runner_up_index = dist, j
         first[i] = best_index
         second[i] = runner_up_index
 
@@ -167,27 +184,28 @@ def summarise_block(X, data, W, first, second, indptr, indices, code, p, distanc
 
 
 @nb.njit(cache=True, inline="always")
-def _neighborhood_value(dist, sigma, code, radius):
-    if dist > radius:
+def _neighborhood_value(squared_distance, sigma, code, squared_radius):
+    """h at a squared grid distance: squares spare a root for all but the triangle."""
+    if squared_distance > squared_radius:
         return 0.0
-    ratio_squared = (dist / sigma) ** 2
+    ratio_squared = squared_distance / (sigma * sigma)
     if code == GAUSSIAN:
         return math.exp(-0.5 * ratio_squared)
     if code == BUBBLE:
-        return 1.0 if dist <= sigma else 0.0
+        return 1.0 if ratio_squared <= 1.0 else 0.0
     if code == MEXICAN_HAT:
         return (1.0 - ratio_squared) * math.exp(-0.5 * ratio_squared)
-    return max(0.0, 1.0 - dist / sigma)
+    return max(0.0, 1.0 - math.sqrt(ratio_squared))
 
 
 @nb.njit(cache=True, inline="always")
-def _grid_distance(positions, a, b, period_x, period_y, toroidal):
+def _squared_grid_distance(positions, a, b, period_x, period_y, toroidal):
     dx = abs(positions[a, 0] - positions[b, 0])
     dy = abs(positions[a, 1] - positions[b, 1])
     if toroidal:
         dx = min(dx, period_x - dx)
         dy = min(dy, period_y - dy)
-    return math.sqrt(dx * dx + dy * dy)
+    return dx * dx + dy * dy
 
 
 @nb.njit(cache=True, nogil=True)
@@ -198,11 +216,11 @@ def neighborhood_matrix(positions, first_row, period_x, period_y, toroidal, sigm
 
     IN: positions (m, 2) float64; cutoff in units of sigma, <= 0 for none. OUT: out (rows, m).
     """
-    radius = cutoff * sigma if cutoff > 0 else np.inf
+    squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            dist = _grid_distance(positions, first_row + i, j, period_x, period_y, toroidal)
-            out[i, j] = _neighborhood_value(dist, sigma, code, radius)
+            squared = _squared_grid_distance(positions, first_row + i, j, period_x, period_y, toroidal)
+            out[i, j] = _neighborhood_value(squared, sigma, code, squared_radius)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -231,7 +249,7 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
     kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
     """
     m, d = W.shape
-    radius = cutoff * sigma if cutoff > 0 else np.inf
+    squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
     for i in order:
         best = np.inf
         winner = 0
@@ -241,8 +259,8 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
                 best = dist
                 winner = j
         for j in range(m):
-            dist = _grid_distance(positions, winner, j, period_x, period_y, toroidal)
-            step = learning_rate * _neighborhood_value(dist, sigma, neighborhood_code, radius)
+            squared = _squared_grid_distance(positions, winner, j, period_x, period_y, toroidal)
+            step = learning_rate * _neighborhood_value(squared, sigma, neighborhood_code, squared_radius)
             if step > 0.0:
                 for k in range(d):
                     W[j, k] += step * (X[i, k] - W[j, k])

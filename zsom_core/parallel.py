@@ -39,11 +39,11 @@ if hasattr(os, "register_at_fork"):
 
 
 def run_lanes(task: Callable[[int], None], n_lanes: int = LANES, parallel: bool = True) -> None:
-    """Call ``task(lane)`` for every lane, spread over the pool, BLAS single-threaded.
+    """Call ``task(lane)`` for every lane, spread over the pool.
 
-    BLAS is held to one thread meanwhile: its own threads beside the pool's would
-    oversubscribe the cores. ``parallel=False`` runs the lanes in this thread, for work
-    too small to pay for waking the pool (about 0.1 ms).
+    While the pool works, BLAS is held to one thread: its own threads beside the pool's
+    would oversubscribe the cores. ``parallel=False`` runs the lanes in this thread, for
+    work too small to pay for waking the pool (about 0.1 ms).
     """
     global _pool
     workers = min(thread_count(), n_lanes) if parallel else 1
@@ -52,10 +52,10 @@ def run_lanes(task: Callable[[int], None], n_lanes: int = LANES, parallel: bool 
         for lane in range(index, n_lanes, workers):
             task(lane)
 
+    if workers == 1:
+        worker(0)
+        return
     with _blas.limit(limits=1, user_api="blas"):
-        if workers == 1:
-            worker(0)
-            return
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="zsom")
         for future in [_pool.submit(worker, index) for index in range(workers)]:

@@ -191,14 +191,15 @@ class SOM:
         pass_ = search.run(weights)
         self.initial_mqe_ = pass_.mqe
         rate = schedule.default_rate
+        box = data.min(axis=0), data.max(axis=0)  # weights stay within it (see kernels)
         previous_mqe = pass_.mqe
         for epoch in range(schedule.epochs):
             sigma = schedule.sigma(epoch)
             learning_rate = schedule.learning_rate(epoch, rate if self.adaptive_lr else None)
             if self.algorithm == "batch":
-                self._batch_step(weights, pass_, grid, sigma, learning_rate)
+                self._batch_step(weights, pass_, grid, sigma, learning_rate, box)
             else:
-                self._online_epoch(search.data, weights, rng.permutation(len(data)), grid, sigma, learning_rate)
+                self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box)
             pass_ = search.run(weights)
             decision = None
             if self.adaptive_lr:
@@ -228,13 +229,13 @@ class SOM:
             return low + rng.random((grid.n_units, data.shape[1])) * (high - low)
         return pca_lattice(data, grid)
 
-    def _batch_step(self, weights, pass_, grid, sigma, learning_rate):
+    def _batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
         if not self.use_numba:
             h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
             return
         smoothed = self._smooth(grid, sigma, np.column_stack([pass_.sums, pass_.counts]))
-        kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate, *_box(pass_.data))
+        kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate, *box)
 
     def _smooth(self, grid, sigma, values):
         """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
@@ -243,21 +244,22 @@ class SOM:
             return gaussian_smooth(grid, sigma, values)
         m = grid.n_units
         neighborhood = np.empty((m, m))
-        rows = -(-m // LANES)
+        lanes = LANES if m * m >= PARALLEL_MIN_ELEMENTS else 1
+        rows = -(-m // lanes)
 
         def fill(lane: int):
             start = min(m, lane * rows)
             kernels.neighborhood_matrix(grid.positions, start, *grid.period, grid.toroidal, sigma, code,
                                         self.cutoff or 0.0, neighborhood[start : start + rows])
 
-        run_lanes(fill, parallel=m * m >= PARALLEL_MIN_ELEMENTS)
+        run_lanes(fill, lanes)
         return neighborhood @ values
 
-    def _online_epoch(self, data, weights, order, grid, sigma, learning_rate):
+    def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
         if self.use_numba:
             kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma, learning_rate,
                                  neighborhood_code(self.neighborhood), self.cutoff or 0.0,
-                                 metric_code(self.metric, self.p), float(self.p), *_box(data))
+                                 metric_code(self.metric, self.p), float(self.p), *box)
         else:
             weights[:] = reference.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
                                                 self.neighborhood, self.cutoff, self.metric, self.p)
@@ -411,9 +413,8 @@ class _Pass:
     counts: np.ndarray
     topographic_error: float
 
-    @property
-    def mqe(self) -> float:
-        return float(np.mean(self.distance, dtype=np.float64))
+    def __post_init__(self):
+        self.mqe = float(np.mean(self.distance))
 
 
 class _BMUSearch:
@@ -496,6 +497,7 @@ class _BMUSearch:
 
         def search_lane(lane: int):
             scores = np.empty((rows, m), dtype=self.dtype)
+            best = np.empty(rows, dtype=self.dtype)
             for start in starts[lane::LANES]:
                 block = slice(start, min(n, start + rows))
                 out = scores[: block.stop - start]
@@ -503,23 +505,11 @@ class _BMUSearch:
                     np.matmul(self.gemm_rows[block], rank_weights, out=out)
                 else:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
-                in_block = np.arange(len(out))
                 winners = np.argmin(out, axis=1)
-                best = out[in_block, winners]
-                out[in_block, winners] = np.inf
-                runners_up = np.argmin(out, axis=1)
-                runner_up_values = out[in_block, runners_up]
-                first[block], second[block] = winners, runners_up
-                # Where the two best are closer than rounding can tell apart, decide again
-                # in float64 among the units within reach (a probabilistic bound: sqrt(d)).
-                if self.code == MINKOWSKI:
-                    bound = self.tolerance * np.abs(runner_up_values)
-                else:
-                    bound = self.tolerance * (self.row_magnitude[block] + weight_magnitude)
-                close = np.flatnonzero(runner_up_values - best <= bound)
-                if close.size:
-                    kernels.refine_best_two(out, close, runner_up_values[close] + 2 * bound[close], start,
-                                            self.data, weights, self.code, self.p, first, second)
+                kernels.take_winners(out, winners, best)
+                kernels.settle_block(out, winners, np.argmin(out, axis=1), best, self.row_magnitude[block],
+                                     weight_magnitude, self.tolerance, self.code == MINKOWSKI, start,
+                                     self.data, weights, self.code, self.p, first, second)
                 lane_errors[lane] += kernels.summarise_block(
                     self.work[block], self.data[block], work_weights, first[block], second[block], indptr, indices,
                     self.code, self.p, distance[block], lane_sums[lane], lane_counts[lane])
@@ -571,11 +561,6 @@ def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
     if grid.height > grid.width:
         fraction = fraction[:, ::-1]
     return mean + (low + fraction * (high - low)) @ components
-
-
-def _box(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The data's bounding box, per feature."""
-    return data.min(axis=0), data.max(axis=0)
 
 
 def _check_choice(name, value, valid):
