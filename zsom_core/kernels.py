@@ -111,15 +111,24 @@ def take_winners(scores, winners, best):
         scores[row, winners[row]] = np.inf
 
 
+# Units whose distances to a sample differ by less than this share count as tied.
+RELATIVE_TIE = 1e-3
+
+
 @nb.njit(cache=True, nogil=True)
 def settle_block(scores, winners, runners_up, best, row_magnitude, weight_magnitude, tolerance, relative,
-                 start, data, W, code, p, first, second):
-    """Record each row's best two units, deciding near ties again in float64.
+                 value_offset, start, data, W, code, p, first, second):
+    """Record each row's best two units, deciding again in float64 where rounding blurs them.
 
-    Where the runner-up's rank value is within the rounding bound of the winner's, only
-    units within reach of the runner-up's value can be among the true best two: their
-    float64 distances decide (ties to the lower index). The bound is ``tolerance`` times
-    the row's magnitude plus the weights' (or, ``relative``, times the value itself).
+    The rounding bound of a rank value is ``tolerance`` times the row's magnitude plus the
+    weights' (or, ``relative``, times the value itself). A row is decided again when its
+    two best values are within that bound of each other AND the bound is a noticeable
+    share (``RELATIVE_TIE``) of the winner's distance-like value (the rank value plus
+    ``value_offset`` times the row's magnitude): that is, when float32 lost the
+    distances to cancellation, as for data far from its mean. Two units closer than
+    that share are an honest tie, and either is a best-matching unit.
+    Only units within reach of the runner-up's value can be among the true best two:
+    their float64 distances decide (ties to the lower index).
     IN: scores (rows, m) with the winners' entries taken out; winners, runners_up, best,
     row_magnitude (rows,); data (n, d), W (m, d) float64 as given. OUT: first, second at
     ``start + row``.
@@ -134,7 +143,8 @@ def settle_block(scores, winners, runners_up, best, row_magnitude, weight_magnit
             bound = tolerance * (row_magnitude[row] + weight_magnitude)
         best_index = winner
         runner_up_index = runners_up[row]
-        if runner_up_value - best[row] <= bound:
+        distance_like = abs(best[row] + value_offset * row_magnitude[row])
+        if runner_up_value - best[row] <= bound and bound > RELATIVE_TIE * distance_like:
             limit = runner_up_value + 2.0 * bound
             top = np.inf
             runner_up = np.inf

@@ -494,6 +494,9 @@ class _BMUSearch:
         indptr, indices = self.grid.neighbor_lists
 
         weight_magnitude = self._magnitude(work_weights).max()
+        # What turns a rank value into a distance-like one: ||x||^2 for the euclidean
+        # product, 1 for cosine (1 - cos); direct rank values are distance-like already.
+        value_offset = (1.0 if self.code in (EUCLIDEAN, COSINE) else 0.0) if self.use_gemm else 0.0
 
         def search_lane(lane: int):
             scores = np.empty((rows, m), dtype=self.dtype)
@@ -508,7 +511,7 @@ class _BMUSearch:
                 winners = np.argmin(out, axis=1)
                 kernels.take_winners(out, winners, best)
                 kernels.settle_block(out, winners, np.argmin(out, axis=1), best, self.row_magnitude[block],
-                                     weight_magnitude, self.tolerance, self.code == MINKOWSKI, start,
+                                     weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start,
                                      self.data, weights, self.code, self.p, first, second)
                 lane_errors[lane] += kernels.summarise_block(
                     self.work[block], self.data[block], work_weights, first[block], second[block], indptr, indices,
