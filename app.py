@@ -1,24 +1,22 @@
 """The ZSOM dashboard: ``python app.py`` serves it; ``create_app`` builds it for tests."""
 
+import argparse
+import logging
 import os
+import uuid
+from pathlib import Path
 
-# Numba's default OpenMP threading layer aborts a forked child once its parent has run a
-# parallel kernel; training runs in processes forked from this one. Set before any import
-# of numba (zsom_core imports it).
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+import diskcache
+from dash import Dash, DiskcacheManager
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import diskcache  # noqa: E402
-from dash import Dash, DiskcacheManager  # noqa: E402
-
-from callbacks import data, training, view  # noqa: E402
-from callbacks.store import SessionStore  # noqa: E402
-from components.layout import build_layout  # noqa: E402
-from zsom_core.datasets import DATASETS  # noqa: E402
+from callbacks import data, training, view
+from callbacks.jobs import use_job_server
+from callbacks.store import SessionStore
+from components.figures import default_panels
+from components.geometry import map_structure
+from components.layout import build_layout
+from components.settings import DEFAULTS, parse_settings
+from zsom_core.datasets import DATASETS
 
 DEFAULT_CACHE_DIR = Path(".cache") / "zsom"
 DEFAULT_DATASET = "bunny"
@@ -35,12 +33,15 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None) -> Dash
     manager = DiskcacheManager(diskcache.Cache(str(cache_dir / "jobs")))
     app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=manager,
                assets_folder=str(HERE / "assets"))
-    datasets = {name: info.description for name, info in DATASETS.items()}
+    datasets = {name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()}
     default_samples = DATASETS[DEFAULT_DATASET].default_n
+    settings = parse_settings(DEFAULTS)
+    figures = default_panels(map_structure(*settings.grid_key()), settings.epochs, settings.schedule())
+    first_view = {"grid": settings.grid_key()}
 
     def serve_layout():
         # A new session id for every page load: two tabs never share a run.
-        return build_layout(str(uuid.uuid4()), datasets, DEFAULT_DATASET, default_samples)
+        return build_layout(str(uuid.uuid4()), datasets, DEFAULT_DATASET, default_samples, figures, first_view)
 
     app.layout = serve_layout
     data.register(app, store)
@@ -60,6 +61,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.max_jobs < 1:
         parser.error("--max-jobs must be at least 1")
+    use_job_server()
     app = create_app(args.cache_dir, args.max_jobs)
     # Progress polling makes a request every 200 ms per running job: keep the log readable.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,203 @@
+"""Choosing the data: a built-in dataset or an uploaded mesh, stored for the session.
+
+The data reaches the browser once, as the data panel's point cloud; the browser keeps a
+token naming the session's current dataset and nothing more.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+
+import numpy as np
+from dash import Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from components.display import display_data
+from components.figures import curves_cleared, data_view_figure, data_view_title, map_skeletons
+from components.geometry import map_structure
+from components.ids import Ids
+from components.layout import status_children
+from components.settings import SettingsError, parse_sample_count
+from zsom_core.datasets import DATASETS, load_dataset
+from zsom_core.meshio import MeshError, MeshLimits, load_mesh
+
+from .store import SessionStore, check_session_id
+
+UPLOAD = "upload"
+UPLOAD_LIMITS = MeshLimits(max_bytes=50 * 2**20, max_faces=2_000_000, max_vertices=2_000_000)
+DATA_SEED = 0
+# Bump when what ``dataset_record`` stores changes: built-ins are cached across restarts.
+RECORD_FORMAT = 1
+
+
+def dataset_record(name: str, label: str, points, labels, vertices, faces, description: str, source: str) -> dict:
+    """What the store keeps of a session's dataset, with its display computed once."""
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    return {
+        "token": secrets.token_urlsafe(8),
+        "name": name,
+        "label": label,
+        "source": source,
+        "points": points,
+        "labels": None if labels is None else np.asarray(labels, dtype=np.int32),
+        "description": description,
+        "display": display_data(points, labels, vertices, faces, seed=DATA_SEED),
+    }
+
+
+def builtin_record(store: SessionStore, name: str, n: int) -> dict:
+    """A built-in dataset, loaded and prepared once per (name, n) for all sessions."""
+    if name not in DATASETS:
+        raise SettingsError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+    def load():
+        dataset = load_dataset(name, n=n, seed=DATA_SEED)
+        return dataset_record(name, name, dataset.points, dataset.labels, dataset.vertices, dataset.faces,
+                              dataset.description, "builtin")
+
+    return {**store.builtin(f"{name}-v{RECORD_FORMAT}", n, DATA_SEED, load), "token": secrets.token_urlsafe(8)}
+
+
+def upload_record(data: bytes, filename: str, n: int) -> dict:
+    """An uploaded mesh sampled to ``n`` points; ``MeshError`` says what is wrong with it."""
+    mesh = load_mesh(data, filename, n_points=n, seed=DATA_SEED, limits=UPLOAD_LIMITS)
+    kind = "point cloud" if mesh.is_point_cloud else f"{len(mesh.faces):,} faces"
+    description = f"uploaded {mesh.format.upper()} {kind}"
+    faces = None if mesh.is_point_cloud else mesh.faces
+    record = dataset_record(UPLOAD, mesh.filename, mesh.points, None, mesh.vertices, faces, description, "upload")
+    record["notes"] = list(mesh.notes)
+    return record
+
+
+def decode_upload(contents: str) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL (``data:<type>;base64,<data>``)."""
+    try:
+        _, encoded = contents.split(",", 1)
+        return base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error, AttributeError):
+        raise MeshError("the upload could not be read (not a base64 data URL); try the file again") from None
+
+
+def data_info(record: dict) -> list:
+    display = record["display"]
+    shown = len(display["points"])
+    lines = [html.Div([html.B(record["label"]), f": {record['description']}"]),
+             html.Div(f"{display['n']:,} points in {display['dim']}-D; {shown:,} drawn")]
+    if display["mesh"] is not None:
+        lines.append(html.Div(f"surface drawn with {len(display['mesh']['faces']):,} faces"))
+    return lines
+
+
+def register(app, store: SessionStore) -> None:
+    @app.callback(
+        Output(Ids.DATASET_TOKEN, "data", allow_duplicate=True),
+        Output(Ids.SAMPLES, "value"),
+        Output(Ids.DATA_INFO, "children", allow_duplicate=True),
+        Output(Ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
+        Input(Ids.DATASET, "value"),
+        Input(Ids.SAMPLES, "value"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def choose_data(name, samples, session_id):
+        session_id = _session(session_id)
+        choosing = ctx.triggered_id == Ids.DATASET
+        if name == UPLOAD:
+            if choosing:
+                raise PreventUpdate  # the upload callback has stored it already
+            return _resample_upload(store, session_id, samples)
+        n = DATASETS[name].default_n if choosing and name in DATASETS else samples
+        try:
+            record = builtin_record(store, name, parse_sample_count(n))
+        except (SettingsError, ValueError) as error:
+            return no_update, no_update, _error(str(error)), no_update
+        store.put_dataset(session_id, record)
+        return record["token"], n if choosing else no_update, data_info(record), ""
+
+    @app.callback(
+        Output(Ids.DATASET_TOKEN, "data", allow_duplicate=True),
+        Output(Ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
+        Output(Ids.DATA_INFO, "children", allow_duplicate=True),
+        Output(Ids.DATASET, "options"),
+        Output(Ids.DATASET, "value"),
+        Output(Ids.UPLOAD, "contents"),
+        Input(Ids.UPLOAD, "contents"),
+        State(Ids.UPLOAD, "filename"),
+        State(Ids.SAMPLES, "value"),
+        State(Ids.DATASET, "options"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def upload_mesh(contents, filename, samples, options, session_id):
+        session_id = _session(session_id)
+        if not contents:
+            raise PreventUpdate
+        try:
+            n = parse_sample_count(samples)
+            data = decode_upload(contents)
+            record = upload_record(data, filename or "upload", n)
+        except (MeshError, SettingsError) as error:
+            # The contents are cleared either way, so the same file can be dropped again.
+            return no_update, _error(str(error)), no_update, no_update, no_update, None
+        store.put_upload(session_id, filename or "upload", data)
+        store.put_dataset(session_id, record)
+        options = [option for option in options if option["value"] != UPLOAD]
+        options.append({"label": f"uploaded: {record['label']}", "value": UPLOAD})
+        message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
+        return record["token"], message, data_info(record), options, UPLOAD, None
+
+    @app.callback(
+        Output(Ids.DATA_VIEW, "figure", allow_duplicate=True),
+        Output(Ids.U_MATRIX, "figure", allow_duplicate=True),
+        Output(Ids.U_SURFACE, "figure", allow_duplicate=True),
+        Output(Ids.HITS, "figure", allow_duplicate=True),
+        Output(Ids.CURVES, "figure", allow_duplicate=True),
+        Output(Ids.VIEW, "data", allow_duplicate=True),
+        Output(Ids.TIMELINE, "max", allow_duplicate=True),
+        Output(Ids.TIMELINE, "value", allow_duplicate=True),
+        Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        Output(Ids.STATUS, "children", allow_duplicate=True),
+        Input(Ids.DATASET_TOKEN, "data"),
+        State(Ids.VIEW, "data"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def show_data(token, view, session_id):
+        record = store.get_dataset(_session(session_id))
+        if record is None or record["token"] != token:
+            raise PreventUpdate
+        display = record["display"]
+        figure = data_view_figure(display, data_view_title(record["label"], display), revision=token)
+        view = view or {}
+        # The map panels keep their figures (replacing one costs far more than patching
+        # it) but lose the previous data's map.
+        maps = map_skeletons(map_structure(*view["grid"])) if view.get("run") and view.get("grid") else {}
+        panels = [maps.get(panel, no_update) for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS)]
+        text = f"{record['label']}: {display['n']:,} points in {display['dim']}-D. Press Train."
+        view = {"dataset": token, "label": record["label"], "grid": view.get("grid"), "data_grid": None}
+        return (figure, *panels, curves_cleared(), view, 1, 1, "no run yet", status_children("Ready", text))
+
+
+def _resample_upload(store: SessionStore, session_id: str, samples):
+    upload = store.get_upload(session_id)
+    if upload is None:
+        return no_update, no_update, no_update, _error("the uploaded file has expired; upload it again")
+    try:
+        record = upload_record(upload["data"], upload["filename"], parse_sample_count(samples))
+    except (MeshError, SettingsError) as error:
+        return no_update, no_update, no_update, _error(str(error))
+    store.put_dataset(session_id, record)
+    return record["token"], no_update, data_info(record), ""
+
+
+def _session(session_id) -> str:
+    try:
+        return check_session_id(session_id)
+    except ValueError:
+        raise PreventUpdate from None
+
+
+def _error(message: str) -> html.Span:
+    return html.Span(message, className="error")

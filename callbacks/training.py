@@ -1,0 +1,231 @@
+"""Starting, running, cancelling and watching training runs.
+
+A run starts in two steps. ``request_run`` (an ordinary callback) checks the settings,
+records the run in the store and hands the browser only its id; that id is the input of
+``train``, the background callback, whose process trains and reports epoch numbers. A new
+request while a job runs makes Dash stop the old process first (same callback, same
+outputs), which is how a settings change mid-run restarts training. The watchdog turns a
+process that died into a message instead of a silent stop.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from dash import Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from components.figures import run_skeletons
+from components.geometry import map_structure
+from components.ids import PANELS, SETTING_CONTROLS, Ids
+from components.settings import SettingsError, parse_settings
+from components.status import cancelled_status, failed_status, starting_status, stopped_status
+
+from .jobs import DEAD_MESSAGE, liveness, pid_alive, run_training, threads_per_job
+from .store import CANCELLED, FAILED, SessionStore, check_session_id
+
+POLL_INTERVAL_MS = 200
+# How long a killed process may go unnoticed: a cancel marks its run before this passes.
+DEAD_GRACE_S = 2.0
+# After a cancel, how long a streamed epoch may still arrive (one poll and its update).
+CANCEL_SETTLE_S = 2.0
+
+
+def start_run(store: SessionStore, session_id: str, raw_settings: dict, now: float | None = None) -> tuple[str, str]:
+    """Check settings and record a new queued run; returns (run id, settings line).
+
+    Raises ``SettingsError`` with the message for the user.
+    """
+    settings = parse_settings(raw_settings)
+    dataset = store.get_dataset(session_id)
+    if dataset is None:
+        raise SettingsError("no dataset loaded yet: choose one or upload a mesh first")
+    sigmas, rates = settings.schedule()
+    run_id = secrets.token_urlsafe(12)
+    store.new_run(session_id, run_id, {
+        "run": run_id,
+        "settings": {**settings.som_kwargs(), "epochs": settings.epochs},
+        "dataset_token": dataset["token"],
+        "created": time.time() if now is None else now,
+        "schedule": (sigmas, rates),
+    })
+    return run_id, settings.describe()
+
+
+def run_panels(store: SessionStore, session_id: str, run_id: str, view: dict) -> tuple[dict, dict]:
+    """The panels' updates for a recorded run (see ``components.figures.run_skeletons``)
+    and the view state once the browser holds them."""
+    meta = store.get_run(session_id, run_id)
+    settings = meta["settings"]
+    grid = [settings["width"], settings["height"], settings["topology"]]
+    structure = map_structure(*grid)
+    display = store.get_dataset(session_id)["display"]
+    updates = run_skeletons(display, structure, settings["epochs"], meta["schedule"],
+                            map_panels=view.get("grid") != grid, data_view=view.get("data_grid") != grid)
+    view = {**view, "run": run_id, "epoch": 0, "latest": 0, "follow": True, "grid": grid, "data_grid": grid}
+    return updates, view
+
+
+def current_run_state(store: SessionStore, session_id: str, now: float | None = None) -> tuple[str, dict | None]:
+    """(liveness, run record) of the session's current run; ("none", None) without one."""
+    run_id = store.current_run_id(session_id)
+    if run_id is None:
+        return "none", None
+    meta = store.get_run(session_id, run_id)
+    now = time.time() if now is None else now
+    return liveness(meta, store.last_beat(session_id, run_id), pid_alive, now), meta
+
+
+def is_streaming(store: SessionStore, session_id: str) -> bool:
+    return current_run_state(store, session_id)[0] in ("alive", "starting")
+
+
+def cancel_current_run(store: SessionStore, session_id: str) -> dict | None:
+    """Mark the current run cancelled (its process is being stopped by Dash) and free its slot."""
+    run_id = store.current_run_id(session_id)
+    if run_id is None:
+        return None
+    history = store.get_history(session_id, run_id)
+    done = 0 if history is None else len(history["mqe"])
+    meta = store.update_run(session_id, run_id, status=CANCELLED, epoch=done, finished_at=time.time())
+    store.release_slot(run_id)
+    return meta
+
+
+def mark_dead_if_stopped(store: SessionStore, session_id: str, now: float | None = None) -> tuple[str, dict | None]:
+    """Check the current run; a dead one is marked failed and its slot freed."""
+    now = time.time() if now is None else now
+    state, meta = current_run_state(store, session_id, now)
+    if state == "dead" and meta is not None:
+        beat = store.last_beat(session_id, meta["run"]) or meta.get("started", meta.get("created", now))
+        if now - beat < DEAD_GRACE_S:
+            return "alive", meta  # just killed: a cancel or a restart is marking it now
+        history = store.get_history(session_id, meta["run"])
+        done = 0 if history is None else len(history["mqe"])
+        meta = store.update_run(session_id, meta["run"], status=FAILED, message=DEAD_MESSAGE, epoch=done)
+        store.release_slot(meta["run"])
+    return state, meta
+
+
+def watchdog_update(store: SessionStore, session_id: str, now: float | None = None) -> tuple:
+    """The watchdog's outputs, (interval disabled, status line), for the current run.
+
+    A live run changes nothing; a dead one is reported; a cancelled one has its status
+    repeated for a moment, since an epoch reported just before the cancel may be drawn
+    after it and show the run as training. Anything else ends the watch.
+    """
+    now = time.time() if now is None else now
+    state, meta = mark_dead_if_stopped(store, session_id, now)
+    if state in ("alive", "starting"):
+        raise PreventUpdate
+    if state == "dead" and meta is not None and meta.get("message") == DEAD_MESSAGE:
+        done = meta.get("epoch") or 0
+        return True, failed_status(f"Failed: {DEAD_MESSAGE} (after epoch {done}). Press Train to try again.")
+    if meta is not None and meta.get("status") == CANCELLED:
+        settled = now - meta.get("finished_at", 0.0) > CANCEL_SETTLE_S
+        return settled, cancelled_status(meta.get("epoch", 0), meta["settings"]["epochs"])
+    return True, no_update
+
+
+def register(app, store: SessionStore, max_jobs: int) -> None:
+    setting_states = [State(control, "value") for control in SETTING_CONTROLS.values()]
+    threads = threads_per_job(max_jobs)
+
+    @app.callback(
+        Output(Ids.RUN_REQUEST, "data"),
+        Output(Ids.SETTINGS_MESSAGE, "children"),
+        Output(Ids.WATCHDOG, "disabled", allow_duplicate=True),
+        Output(Ids.STATUS, "children", allow_duplicate=True),
+        *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
+        Output(Ids.VIEW, "data", allow_duplicate=True),
+        Output(Ids.TIMELINE, "max", allow_duplicate=True),
+        Output(Ids.TIMELINE, "value", allow_duplicate=True),
+        Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        Input(Ids.TRAIN, "n_clicks"),
+        Input(Ids.SETTINGS_TOUCHED, "data"),
+        Input(Ids.DATASET_TOKEN, "data"),
+        *setting_states,
+        State(Ids.AUTO_RETRAIN, "value"),
+        State(Ids.VIEW, "data"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def request_run(_clicks, _touched, _token, *values):
+        *setting_values, auto_retrain, view, session_id = values
+        session_id = _session(session_id)
+        raw = dict(zip(SETTING_CONTROLS, setting_values))
+        trigger = ctx.triggered_id
+        if trigger != Ids.TRAIN:
+            if not is_streaming(store, session_id):
+                raise PreventUpdate
+            if not auto_retrain:
+                if trigger == Ids.DATASET_TOKEN:
+                    cancel_current_run(store, session_id)
+                    return ({"stop": True}, "", True, stopped_status("Stopped: the dataset changed"),
+                            *[no_update] * (len(PANELS) + 4))
+                raise PreventUpdate
+        try:
+            run_id, line = start_run(store, session_id, raw)
+        except SettingsError as error:
+            return (no_update, html.Span(str(error), className="error"), no_update, failed_status(str(error)),
+                    *[no_update] * (len(PANELS) + 4))
+        panels, view = run_panels(store, session_id, run_id, view or {})
+        return ({"run": run_id}, "", False, starting_status(line), *[panels.get(panel, no_update) for panel in PANELS],
+                view, 1, 1, "waiting for the first epoch")
+
+    @app.callback(
+        Output(Ids.RUN_RESULT, "data"),
+        Input(Ids.RUN_REQUEST, "data"),
+        State(Ids.SESSION, "data"),
+        background=True,
+        progress=[Output(Ids.PROGRESS, "data")],
+        cancel=[Input(Ids.CANCEL, "n_clicks")],
+        running=[(Output(Ids.CANCEL, "disabled"), False, True), (Output(Ids.TRAIN, "children"), "Restart", "Train")],
+        interval=POLL_INTERVAL_MS,
+        prevent_initial_call=True,
+        on_error=_job_error,
+    )
+    def train(set_progress, request, session_id):
+        session_id = _session(session_id)
+        if not request or not request.get("run"):
+            raise PreventUpdate  # a stop request: Dash has stopped the previous job
+        return run_training(store, session_id, request["run"], report=set_progress, max_jobs=max_jobs,
+                            threads=threads)
+
+    @app.callback(
+        Output(Ids.STATUS, "children", allow_duplicate=True),
+        Input(Ids.CANCEL, "n_clicks"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def cancel(_clicks, session_id):
+        meta = cancel_current_run(store, _session(session_id))
+        if meta is None:
+            raise PreventUpdate
+        if meta.get("status") != CANCELLED:
+            raise PreventUpdate  # it had finished already
+        return cancelled_status(meta.get("epoch", 0), meta["settings"]["epochs"])
+
+    @app.callback(
+        Output(Ids.WATCHDOG, "disabled", allow_duplicate=True),
+        Output(Ids.STATUS, "children", allow_duplicate=True),
+        Input(Ids.WATCHDOG, "n_intervals"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def watch(_ticks, session_id):
+        return watchdog_update(store, _session(session_id))
+
+
+def _job_error(error: Exception) -> dict:
+    """A background callback that raised outside ``run_training``: show it, never hang."""
+    return {"run": None, "status": FAILED, "epoch": 0, "epochs": 0, "message": str(error).splitlines()[0]}
+
+
+def _session(session_id) -> str:
+    try:
+        return check_session_id(session_id)
+    except ValueError:
+        raise PreventUpdate from None
+

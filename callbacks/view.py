@@ -1,0 +1,173 @@
+"""Showing an epoch: one code path for the live stream, the run's end and the timeline.
+
+A streamed epoch number, a run's final state and the timeline's value all go through
+``epoch_view``: it reads that epoch from the store and returns the panels' patches that
+``components.figures.panel_updates`` builds. Playing the timeline, exporting and
+debouncing setting changes run in the browser (``assets/zsom.js``).
+"""
+
+from __future__ import annotations
+
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from components.figures import panel_updates
+from components.geometry import map_structure
+from components.ids import PANELS, SETTING_CONTROLS, Ids
+from components.status import busy_status, epoch_status, failed_status
+
+from .store import BUSY, FAILED, SessionStore, check_session_id
+
+
+def choose_epoch(trigger: str, progress: dict | None, result: dict | None, slider, view: dict) -> tuple[str, int | None]:
+    """(run id, epoch asked for) of a trigger; epoch None means "the newest stored".
+
+    Raises ``PreventUpdate`` when the trigger asks for nothing new.
+    """
+    if trigger == Ids.PROGRESS:
+        if not progress or not progress.get("run"):
+            raise PreventUpdate
+        return progress["run"], None  # the newest stored epoch: it may be past the reported one
+    if trigger == Ids.RUN_RESULT:
+        if not result or not result.get("run"):
+            raise PreventUpdate
+        return result["run"], None
+    run = view.get("run")
+    if run is None or slider is None or (int(slider) == view.get("epoch")):
+        raise PreventUpdate  # no run shown yet, or the timeline echoing what is shown
+    return run, int(slider)
+
+
+def epoch_view(store: SessionStore, session_id: str, trigger: str, progress, result, slider, view: dict) -> dict:
+    """Everything ``show_epoch`` returns, as a dict of plain values and figure updates.
+
+    Keys: "panels" (panel id -> figure or Patch, or absent), "view", "max", "value",
+    "label", "status". A value of ``no_update`` leaves that output as it is.
+    """
+    view = view or {}
+    if trigger == Ids.RUN_RESULT and result and result.get("status") in (BUSY, FAILED) and not result.get("epoch"):
+        message = result.get("message") or "training failed"
+        status = busy_status(message) if result["status"] == BUSY else failed_status(f"Failed: {message}")
+        return _only_status(status)
+    run_id, asked = choose_epoch(trigger, progress, result, slider, view)
+    if store.current_run_id(session_id) != run_id:
+        raise PreventUpdate  # a replaced run's late report
+    meta = store.get_run(session_id, run_id)
+    history = store.get_history(session_id, run_id)
+    dataset = store.get_dataset(session_id)
+    if meta is None or history is None or dataset is None or dataset["token"] != meta["dataset_token"]:
+        raise PreventUpdate
+    if view.get("run") != run_id:
+        raise PreventUpdate  # the panels do not hold this run's skeletons (a newer request does)
+    latest = len(history["mqe"])
+    following = view.get("follow", True)
+    if trigger == Ids.PROGRESS and not following:
+        # The user holds the timeline on an earlier epoch: only let it reach further.
+        record = store.get_epoch(session_id, run_id, view["epoch"])
+        label = f"Epoch {view['epoch']} / {latest}"
+        return {"panels": {}, "view": {**view, "latest": latest}, "max": latest, "value": no_update,
+                "label": label, "status": epoch_status(meta, record, latest) if record else no_update}
+    epoch = latest if asked is None else min(max(asked, 1), latest)
+    if trigger == Ids.RUN_RESULT and not following:
+        epoch = view["epoch"]
+    record = store.get_epoch(session_id, run_id, epoch)
+    if record is None:
+        raise PreventUpdate
+    settings = meta["settings"]
+    structure = map_structure(settings["width"], settings["height"], settings["topology"])
+    panels = panel_updates(dataset["display"], structure, record, history, adaptive=bool(settings["adaptive_lr"]))
+    new_view = {**view, "run": run_id, "epoch": epoch, "latest": latest, "follow": epoch >= latest,
+                "dataset": meta["dataset_token"]}
+    return {
+        "panels": panels,
+        "view": new_view,
+        "max": latest,
+        "value": epoch if trigger != Ids.TIMELINE else no_update,
+        "label": f"Epoch {epoch} / {latest}",
+        "status": epoch_status(meta, record, latest),
+    }
+
+
+def _only_status(status) -> dict:
+    return {"panels": {}, "view": no_update, "max": no_update, "value": no_update, "label": no_update,
+            "status": status}
+
+
+def register(app, store: SessionStore) -> None:
+    outputs = [
+        *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
+        Output(Ids.VIEW, "data", allow_duplicate=True),
+        Output(Ids.TIMELINE, "max", allow_duplicate=True),
+        Output(Ids.TIMELINE, "value", allow_duplicate=True),
+        Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        Output(Ids.STATUS, "children", allow_duplicate=True),
+    ]
+
+    def respond(session_id, trigger, progress, result, slider, view):
+        try:
+            session_id = check_session_id(session_id)
+        except ValueError:
+            raise PreventUpdate from None
+        out = epoch_view(store, session_id, trigger, progress, result, slider, view)
+        figures = [out["panels"].get(panel, no_update) for panel in PANELS]
+        return (*figures, out["view"], out["max"], out["value"], out["label"], out["status"])
+
+    # Two callbacks, one code path: Dash holds back a callback while one of its inputs is
+    # the output of a callback still running. The run's result is the training job's
+    # output, so a callback listening to it would wait for the end of the run.
+    @app.callback(
+        *outputs,
+        Input(Ids.PROGRESS, "data"),
+        Input(Ids.TIMELINE, "value"),
+        State(Ids.VIEW, "data"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def show_epoch(progress, slider, view, session_id):
+        return respond(session_id, ctx.triggered_id, progress, None, slider, view)
+
+    @app.callback(
+        *outputs,
+        Input(Ids.RUN_RESULT, "data"),
+        State(Ids.VIEW, "data"),
+        State(Ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def show_result(result, view, session_id):
+        return respond(session_id, Ids.RUN_RESULT, None, result, None, view)
+
+    app.clientside_callback(
+        ClientsideFunction("zsom", "play"),
+        Output(Ids.TIMELINE, "value", allow_duplicate=True),
+        Output(Ids.PLAY_TICK, "disabled"),
+        Output(Ids.PLAY, "children"),
+        Input(Ids.PLAY, "n_clicks"),
+        Input(Ids.PLAY_TICK, "n_intervals"),
+        State(Ids.TIMELINE, "value"),
+        State(Ids.TIMELINE, "max"),
+        State(Ids.PLAY_TICK, "disabled"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        ClientsideFunction("zsom", "debounceSettings"),
+        Output(Ids.SETTINGS_TOUCHED, "data"),
+        *[Input(control, "value") for control in SETTING_CONTROLS.values()],
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        ClientsideFunction("zsom", "showWhenMinkowski"),
+        Output(Ids.MINKOWSKI_P_ROW, "style"),
+        Input(Ids.METRIC, "value"),
+    )
+
+    app.clientside_callback(
+        ClientsideFunction("zsom", "exportFigure"),
+        Output(Ids.EXPORT_MESSAGE, "children"),
+        Input(Ids.DOWNLOAD_FIGURE, "n_clicks"),
+        State(Ids.VIEW, "data"),
+        State(Ids.EXPORT_SPEC, "data"),
+        prevent_initial_call=True,
+    )
+
