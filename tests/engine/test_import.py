@@ -16,3 +16,15 @@ def test_public_names():
     import zsom_core
 
     assert set(zsom_core.__all__) >= {"SOM", "Snapshot", "Grid", "Schedule"}
+
+
+def test_no_kernel_uses_numba_parallel_layers():
+    """Training jobs are forked and cores are shared: the engine parallelises on its own
+    thread pool, so Numba's threading layer (OpenMP aborts in forked children) never runs."""
+    from numba.core.registry import CPUDispatcher
+
+    from zsom_core import kernels
+
+    dispatchers = [value for value in vars(kernels).values() if isinstance(value, CPUDispatcher)]
+    assert dispatchers
+    assert not [kernel.py_func.__name__ for kernel in dispatchers if kernel.targetoptions.get("parallel")]

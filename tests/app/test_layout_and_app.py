@@ -1,0 +1,86 @@
+"""The page layout and the app factory."""
+
+import uuid
+
+import pytest
+from dash import dcc, html
+
+from components.ids import PANELS, SETTING_CONTROLS, Ids
+from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
+
+
+def walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    if children is None:
+        return
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from walk(child)
+
+
+@pytest.fixture(scope="module")
+def page():
+    return build_layout(str(uuid.uuid4()), {"bunny": "a bunny", "clusters": "blobs"}, "bunny", 20_000)
+
+
+def test_every_id_appears_exactly_once(page):
+    ids = [component.id for component in walk(page) if getattr(component, "id", None)]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {str(member) for member in Ids}
+
+
+def test_the_session_id_is_in_a_store(page):
+    store = next(c for c in walk(page) if getattr(c, "id", None) == Ids.SESSION)
+    assert isinstance(store, dcc.Store)
+    uuid.UUID(store.data)
+
+
+def test_panels_download_png_at_twice_the_resolution(page):
+    for panel in PANELS:
+        graph = next(c for c in walk(page) if getattr(c, "id", None) == panel)
+        config = graph.config
+        assert config == graph_config(panel)
+        assert config["displaylogo"] is False and config["showSendToCloud"] is False
+        assert config["toImageButtonOptions"]["scale"] == 2
+        assert config["toImageButtonOptions"]["filename"].startswith("zsom-")
+
+
+def test_every_setting_has_a_control(page):
+    ids = {getattr(c, "id", None) for c in walk(page)}
+    assert set(SETTING_CONTROLS.values()) <= ids
+
+
+def test_sliders_show_values_and_update_on_release(page):
+    for control in (Ids.WIDTH, Ids.HEIGHT, Ids.SIGMA, Ids.LEARNING_RATE, Ids.EPOCHS):
+        slider = next(c for c in walk(page) if getattr(c, "id", None) == control)
+        assert isinstance(slider, dcc.Slider) and slider.updatemode == "mouseup"
+
+
+def test_the_composed_export_covers_every_panel():
+    assert {cell["panel"] for cell in EXPORT_LAYOUT["cells"]} == {str(panel) for panel in PANELS}
+    assert export_size() == (3 * 640 * 2, (64 + 2 * 480) * 2)
+
+
+def test_the_status_line_starts_idle(page):
+    status = next(c for c in walk(page) if getattr(c, "id", None) == Ids.STATUS)
+    assert isinstance(status, html.Div)
+
+
+def test_create_app_makes_a_session_per_page_load(tmp_path):
+    from app import create_app
+
+    app = create_app(cache_dir=tmp_path / "cache", max_jobs=2)
+    assert (tmp_path / "cache" / "store").is_dir()
+    first, second = app.layout(), app.layout()
+    sessions = [next(c for c in walk(layout) if getattr(c, "id", None) == Ids.SESSION).data for layout in (first, second)]
+    assert sessions[0] != sessions[1]
+    background = [spec for spec in app.callback_map.values() if spec.get("background")]
+    assert len(background) == 1 and background[0]["background"]["interval"] <= 250
+
+
+def test_max_jobs_must_be_positive(tmp_path):
+    from app import create_app
+
+    with pytest.raises(ValueError):
+        create_app(cache_dir=tmp_path, max_jobs=-1)

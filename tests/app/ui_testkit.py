@@ -1,0 +1,30 @@
+"""Data for the app's tests: small clouds and trained epochs in the shapes the callbacks see."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from callbacks.jobs import epoch_record
+from components.display import display_data
+from zsom_core import SOM
+
+
+def cloud(n: int, d: int, seed: int = 0) -> np.ndarray:
+    """A blob of n points in d dimensions, float32."""
+    return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+
+
+def trained_epoch(points: np.ndarray, width: int, height: int, topology: str, epochs: int = 2, **kwargs):
+    """(display, record, history) of the last of ``epochs`` epochs, as the job stores them."""
+    display = display_data(points, np.arange(len(points)) % 3)
+    som = SOM(width, height, topology=topology, seed=0, **kwargs)
+    history = {"mqe": [], "te": [], "sigma": [], "lr": []}
+    record = None
+    for snapshot in som.iter_fit(points, epochs, with_u_matrix=True):
+        for name, value in (("mqe", snapshot.mqe), ("te", snapshot.topographic_error),
+                            ("sigma", snapshot.sigma), ("lr", snapshot.learning_rate)):
+            history[name].append(value)
+        index = display["bmu_index"]
+        bmus = som.bmus(points[index]) if index is not None else None
+        record = epoch_record(snapshot, elapsed=0.5, bmus=bmus)
+    return display, record, {name: np.asarray(values, dtype=np.float32) for name, values in history.items()}

@@ -1,0 +1,41 @@
+"""Choosing data: built-in sets and uploaded meshes, good and bad."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_dataset_appears_at_once_with_its_sample_count(dashboard):
+    assert "bunny" in dashboard.page.text_content("#panel-data-view .gtitle")
+    dashboard.choose_dataset("swiss")
+    assert dashboard.page.input_value("#sample-count") == "1000"
+    dashboard.set_number("sample-count", 2500)
+    dashboard.wait_for_status("2,500 points")
+    assert "swiss, 2,500 points" in dashboard.page.text_content("#panel-data-view .gtitle")
+
+
+def test_an_out_of_range_sample_count_is_refused(dashboard):
+    dashboard.set_number("sample-count", 50)
+    dashboard.page.wait_for_function("document.getElementById('data-info').innerText.includes('between 100')")
+
+
+def test_uploaded_mesh_trains(dashboard, mesh_dir):
+    dashboard.upload(mesh_dir / "teapot.stl")
+    dashboard.wait_for_status("ready.*teapot.stl")
+    assert "Loaded teapot.stl" in dashboard.page.inner_text("#upload-message")
+    assert "teapot.stl" in dashboard.page.text_content("#panel-data-view .gtitle")
+    dashboard.set_number("epochs", 20)
+    dashboard.train()
+    assert "Epoch 20 / 20" in dashboard.wait_for_status("done")
+
+
+@pytest.mark.parametrize(("name", "expected"), [("empty.stl", "no triangles"), ("busted.STL", "busted.STL")])
+def test_bad_uploads_are_explained_next_to_the_upload(dashboard, mesh_dir, name, expected):
+    dashboard.upload(mesh_dir / name)
+    dashboard.page.wait_for_function("document.getElementById('upload-message').innerText.length > 0")
+    message = dashboard.page.inner_text("#upload-message")
+    assert expected in message and name in message
+    # The app keeps serving this session.
+    dashboard.set_number("epochs", 3)
+    dashboard.train()
+    dashboard.wait_for_status("done")

@@ -1,0 +1,103 @@
+"""Training in the browser: streaming, the timeline, cancel, live changes, export."""
+
+import re
+import struct
+import time
+
+import pytest
+
+from components.layout import export_size
+
+pytestmark = pytest.mark.browser
+
+# Long enough to stream several epochs at this machine's pace, short enough for the suite.
+LONG_RUN = 300
+
+
+def test_train_streams_epochs_then_shows_the_final_mqe(dashboard):
+    dashboard.set_number("epochs", LONG_RUN)
+    dashboard.train()
+    final = dashboard.wait_for_status(r"done.*MQE", timeout=90_000)
+    intermediate = [epoch for epoch in dashboard.shown_epochs() if epoch < LONG_RUN]
+    assert len(set(intermediate)) >= 3, dashboard.status_log()
+    assert intermediate == sorted(intermediate)
+    assert re.search(rf"Epoch {LONG_RUN} / {LONG_RUN}", final)
+    assert re.search(r"MQE \d+\.\d+", final)
+    assert dashboard.timeline_label() == f"Epoch {LONG_RUN} / {LONG_RUN}"
+
+
+def test_timeline_scrubs_back_and_plays(dashboard):
+    dashboard.choose_dataset("clusters")
+    dashboard.set_number("epochs", 30)
+    dashboard.train()
+    dashboard.wait_for_status("done")
+    final_map = dashboard.graph_values("panel-u-matrix")
+    final_hits = dashboard.graph_values("panel-hits")
+    dashboard.set_number("timeline", 3)
+    dashboard.page.wait_for_function("document.getElementById('timeline-label').innerText === 'Epoch 3 / 30'")
+    dashboard.wait_for_status("Epoch 3 / 30")
+    dashboard.page.wait_for_timeout(300)
+    assert dashboard.graph_values("panel-u-matrix") != final_map
+    assert dashboard.graph_values("panel-hits") != final_hits
+    dashboard.page.click("#play-button")
+    dashboard.page.wait_for_function("document.getElementById('timeline-label').innerText === 'Epoch 30 / 30'",
+                                     timeout=30_000)
+    assert dashboard.graph_values("panel-u-matrix") == final_map
+
+
+def test_cancel_stops_the_run_at_once(dashboard):
+    dashboard.set_number("epochs", 1000)
+    dashboard.train()
+    dashboard.wait_for_status(r"training.*Epoch \d+ /")
+    dashboard.page.click("#cancel-button")
+    status = dashboard.wait_for_status("cancelled", timeout=10_000)
+    match = re.search(r"epoch (\d+)", status, re.IGNORECASE)
+    assert match and int(match.group(1)) < 1000
+    time.sleep(2.5)  # an epoch reported just before the cancel may still be drawn
+    label = dashboard.timeline_label()
+    time.sleep(1.5)
+    assert "cancelled" in dashboard.status().lower(), dashboard.status_log()
+    assert dashboard.timeline_label() == label, dashboard.status_log()
+    assert dashboard.page.is_disabled("#cancel-button")
+
+
+def test_changing_sigma_while_streaming_starts_a_new_run(dashboard):
+    dashboard.set_number("epochs", 1000)
+    dashboard.train()
+    dashboard.wait_for_status(r"training.*Epoch \d+ /")
+    dashboard.set_number("sigma0", 3)
+    dashboard.page.wait_for_function(
+        "() => window.__zsomStatus.some(text => /starting.*sigma0 3,/i.test(text))", timeout=15_000)
+    # The new run streams from its own first epochs.
+    dashboard.wait_for_status(r"training.*Epoch \d+ /")
+    dashboard.page.click("#cancel-button")
+    dashboard.wait_for_status("cancelled")
+
+
+def test_composed_figure_downloads_as_one_png(dashboard, tmp_path):
+    dashboard.choose_dataset("rings")
+    dashboard.set_number("epochs", 10)
+    dashboard.train()
+    dashboard.wait_for_status("done")
+    with dashboard.page.expect_download(timeout=60_000) as download_info:
+        dashboard.page.click("#download-figure-button")
+    download = download_info.value
+    assert download.suggested_filename == "zsom-rings-epoch-10.png"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == export_size()
+    assert len(data) > 50_000  # panels, not a blank canvas
+    dashboard.page.wait_for_function("document.getElementById('export-message').innerText.startsWith('Saved')")
+    # Each panel's own modebar button downloads it alone, at twice the screen resolution.
+    dashboard.page.hover("#panel-u-matrix")
+    with dashboard.page.expect_download(timeout=30_000) as download_info:
+        dashboard.page.click("#panel-u-matrix .modebar-btn[data-title^='Download plot']")
+    assert download_info.value.suggested_filename == "zsom-u-matrix.png"
+    panel = dashboard.page.locator("#panel-u-matrix").bounding_box()
+    single = tmp_path / "u-matrix.png"
+    download_info.value.save_as(single)
+    width, height = struct.unpack(">II", single.read_bytes()[16:24])
+    assert abs(width - 2 * panel["width"]) <= 2 and abs(height - 2 * panel["height"]) <= 2
