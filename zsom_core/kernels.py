@@ -111,6 +111,41 @@ def take_winners(scores, winners, best):
         scores[row, winners[row]] = np.inf
 
 
+@nb.njit(cache=True, nogil=True)
+def runners_up(scores, winners, indptr, indices, out):
+    """Each row's second best unit: the arg-min of ``scores`` with the winner taken out
+    (ties to the lower index), found mostly without a scalar scan.
+
+    The runner-up is the winner's best grid neighbour unless some unit scores at most as
+    well; a count of such units vectorises, and only rows where it finds more than that
+    neighbour (about the topographic error's share) are scanned.
+    IN: scores (rows, m) with the winners' entries +inf; winners (rows,); indptr,
+    indices: grid neighbours (CSR). OUT: out (rows,).
+    """
+    rows, m = scores.shape
+    for row in range(rows):
+        winner = winners[row]
+        threshold = scores[row, indices[indptr[winner]]]
+        candidate = indices[indptr[winner]]
+        for position in range(indptr[winner] + 1, indptr[winner + 1]):
+            unit = indices[position]
+            value = scores[row, unit]
+            if value < threshold or (value == threshold and unit < candidate):
+                threshold = value
+                candidate = unit
+        at_most = 0
+        for j in range(m):
+            at_most += scores[row, j] <= threshold
+        if at_most > 1:
+            best = scores[row, candidate]
+            for j in range(m):
+                value = scores[row, j]
+                if value < best or (value == best and j < candidate):
+                    best = value
+                    candidate = j
+        out[row] = candidate
+
+
 # Units whose distances to a sample differ by less than this share count as tied.
 RELATIVE_TIE = 1e-3
 

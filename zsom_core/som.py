@@ -501,6 +501,7 @@ class _BMUSearch:
         def search_lane(lane: int):
             scores = np.empty((rows, m), dtype=self.dtype)
             best = np.empty(rows, dtype=self.dtype)
+            second_best = np.empty(rows, dtype=np.int64)
             for start in starts[lane::LANES]:
                 block = slice(start, min(n, start + rows))
                 out = scores[: block.stop - start]
@@ -510,7 +511,8 @@ class _BMUSearch:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
                 winners = np.argmin(out, axis=1)
                 kernels.take_winners(out, winners, best)
-                kernels.settle_block(out, winners, np.argmin(out, axis=1), best, self.row_magnitude[block],
+                kernels.runners_up(out, winners, indptr, indices, second_best)
+                kernels.settle_block(out, winners, second_best[: len(out)], best, self.row_magnitude[block],
                                      weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start,
                                      self.data, weights, self.code, self.p, first, second)
                 lane_errors[lane] += kernels.summarise_block(
