@@ -19,7 +19,7 @@ import numpy as np
 
 from . import kernels, reference
 from .parallel import LANES, run_lanes
-from .grid import TOPOLOGIES, Grid
+from .grid import Grid
 from .metrics import COSINE, EUCLIDEAN, METRICS, MINKOWSKI, metric_code
 from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
 from .schedule import DECAYS, Schedule, adapt_rate
