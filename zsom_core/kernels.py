@@ -113,12 +113,12 @@ def take_winners(scores, winners, best):
 
 @nb.njit(cache=True, nogil=True)
 def runners_up(scores, winners, indptr, indices, out):
-    """Each row's second best unit: the arg-min of ``scores`` with the winner taken out
-    (ties to the lower index), found mostly without a scalar scan.
+    """Each row's second best unit where it is the winner's best grid neighbour; -1 where
+    another unit scores at most as well (about the topographic error's share of rows),
+    for the caller to find by arg-min.
 
-    The runner-up is the winner's best grid neighbour unless some unit scores at most as
-    well; a count of such units vectorises, and only rows where it finds more than that
-    neighbour (about the topographic error's share) are scanned.
+    The runner-up is the winner's best neighbour unless some unit scores at most as
+    well; a count of such units vectorises (a scalar arg-min scan does not).
     IN: scores (rows, m) with the winners' entries +inf; winners (rows,); indptr,
     indices: grid neighbours (CSR). OUT: out (rows,).
     """
@@ -136,14 +136,7 @@ def runners_up(scores, winners, indptr, indices, out):
         at_most = 0
         for j in range(m):
             at_most += scores[row, j] <= threshold
-        if at_most > 1:
-            best = scores[row, candidate]
-            for j in range(m):
-                value = scores[row, j]
-                if value < best or (value == best and j < candidate):
-                    best = value
-                    candidate = j
-        out[row] = candidate
+        out[row] = candidate if at_most == 1 else -1
 
 
 # Units whose distances to a sample differ by less than this share count as tied.

@@ -511,8 +511,12 @@ class _BMUSearch:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
                 winners = np.argmin(out, axis=1)
                 kernels.take_winners(out, winners, best)
-                kernels.runners_up(out, winners, indptr, indices, second_best)
-                kernels.settle_block(out, winners, second_best[: len(out)], best, self.row_magnitude[block],
+                runners_up = second_best[: len(out)]
+                kernels.runners_up(out, winners, indptr, indices, runners_up)
+                unsettled = np.flatnonzero(runners_up < 0)
+                if unsettled.size:
+                    runners_up[unsettled] = np.argmin(out[unsettled], axis=1)
+                kernels.settle_block(out, winners, runners_up, best, self.row_magnitude[block],
                                      weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start,
                                      self.data, weights, self.code, self.p, first, second)
                 lane_errors[lane] += kernels.summarise_block(
