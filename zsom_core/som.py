@@ -466,10 +466,12 @@ class _BMUSearch:
         winners' sums and counts.
 
         Blocks of rank values (rows, units) come from a BLAS product (euclidean:
-        ``||w||^2 - 2 x.w``, from rows ``[x, 1]``; cosine: ``-x.w``) or from the Numba distance kernel, and are
-        scanned by NumPy's SIMD argmin while still in cache (a scalar scan in Numba was
-        5x slower: LLVM does not vectorise a float arg-min). The exact distance to the
-        winner is computed afterwards. No (n, m) matrix is ever held.
+        ``||w||^2 - 2 x.w``, from rows ``[x, 1]``; cosine: ``-x.w``) or from the Numba
+        distance kernel. While a block is in cache, NumPy's SIMD arg-min finds the winners
+        (a scalar scan in Numba was 5x slower: LLVM does not vectorise a float arg-min),
+        a vectorised count settles most runners-up, near ties blurred by rounding are
+        decided in float64, and the exact distance to the winner is computed. No (n, m)
+        matrix is ever held.
         """
         n, m = len(self.data), weights.shape[0]
         if not self.use_numba:
@@ -492,11 +494,10 @@ class _BMUSearch:
         rows = max(16, SCORE_BLOCK_ELEMENTS // m)
         starts = range(0, n, rows)
         indptr, indices = self.grid.neighbor_lists
-
         weight_magnitude = self._magnitude(work_weights).max()
-        # What turns a rank value into a distance-like one: ||x||^2 for the euclidean
-        # product, 1 for cosine (1 - cos); direct rank values are distance-like already.
-        value_offset = (1.0 if self.code in (EUCLIDEAN, COSINE) else 0.0) if self.use_gemm else 0.0
+        # What turns a rank value into a distance-like one: the row magnitude (||x||^2 for
+        # the euclidean product, 1 for cosine's 1 - cos); direct values are distance-like.
+        value_offset = 1.0 if self.use_gemm else 0.0
 
         def search_lane(lane: int):
             scores = np.empty((rows, m), dtype=self.dtype)
