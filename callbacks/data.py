@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 from components.display import display_data
 from components.figures import curves_cleared, data_view_figure, data_view_title, map_skeletons
 from components.geometry import map_structure
-from components.ids import Ids
+from components.ids import PANELS, Ids
 from components.layout import status_children
 from components.settings import SettingsError, parse_sample_count
 from zsom_core.datasets import DATASETS, load_dataset
@@ -149,11 +149,7 @@ def register(app, store: SessionStore) -> None:
         return record["token"], message, data_info(record), options, UPLOAD, None
 
     @app.callback(
-        Output(Ids.DATA_VIEW, "figure", allow_duplicate=True),
-        Output(Ids.U_MATRIX, "figure", allow_duplicate=True),
-        Output(Ids.U_SURFACE, "figure", allow_duplicate=True),
-        Output(Ids.HITS, "figure", allow_duplicate=True),
-        Output(Ids.CURVES, "figure", allow_duplicate=True),
+        *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
         Output(Ids.VIEW, "data", allow_duplicate=True),
         Output(Ids.TIMELINE, "max", allow_duplicate=True),
         Output(Ids.TIMELINE, "value", allow_duplicate=True),

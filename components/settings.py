@@ -146,16 +146,21 @@ def _choice(raw: dict, name: str) -> str:
     return value
 
 
-def _number(raw: dict, name: str, label: str, low: float, high: float, *, low_open: bool = False) -> float:
+def _parsed(raw: dict, name: str, label: str, missing: str, kind: str) -> tuple[object, float]:
+    """The raw value of ``name`` and its float, or a SettingsError naming ``label``."""
     value = raw.get(name)
     if isinstance(value, bool):
         value = None
     if value is None or value == "":
-        raise SettingsError(f"{label} is missing: enter a number")
+        raise SettingsError(f"{label} is missing: {missing}")
     try:
-        number = float(value)
+        return value, float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{label} must be a number, got {value!r}") from None
+        raise SettingsError(f"{label} must be {kind}, got {value!r}") from None
+
+
+def _number(raw: dict, name: str, label: str, low: float, high: float, *, low_open: bool = False) -> float:
+    _, number = _parsed(raw, name, label, "enter a number", "a number")
     too_low = number <= low if low_open else number < low
     if not math.isfinite(number) or too_low or number > high:
         bound = f"> {low:g}" if low_open else f">= {low:g}"
@@ -164,15 +169,7 @@ def _number(raw: dict, name: str, label: str, low: float, high: float, *, low_op
 
 
 def _integer(raw: dict, name: str, label: str, low: int, high: int) -> int:
-    value = raw.get(name)
-    if isinstance(value, bool):
-        value = None
-    if value is None or value == "":
-        raise SettingsError(f"{label} is missing: enter a whole number from {low:,} to {high:,}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{label} must be a whole number, got {value!r}") from None
+    value, number = _parsed(raw, name, label, f"enter a whole number from {low:,} to {high:,}", "a whole number")
     if not math.isfinite(number) or number != int(number):
         raise SettingsError(f"{label} must be a whole number, got {value!r}")
     if not low <= number <= high:
