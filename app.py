@@ -3,37 +3,55 @@
 import argparse
 import logging
 import os
+import secrets
+import sys
 import uuid
 from pathlib import Path
 
-import diskcache
 from dash import Dash, DiskcacheManager
 
-from callbacks import data, training, view
+from callbacks import data, runs, training, view
 from callbacks.jobs import use_job_server
-from callbacks.store import SessionStore
+from callbacks.store import DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, SessionStore, StoreUnavailable, open_cache
 from components.figures import default_panels
 from components.geometry import map_structure
 from components.layout import build_layout
-from components.settings import DEFAULTS, parse_settings
+from components.settings import DEFAULTS, MAX_UPLOAD_BYTES, parse_settings
 from zsom_core.datasets import DATASETS
 
 DEFAULT_CACHE_DIR = Path(".cache") / "zsom"
 DEFAULT_DATASET = "bunny"
 HERE = Path(__file__).resolve().parent
+# An upload travels base64-encoded in a JSON body: a request that cannot be a file under
+# the upload limit is refused before it is read.
+MAX_REQUEST_BYTES = (MAX_UPLOAD_BYTES + 2) // 3 * 4 + 2**20
 
 
-def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None) -> Dash:
-    """The Dash app, its state in ``cache_dir``, at most ``max_jobs`` trainings at once."""
+def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_waiting: int | None = None,
+               store_ttl_s: float = DEFAULT_TTL_S, store_size_limit: int = DEFAULT_SIZE_LIMIT) -> Dash:
+    """The Dash app, its state in ``cache_dir``.
+
+    At most ``max_jobs`` trainings run at once (default: one per core) and ``max_waiting``
+    more wait for a slot (default: four per slot); the store drops entries older than
+    ``store_ttl_s`` and the oldest past ``store_size_limit`` bytes. Raises
+    ``StoreUnavailable`` when ``cache_dir`` cannot hold the store. The app takes over the
+    folder: runs an earlier server left unfinished count as interrupted.
+    """
     cache_dir = Path(cache_dir)
     max_jobs = max_jobs or os.cpu_count() or 1
-    if max_jobs < 1:
-        raise ValueError(f"max_jobs must be at least 1, got {max_jobs}")
-    store = SessionStore(cache_dir / "store")
-    manager = DiskcacheManager(diskcache.Cache(str(cache_dir / "jobs")))
-    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=manager,
+    max_waiting = 4 * max_jobs if max_waiting is None else max_waiting
+    if max_jobs < 1 or max_waiting < 0:
+        raise ValueError(f"max_jobs must be at least 1 and max_waiting at least 0, got {max_jobs} and {max_waiting}")
+    store = SessionStore(cache_dir / "store", ttl=store_ttl_s, size_limit=store_size_limit,
+                         server_id=secrets.token_hex(8))
+    store.cleanup()
+    store.reset_slots()
+    jobs = open_cache(cache_dir / "jobs")
+    jobs.clear()  # results and progress of jobs an earlier server started: no page can ask for them
+    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=DiskcacheManager(jobs),
                assets_folder=str(HERE / "assets"))
-    datasets = {name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()}
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    datasets = data.DATASET_LABELS
     default_samples = DATASETS[DEFAULT_DATASET].default_n
     settings = parse_settings(DEFAULTS)
     figures = default_panels(map_structure(*settings.grid_key()), settings.epochs, settings.schedule())
@@ -45,7 +63,8 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None) -> Dash
 
     app.layout = serve_layout
     data.register(app, store)
-    training.register(app, store, max_jobs)
+    training.register(app, store, max_jobs, max_waiting, os.getpid())
+    runs.register(app, store)
     view.register(app, store)
     return app
 
@@ -58,11 +77,26 @@ def main(argv=None) -> None:
                         help="where sessions, runs and jobs are kept (default ./.cache/zsom)")
     parser.add_argument("--max-jobs", type=int, default=os.cpu_count() or 1,
                         help="trainings that may run at once (default: the number of CPUs)")
+    parser.add_argument("--max-waiting", type=int, default=None,
+                        help="trainings that may wait for a free slot (default: 4 per slot); more are told to retry")
+    parser.add_argument("--keep-hours", type=float, default=DEFAULT_TTL_S / 3600,
+                        help="hours a session's data and runs are kept after they were written (default 12)")
+    parser.add_argument("--store-limit-mb", type=float, default=DEFAULT_SIZE_LIMIT / 2**20,
+                        help="size of the store past which the oldest entries are dropped (default 4096)")
     args = parser.parse_args(argv)
     if args.max_jobs < 1:
         parser.error("--max-jobs must be at least 1")
+    if args.max_waiting is not None and args.max_waiting < 0:
+        parser.error("--max-waiting must be at least 0")
+    if args.keep_hours <= 0 or args.store_limit_mb <= 0:
+        parser.error("--keep-hours and --store-limit-mb must be positive")
+    try:
+        app = create_app(args.cache_dir, args.max_jobs, max_waiting=args.max_waiting,
+                         store_ttl_s=args.keep_hours * 3600, store_size_limit=int(args.store_limit_mb * 2**20))
+    except StoreUnavailable as error:
+        print(f"zsom: error: {error}. Choose another folder with --cache-dir.", file=sys.stderr)
+        sys.exit(os.EX_CANTCREAT)
     use_job_server()
-    app = create_app(args.cache_dir, args.max_jobs)
     # Progress polling makes a request every 200 ms per running job: keep the log readable.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"ZSOM dashboard on http://{args.host}:{args.port}/ (cache {Path(args.cache_dir).resolve()}, "

@@ -80,6 +80,33 @@
         }
     });
 
+    /* The upload's size limit, checked before the browser reads the file. dcc.Upload drops
+     * an oversized file without a word; this says why, next to the upload. Listeners on
+     * the document's capture phase run before React's, so the file is never read. */
+    function refuseOversizedFile(event, files) {
+        var holder = event.target && event.target.closest && event.target.closest(".upload-holder");
+        if (!holder || !files || !files.length) { return; }
+        var limit = Number(holder.getAttribute("data-max-bytes"));
+        var file = files[0];
+        if (!limit || file.size <= limit) { return; }
+        event.preventDefault();
+        event.stopPropagation();
+        if (event.target.value) { event.target.value = ""; }
+        var mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
+        window.dash_clientside.set_props("upload-message", {
+            children: {type: "Span", namespace: "dash_html_components", props: {
+                className: "error",
+                children: file.name.slice(0, 80) + ": the file is " + mb(file.size) + ", larger than the limit of " +
+                    mb(limit) + ". Simplify or decimate the mesh and try again."}}
+        });
+    }
+    document.addEventListener("change", function (event) {
+        if (event.target && event.target.type === "file") { refuseOversizedFile(event, event.target.files); }
+    }, true);
+    document.addEventListener("drop", function (event) {
+        refuseOversizedFile(event, event.dataTransfer && event.dataTransfer.files);
+    }, true);
+
     function graphDiv(id) {
         var container = document.getElementById(id);
         if (!container) { return null; }

@@ -17,19 +17,23 @@ from dash.exceptions import PreventUpdate
 from components.display import display_data
 from components.figures import curves_cleared, data_view_figure, data_view_title, map_skeletons
 from components.geometry import map_structure
-from components.ids import PANELS, Ids
+from components.ids import PANELS, SETTING_CONTROLS, Ids
 from components.layout import status_children
-from components.settings import SettingsError, parse_sample_count
+from components.settings import MAX_UPLOAD_BYTES, SettingsError, control_values, parse_sample_count
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
+from zsom_core.meshio.limits import format_bytes
 
-from .store import SessionStore, check_session_id
+from .runs import run_options, run_to_open
+from .inputs import grid_of, mapping_of, session_of
+from .store import SessionStore
 
 UPLOAD = "upload"
-UPLOAD_LIMITS = MeshLimits(max_bytes=50 * 2**20, max_faces=2_000_000, max_vertices=2_000_000)
+UPLOAD_LIMITS = MeshLimits(max_bytes=MAX_UPLOAD_BYTES, max_faces=2_000_000, max_vertices=2_000_000)
 DATA_SEED = 0
 # Bump when what ``dataset_record`` stores changes: built-ins are cached across restarts.
 RECORD_FORMAT = 1
+DATASET_LABELS = {name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()}
 
 
 def dataset_record(name: str, label: str, points, labels, vertices, faces, description: str, source: str) -> dict:
@@ -49,7 +53,7 @@ def dataset_record(name: str, label: str, points, labels, vertices, faces, descr
 
 def builtin_record(store: SessionStore, name: str, n: int) -> dict:
     """A built-in dataset, loaded and prepared once per (name, n) for all sessions."""
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise SettingsError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
 
     def load():
@@ -71,12 +75,20 @@ def upload_record(data: bytes, filename: str, n: int) -> dict:
     return record
 
 
-def decode_upload(contents: str) -> bytes:
-    """The bytes of a ``dcc.Upload`` data URL (``data:<type>;base64,<data>``)."""
+def decode_upload(contents: str, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL (``data:<type>;base64,<data>``).
+
+    A file over ``max_bytes`` is refused from the length of its text, before decoding.
+    """
+    if not isinstance(contents, str) or not contents.startswith("data:") or "," not in contents:
+        raise MeshError("the upload could not be read (not a base64 data URL); try the file again")
+    header, encoded = contents.split(",", 1)
+    if len(encoded) // 4 * 3 > max_bytes + 2:
+        raise MeshError(f"the file is larger than the limit of {format_bytes(max_bytes)}; "
+                        "simplify or decimate the mesh and try again")
     try:
-        _, encoded = contents.split(",", 1)
         return base64.b64decode(encoded, validate=True)
-    except (ValueError, binascii.Error, AttributeError):
+    except (ValueError, binascii.Error):
         raise MeshError("the upload could not be read (not a base64 data URL); try the file again") from None
 
 
@@ -96,25 +108,38 @@ def register(app, store: SessionStore) -> None:
         Output(Ids.SAMPLES, "value"),
         Output(Ids.DATA_INFO, "children", allow_duplicate=True),
         Output(Ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
+        Output(Ids.DATASET, "options", allow_duplicate=True),
+        Output(Ids.DATASET, "value", allow_duplicate=True),
+        *[Output(control, "value", allow_duplicate=True) for control in SETTING_CONTROLS.values()],
         Input(Ids.DATASET, "value"),
         Input(Ids.SAMPLES, "value"),
         State(Ids.SESSION, "data"),
         prevent_initial_call="initial_duplicate",
     )
     def choose_data(name, samples, session_id):
-        session_id = _session(session_id)
+        session_id = session_of(session_id)
+        if ctx.triggered_id is None:
+            # The page's first call. A reloaded page keeps its session: show its data again,
+            # with the settings of its latest run.
+            record = store.get_dataset(session_id)
+            if record is not None:
+                return (*restored_data(record), *restored_settings(store, session_id))
+        return (*_choose_data(name, samples, session_id), *[no_update] * len(SETTING_CONTROLS))
+
+    def _choose_data(name, samples, session_id):
+        unchanged = no_update, no_update
         choosing = ctx.triggered_id == Ids.DATASET
         if name == UPLOAD:
             if choosing:
                 raise PreventUpdate  # the upload callback has stored it already
-            return _resample_upload(store, session_id, samples)
-        n = DATASETS[name].default_n if choosing and name in DATASETS else samples
+            return *_resample_upload(store, session_id, samples), *unchanged
+        n = DATASETS[name].default_n if choosing and isinstance(name, str) and name in DATASETS else samples
         try:
             record = builtin_record(store, name, parse_sample_count(n))
         except (SettingsError, ValueError) as error:
-            return no_update, no_update, _error(str(error)), no_update
+            return no_update, no_update, _error(str(error)), no_update, *unchanged
         store.put_dataset(session_id, record)
-        return record["token"], n if choosing else no_update, data_info(record), ""
+        return record["token"], n if choosing else no_update, data_info(record), "", *unchanged
 
     @app.callback(
         Output(Ids.DATASET_TOKEN, "data", allow_duplicate=True),
@@ -126,25 +151,23 @@ def register(app, store: SessionStore) -> None:
         Input(Ids.UPLOAD, "contents"),
         State(Ids.UPLOAD, "filename"),
         State(Ids.SAMPLES, "value"),
-        State(Ids.DATASET, "options"),
         State(Ids.SESSION, "data"),
         prevent_initial_call=True,
     )
-    def upload_mesh(contents, filename, samples, options, session_id):
-        session_id = _session(session_id)
+    def upload_mesh(contents, filename, samples, session_id):
+        session_id = session_of(session_id)
         if not contents:
             raise PreventUpdate
         try:
             n = parse_sample_count(samples)
-            data = decode_upload(contents)
+            data = decode_upload(contents, UPLOAD_LIMITS.max_bytes)
             record = upload_record(data, filename or "upload", n)
         except (MeshError, SettingsError) as error:
             # The contents are cleared either way, so the same file can be dropped again.
             return no_update, _error(str(error)), no_update, no_update, no_update, None
-        store.put_upload(session_id, filename or "upload", data)
+        store.put_upload(session_id, record["label"], data)
         store.put_dataset(session_id, record)
-        options = [option for option in options if option["value"] != UPLOAD]
-        options.append({"label": f"uploaded: {record['label']}", "value": UPLOAD})
+        options, _ = dataset_choice(record)
         message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
         return record["token"], message, data_info(record), options, UPLOAD, None
 
@@ -155,25 +178,48 @@ def register(app, store: SessionStore) -> None:
         Output(Ids.TIMELINE, "value", allow_duplicate=True),
         Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
         Output(Ids.STATUS, "children", allow_duplicate=True),
+        Output(Ids.RUNS, "options", allow_duplicate=True),
+        Output(Ids.RUNS, "value", allow_duplicate=True),
         Input(Ids.DATASET_TOKEN, "data"),
         State(Ids.VIEW, "data"),
         State(Ids.SESSION, "data"),
         prevent_initial_call=True,
     )
     def show_data(token, view, session_id):
-        record = store.get_dataset(_session(session_id))
+        session_id = session_of(session_id)
+        record = store.get_dataset(session_id)
         if record is None or record["token"] != token:
             raise PreventUpdate
         display = record["display"]
         figure = data_view_figure(display, data_view_title(record["label"], display), revision=token)
-        view = view or {}
+        view = mapping_of(view)
+        grid = grid_of(view.get("grid"))
         # The map panels keep their figures (replacing one costs far more than patching
         # it) but lose the previous data's map.
-        maps = map_skeletons(map_structure(*view["grid"])) if view.get("run") and view.get("grid") else {}
+        maps = map_skeletons(map_structure(*grid)) if view.get("run") and grid else {}
         panels = [maps.get(panel, no_update) for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS)]
         text = f"{record['label']}: {display['n']:,} points in {display['dim']}-D. Press Train."
-        view = {"dataset": token, "label": record["label"], "grid": view.get("grid"), "data_grid": None}
-        return (figure, *panels, curves_cleared(), view, 1, 1, "no run yet", status_children("Ready", text))
+        view = {"dataset": token, "label": record["label"], "grid": grid, "data_grid": None}
+        # A reloaded page finds the session's runs on this data; the newest one opens next.
+        runs = run_options(store, session_id, token)
+        return (figure, *panels, curves_cleared(), view, 1, 1, "no run yet", status_children("Ready", text),
+                runs, run_to_open(store, session_id, token))
+
+
+def restored_data(record: dict) -> tuple:
+    """``choose_data``'s outputs that show a session's stored dataset again."""
+    options, value = dataset_choice(record)
+    return record["token"], record["display"]["n"], data_info(record), "", options, value
+
+
+def restored_settings(store: SessionStore, session_id: str) -> list:
+    """The setting controls' values of the session's latest run (unchanged without one)."""
+    run_id = store.current_run_id(session_id)
+    meta = store.get_run(session_id, run_id) if run_id else None
+    if meta is None:
+        return [no_update] * len(SETTING_CONTROLS)
+    values = control_values(meta["settings"])
+    return [values[name] for name in SETTING_CONTROLS]
 
 
 def _resample_upload(store: SessionStore, session_id: str, samples):
@@ -188,11 +234,15 @@ def _resample_upload(store: SessionStore, session_id: str, samples):
     return record["token"], no_update, data_info(record), ""
 
 
-def _session(session_id) -> str:
-    try:
-        return check_session_id(session_id)
-    except ValueError:
-        raise PreventUpdate from None
+
+def dataset_choice(record: dict) -> tuple[list, str]:
+    """The dataset menu's options, with an entry for an uploaded ``record``, and the menu
+    value that names ``record``."""
+    options = [{"label": label, "value": name} for name, label in DATASET_LABELS.items()]
+    if record["source"] == "upload":
+        options.append({"label": f"uploaded: {record['label']}", "value": UPLOAD})
+        return options, UPLOAD
+    return options, record["name"]
 
 
 def _error(message: str) -> html.Span:

@@ -2,8 +2,9 @@
 
 ``run_training`` runs inside the process Dash's ``DiskcacheManager`` starts for each job.
 It needs no Dash: ``report`` is Dash's ``set_progress`` in the app and a list's ``append``
-in tests. It holds a job slot for as long as it trains, writes every epoch to the store
-and reports only the epoch number.
+in tests. It waits its turn for a job slot, holds it for as long as it trains, writes
+every epoch to the store and reports only the epoch number. It stops on its own when the
+web server that asked for it is gone, so a server that stops leaves no job behind.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from components.settings import SettingsError, parse_settings
 from zsom_core import SOM
 
-from .store import BUSY, CANCELLED, DONE, FAILED, FINISHED, QUEUED, RUNNING, SessionStore
+from .store import BUSY, CANCELLED, DONE, FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, SessionStore
 
 HEARTBEAT_S = 1.0
 # A slot outlives a few missed heartbeats: one Numba kernel call holds the GIL, so the
@@ -29,7 +30,10 @@ SLOT_TTL_S = 15.0
 STALE_AFTER_S = 10.0
 # A queued run whose process never started (or never got to its first write).
 START_TIMEOUT_S = 30.0
+# How often a run waiting for a slot looks again.
+QUEUE_POLL_S = 0.5
 DEAD_MESSAGE = "training process stopped unexpectedly"
+INTERRUPTED_MESSAGE = "the server stopped during this run"
 # Read by zsom_core.parallel each time it sizes its pool.
 THREADS_VARIABLE = "ZSOM_NUM_THREADS"
 
@@ -52,9 +56,10 @@ def use_job_server() -> None:
     forkserver.ensure_running()
 
 
-def busy_message(in_use: int) -> str:
+def busy_message(in_use: int, waiting: int = 0) -> str:
     runs = "training" if in_use == 1 else "trainings"
-    return f"Server busy: {in_use} {runs} running, try again in a moment."
+    queue = f" and {waiting} waiting" if waiting else ""
+    return f"Server busy: {in_use} {runs} running{queue}, try again in a moment."
 
 
 def threads_per_job(max_jobs: int, cpus: int | None = None) -> int:
@@ -84,45 +89,49 @@ def engine_threads(count: int):
 
 
 def run_training(store: SessionStore, session_id: str, run_id: str, *, report: Callable[[dict], None],
-                 max_jobs: int, threads: int = 1) -> dict:
+                 max_jobs: int, threads: int = 1, max_waiting: int = 0, server_pid: int | None = None) -> dict:
     """Train the run ``run_id`` of a session on ``threads`` threads; returns its final state.
 
-    The state is a small dict (run, status, epoch, epochs, message) that the browser may
-    hold. Errors a user can fix come back as a "failed" state with their message;
-    anything else too, with its type, so the UI never waits on a silent job.
+    The run waits in the queue while ``max_jobs`` others train (reporting its place), or
+    ends "busy" when ``max_waiting`` runs wait already. The state is a small dict (run,
+    status, epoch, epochs, message) that the browser may hold. Errors a user can fix come
+    back as a "failed" state with their message; anything else too, with its type, so the
+    UI never waits on a silent job. ``server_pid``: the web server's process, watched.
     """
     with engine_threads(threads):
-        return _train(store, session_id, run_id, report, max_jobs)
+        return _train(store, session_id, run_id, report, max_jobs, max_waiting, server_pid)
 
 
-def _train(store: SessionStore, session_id: str, run_id: str, report: Callable[[dict], None], max_jobs: int) -> dict:
+def _train(store: SessionStore, session_id: str, run_id: str, report: Callable[[dict], None], max_jobs: int,
+           max_waiting: int, server_pid: int | None) -> dict:
     meta = store.get_run(session_id, run_id)
     if meta is None:
         return _final(run_id, FAILED, message="this run is no longer on the server; press Train again")
     if meta["status"] != QUEUED:
         return _final(run_id, meta["status"], message=meta.get("message", ""))
-    if store.acquire_slot(session_id, run_id, max_jobs, SLOT_TTL_S) is None:
-        message = busy_message(store.slots_in_use())
-        store.update_run(session_id, run_id, status=BUSY, message=message)
-        return _final(run_id, BUSY, message=message)
 
-    heartbeat = _Heartbeat(store, session_id, run_id)
+    heartbeat = _Heartbeat(store, session_id, run_id, server_pid)
     epoch, epochs = 0, int(meta["settings"]["epochs"])
     try:
-        store.drop_runs_except(session_id, keep=run_id)
+        store.update_run(session_id, run_id, pid=os.getpid())
+        heartbeat.start()
+        waited = _wait_for_slot(store, session_id, run_id, report, max_jobs, max_waiting)
+        if waited is not None:
+            return waited
+        heartbeat.holds_slot = True
+        store.trim_runs(session_id, keep=run_id)
         dataset = store.get_dataset(session_id)
         if dataset is None or dataset["token"] != meta["dataset_token"]:
             raise SettingsError("the dataset changed since this run was requested; press Train again")
         settings = parse_settings(meta["settings"])
         som = SOM(**settings.som_kwargs())
         started = time.perf_counter()
-        store.update_run(session_id, run_id, status=RUNNING, pid=os.getpid(), started=time.time())
-        heartbeat.start()
+        store.update_run(session_id, run_id, status=RUNNING, started=time.time())
         bmu_sample = dataset["display"].get("bmu_index")
         history = {"mqe": [], "te": [], "sigma": [], "lr": []}
         for snapshot in som.iter_fit(dataset["points"], epochs, with_u_matrix=True):
             epoch = snapshot.epoch
-            if store.current_run_id(session_id) != run_id or _status(store, session_id, run_id) in FINISHED:
+            if _replaced(store, session_id, run_id):
                 # Cancelled, or replaced by a newer run, before Dash stopped this process.
                 meta = store.update_run(session_id, run_id, status=CANCELLED, epoch=epoch - 1)
                 return _final(run_id, meta["status"] if meta else CANCELLED, epoch - 1, epochs)
@@ -146,6 +155,36 @@ def _train(store: SessionStore, session_id: str, run_id: str, report: Callable[[
         store.release_slot(run_id)
 
 
+def _wait_for_slot(store: SessionStore, session_id: str, run_id: str, report: Callable[[dict], None],
+                   max_jobs: int, max_waiting: int) -> dict | None:
+    """Wait for a training slot, reporting the run's place in the queue as it changes.
+
+    ``None`` once the run holds a slot; otherwise the run's final state (busy, or
+    cancelled while it waited).
+    """
+    reported = None
+    while True:
+        state, number = store.take_slot(session_id, run_id, max_jobs, SLOT_TTL_S, max_waiting=max_waiting)
+        if state == "running":
+            return None
+        if state == "busy":
+            message = busy_message(number, store.runs_waiting())
+            store.update_run(session_id, run_id, status=BUSY, message=message)
+            return _final(run_id, BUSY, message=message)
+        if _replaced(store, session_id, run_id):
+            meta = store.update_run(session_id, run_id, status=CANCELLED, epoch=0)
+            return _final(run_id, meta["status"] if meta else CANCELLED)
+        if number != reported:
+            report({"run": run_id, "epoch": 0, "queued": number})
+            reported = number
+        time.sleep(QUEUE_POLL_S)
+
+
+def _replaced(store: SessionStore, session_id: str, run_id: str) -> bool:
+    """True when the run was cancelled or a newer run of its session took its place."""
+    return store.current_run_id(session_id) != run_id or _status(store, session_id, run_id) in FINISHED
+
+
 def epoch_record(snapshot, elapsed: float, bmus: np.ndarray | None) -> dict:
     """What the store keeps of one epoch: float32 arrays over the units, flat in unit order."""
     m = snapshot.hits.size
@@ -164,25 +203,31 @@ def epoch_record(snapshot, elapsed: float, bmus: np.ndarray | None) -> dict:
     }
 
 
-def liveness(meta: dict | None, last_beat: float | None, pid_alive: Callable[[int], bool], now: float) -> str:
-    """How a run looks from the server: "finished", "alive", "starting" or "dead".
+def liveness(meta: dict | None, last_beat: float | None, pid_alive: Callable[[int], bool], now: float,
+             server_id: str | None = None) -> str:
+    """How a run looks from the server: "finished", "alive", "starting", "interrupted" or "dead".
 
-    A running run is dead when its process is gone or has not beaten for
-    ``STALE_AFTER_S``; a queued run whose process has not started in ``START_TIMEOUT_S``
-    is dead too.
+    A run another server recorded (``server_id`` differs) and left unfinished was
+    interrupted by that server's stop. A run is dead when its process is gone or has not
+    beaten for ``STALE_AFTER_S``; a run whose process has not started within
+    ``START_TIMEOUT_S`` is dead too.
     """
     if meta is None:
         return "dead"
     status = meta.get("status")
     if status in FINISHED:
         return "finished"
-    if status == QUEUED:
-        return "dead" if now - meta.get("created", now) > START_TIMEOUT_S else "starting"
+    if server_id is not None and meta.get("server") not in (None, server_id):
+        return "interrupted"
     pid = meta.get("pid")
-    if pid is not None and not pid_alive(pid):
+    if pid is None:
+        return "dead" if now - meta.get("created", now) > START_TIMEOUT_S else "starting"
+    if not pid_alive(pid):
         return "dead"
-    beat = last_beat if last_beat is not None else meta.get("started", now)
-    return "dead" if now - beat > STALE_AFTER_S else "alive"
+    beat = last_beat if last_beat is not None else meta.get("created", now)
+    if now - beat > STALE_AFTER_S:
+        return "dead"
+    return "starting" if status == QUEUED else "alive"
 
 
 def pid_alive(pid: int) -> bool:
@@ -211,10 +256,12 @@ def _final(run_id, status, epoch=0, epochs=0, message="") -> dict:
 
 
 class _Heartbeat:
-    """A daemon thread that keeps the slot's lease and the run's heartbeat fresh."""
+    """A daemon thread that keeps the run's heartbeat (and its slot's lease) fresh, and
+    ends the process when the web server it works for is gone."""
 
-    def __init__(self, store: SessionStore, session_id: str, run_id: str):
-        self.store, self.session_id, self.run_id = store, session_id, run_id
+    def __init__(self, store: SessionStore, session_id: str, run_id: str, server_pid: int | None):
+        self.store, self.session_id, self.run_id, self.server_pid = store, session_id, run_id, server_pid
+        self.holds_slot = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="zsom-heartbeat", daemon=True)
 
@@ -229,5 +276,10 @@ class _Heartbeat:
 
     def _loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
+            if self.server_pid is not None and not pid_alive(self.server_pid):
+                self.store.update_run(self.session_id, self.run_id, status=INTERRUPTED, message=INTERRUPTED_MESSAGE)
+                self.store.release_slot(self.run_id)
+                os._exit(0)  # no one is left to show this run: stop training at once
             self.store.beat(self.session_id, self.run_id)
-            self.store.renew_slot(self.run_id, SLOT_TTL_S)
+            if self.holds_slot:
+                self.store.renew_slot(self.run_id, SLOT_TTL_S)

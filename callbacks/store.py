@@ -3,27 +3,39 @@
 One ``diskcache.Cache`` holds it all, shared by the web server and the training processes
 (diskcache reconnects after a fork, and SQLite serialises the writers). Keys are built from
 the session id and the run id, so a session can only reach its own entries; each run's
-entries carry a tag so that the previous run of a session is dropped in one call.
+entries carry a tag so that an old run is dropped in one call. Entries expire ``ttl``
+seconds after they were written, and the least recently stored go first once the store
+outgrows ``size_limit``: an abandoned session costs nothing after a while.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 import uuid
 from pathlib import Path
 
 import diskcache
 
-SESSION_TTL_S = 12 * 3600
+DEFAULT_TTL_S = 12 * 3600
 BUILTIN_TTL_S = 24 * 3600
 DEFAULT_SIZE_LIMIT = 4 * 2**30
+# Runs a session keeps (on its current dataset), newest first; older ones are dropped.
+MAX_RUNS_PER_SESSION = 6
 
 # Run states. A run is "queued" when the server accepted its settings and "running" once
-# its process trains; the others end it.
-QUEUED, RUNNING, DONE, CANCELLED, FAILED, BUSY = "queued", "running", "done", "cancelled", "failed", "busy"
-FINISHED = frozenset({DONE, CANCELLED, FAILED, BUSY})
+# its process trains; the others end it. "interrupted": the server stopped during the run.
+QUEUED, RUNNING, DONE, CANCELLED, FAILED, BUSY, INTERRUPTED = (
+    "queued", "running", "done", "cancelled", "failed", "busy", "interrupted")
+FINISHED = frozenset({DONE, CANCELLED, FAILED, BUSY, INTERRUPTED})
 
 _SLOTS_KEY = "zsom/job-slots"
+_QUEUE_KEY = "zsom/job-queue"
+
+
+class StoreUnavailable(RuntimeError):
+    """The store's folder cannot be created, written or opened; the message says which."""
 
 
 def check_session_id(session_id) -> str:
@@ -38,13 +50,25 @@ def check_session_id(session_id) -> str:
 
 
 class SessionStore:
-    """Typed access to the shared cache; every method takes the session id first."""
+    """Typed access to the shared cache; every method takes the session id first.
 
-    def __init__(self, directory, *, size_limit: int = DEFAULT_SIZE_LIMIT):
+    ``server_id`` names the web server that records new runs: a run left queued or running
+    by another server (one that stopped) was interrupted.
+    """
+
+    def __init__(self, directory, *, ttl: float = DEFAULT_TTL_S, size_limit: int = DEFAULT_SIZE_LIMIT,
+                 server_id: str | None = None):
+        if ttl <= 0 or size_limit <= 0:
+            raise ValueError(f"ttl and size_limit must be positive, got {ttl} and {size_limit}")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.cache = diskcache.Cache(str(self.directory), size_limit=size_limit, tag_index=True,
-                                     eviction_policy="least-recently-stored")
+        self.ttl = float(ttl)
+        self.server_id = server_id
+        self.cache = open_cache(self.directory, size_limit=size_limit, tag_index=True,
+                                eviction_policy="least-recently-stored")
+
+    def cleanup(self) -> int:
+        """Drop expired entries, then the oldest ones past the size limit; returns how many."""
+        return self.cache.cull()
 
     # ------------------------------------------------------------------ keys
 
@@ -59,14 +83,14 @@ class SessionStore:
     # ------------------------------------------------------------------ datasets
 
     def put_dataset(self, session_id: str, record: dict) -> None:
-        self.cache.set(self.key(session_id, "dataset"), record, expire=SESSION_TTL_S)
+        self.cache.set(self.key(session_id, "dataset"), record, expire=self.ttl)
 
     def get_dataset(self, session_id: str) -> dict | None:
         return self.cache.get(self.key(session_id, "dataset"))
 
     def put_upload(self, session_id: str, filename: str, data: bytes) -> None:
         """The uploaded file itself, so that a new sample count can resample it."""
-        self.cache.set(self.key(session_id, "upload"), {"filename": filename, "data": bytes(data)}, expire=SESSION_TTL_S)
+        self.cache.set(self.key(session_id, "upload"), {"filename": filename, "data": bytes(data)}, expire=self.ttl)
 
     def get_upload(self, session_id: str) -> dict | None:
         return self.cache.get(self.key(session_id, "upload"))
@@ -82,14 +106,21 @@ class SessionStore:
 
     # ------------------------------------------------------------------ runs
 
-    def new_run(self, session_id: str, run_id: str, meta: dict) -> None:
-        """Record a run the server accepted and make it the session's current run."""
+    def new_run(self, session_id: str, run_id: str, meta: dict) -> dict:
+        """Record a run the server accepted and make it the session's current run.
+
+        The record gets its id, its status, the server's id and the run's number in the session.
+        """
         tag = self.run_tag(session_id, run_id)
         with self.cache.transact():
-            self.cache.set(self.key(session_id, "run", run_id), {**meta, "status": QUEUED}, expire=SESSION_TTL_S, tag=tag)
+            count = self.cache.get(self.key(session_id, "run-count"), 0) + 1
+            meta = {**meta, "run": run_id, "status": QUEUED, "server": self.server_id, "number": count}
+            self.cache.set(self.key(session_id, "run", run_id), meta, expire=self.ttl, tag=tag)
             runs = self.cache.get(self.key(session_id, "runs"), [])
-            self.cache.set(self.key(session_id, "runs"), [*runs, run_id], expire=SESSION_TTL_S)
-            self.cache.set(self.key(session_id, "current-run"), run_id, expire=SESSION_TTL_S)
+            self.cache.set(self.key(session_id, "runs"), [*runs, run_id], expire=self.ttl)
+            self.cache.set(self.key(session_id, "run-count"), count, expire=self.ttl)
+            self.cache.set(self.key(session_id, "current-run"), run_id, expire=self.ttl)
+        return meta
 
     def current_run_id(self, session_id: str) -> str | None:
         return self.cache.get(self.key(session_id, "current-run"))
@@ -111,18 +142,33 @@ class SessionStore:
             if meta.get("status") in FINISHED and not force:
                 return meta
             meta = {**meta, **fields}
-            self.cache.set(key, meta, expire=SESSION_TTL_S, tag=self.run_tag(session_id, run_id))
+            self.cache.set(key, meta, expire=self.ttl, tag=self.run_tag(session_id, run_id))
             return meta
 
-    def drop_runs_except(self, session_id: str, keep: str) -> None:
-        """Delete every entry of the session's other runs (their snapshots above all)."""
+    def runs(self, session_id: str) -> list[dict]:
+        """The records of the session's runs still in the store, oldest first."""
+        records = (self.get_run(session_id, run) for run in self.cache.get(self.key(session_id, "runs"), []))
+        return [record for record in records if record is not None]
+
+    def trim_runs(self, session_id: str, keep: str, max_runs: int = MAX_RUNS_PER_SESSION) -> None:
+        """Make room for run ``keep``: drop the session's runs on other data, runs that never
+        stored an epoch, and the oldest beyond ``max_runs`` (their snapshots above all)."""
         runs_key = self.key(session_id, "runs")
+        kept = self.get_run(session_id, keep)
+        token = None if kept is None else kept.get("dataset_token")
         with self.cache.transact():
             runs = self.cache.get(runs_key, [])
-            self.cache.set(runs_key, [run for run in runs if run == keep], expire=SESSION_TTL_S)
+            useful = [run for run in runs if run != keep and self._worth_keeping(session_id, run, token)]
+            survivors = [*useful[len(useful) - (max_runs - 1):], keep] if max_runs > 1 else [keep]
+            self.cache.set(runs_key, [run for run in runs if run in survivors], expire=self.ttl)
         for run in runs:
-            if run != keep:
+            if run not in survivors:
                 self.cache.evict(self.run_tag(session_id, run))
+
+    def _worth_keeping(self, session_id: str, run_id: str, token) -> bool:
+        meta = self.get_run(session_id, run_id)
+        return (meta is not None and meta.get("dataset_token") == token
+                and self.get_history(session_id, run_id) is not None)
 
     # ------------------------------------------------------------------ epochs
 
@@ -130,8 +176,8 @@ class SessionStore:
         """One epoch's snapshot and the run's metric history up to it, written together."""
         tag = self.run_tag(session_id, run_id)
         with self.cache.transact():
-            self.cache.set(self.key(session_id, "run", run_id, "epoch", epoch), record, expire=SESSION_TTL_S, tag=tag)
-            self.cache.set(self.key(session_id, "run", run_id, "history"), history, expire=SESSION_TTL_S, tag=tag)
+            self.cache.set(self.key(session_id, "run", run_id, "epoch", epoch), record, expire=self.ttl, tag=tag)
+            self.cache.set(self.key(session_id, "run", run_id, "history"), history, expire=self.ttl, tag=tag)
 
     def get_epoch(self, session_id: str, run_id: str, epoch: int) -> dict | None:
         return self.cache.get(self.key(session_id, "run", run_id, "epoch", int(epoch)))
@@ -144,33 +190,48 @@ class SessionStore:
     def beat(self, session_id: str, run_id: str, now: float | None = None) -> None:
         """The training process is alive at ``now``."""
         self.cache.set(self.key(session_id, "run", run_id, "beat"), time.time() if now is None else now,
-                       expire=SESSION_TTL_S, tag=self.run_tag(session_id, run_id))
+                       expire=self.ttl, tag=self.run_tag(session_id, run_id))
 
     def last_beat(self, session_id: str, run_id: str) -> float | None:
         return self.cache.get(self.key(session_id, "run", run_id, "beat"))
 
     # ------------------------------------------------------------------ job slots
 
-    def acquire_slot(self, session_id: str, run_id: str, max_jobs: int, ttl: float, now: float | None = None) -> int | None:
-        """Take one of ``max_jobs`` training slots; ``None`` if all are taken.
+    def take_slot(self, session_id: str, run_id: str, max_jobs: int, ttl: float, *, max_waiting: int = 0,
+                  now: float | None = None) -> tuple[str, int]:
+        """Take one of ``max_jobs`` training slots, or a place in the queue for one.
 
-        Returns the number of slots in use before this one was taken. A slot expires
-        ``ttl`` seconds after its last renewal, so a process that died frees its slot. A
-        session trains one run at a time: a slot it still holds belongs to a run it has
+        Returns ("running", slots in use before this one), ("queued", place in the queue,
+        1 = next) or ("busy", slots in use) when the queue already holds ``max_waiting``
+        runs. Runs leave the queue in the order they joined it. Slots and places expire
+        ``ttl`` seconds after their last renewal, so a process that died frees its own. A
+        session trains one run at a time: what it still holds belongs to a run it has
         replaced (whose process Dash killed first), and is freed here.
         """
         now = time.time() if now is None else now
         session_id = check_session_id(session_id)
+
+        def live(table):
+            return {run: entry for run, entry in self.cache.get(table, {}).items()
+                    if entry["expires"] > now and (entry["session"] != session_id or run == run_id)}
+
         with self.cache.transact():
-            slots = {run: slot for run, slot in self.cache.get(_SLOTS_KEY, {}).items()
-                     if slot["expires"] > now and slot["session"] != session_id}
-            if len(slots) >= max_jobs:
-                self.cache.set(_SLOTS_KEY, slots)
-                return None
-            in_use = len(slots)
-            slots[run_id] = {"session": session_id, "expires": now + ttl}
+            slots, queue = live(_SLOTS_KEY), live(_QUEUE_KEY)
+            slots.pop(run_id, None)
+            joined = queue.pop(run_id, {}).get("since", now)
+            ahead = sum((entry["since"], run) < (joined, run_id) for run, entry in queue.items())
+            entry = {"session": session_id, "expires": now + ttl, "since": joined}
+            if len(slots) < max_jobs and ahead == 0:
+                state, number = "running", len(slots)
+                slots[run_id] = entry
+            elif run_id not in self.cache.get(_QUEUE_KEY, {}) and len(queue) >= max_waiting:
+                state, number = "busy", len(slots)
+            else:
+                state, number = "queued", ahead + 1
+                queue[run_id] = entry
             self.cache.set(_SLOTS_KEY, slots)
-            return in_use
+            self.cache.set(_QUEUE_KEY, queue)
+            return state, number
 
     def renew_slot(self, run_id: str, ttl: float, now: float | None = None) -> bool:
         """Extend a slot's lease; False when it was freed meanwhile."""
@@ -184,14 +245,43 @@ class SessionStore:
             return True
 
     def release_slot(self, run_id: str) -> None:
+        """Free the run's slot or its place in the queue."""
         with self.cache.transact():
-            slots = self.cache.get(_SLOTS_KEY, {})
-            if slots.pop(run_id, None) is not None:
-                self.cache.set(_SLOTS_KEY, slots)
+            for table in (_SLOTS_KEY, _QUEUE_KEY):
+                entries = self.cache.get(table, {})
+                if entries.pop(run_id, None) is not None:
+                    self.cache.set(table, entries)
+
+    def reset_slots(self) -> None:
+        """Forget every slot and place: a server starting has no jobs yet."""
+        with self.cache.transact():
+            self.cache.set(_SLOTS_KEY, {})
+            self.cache.set(_QUEUE_KEY, {})
 
     def slots_in_use(self, now: float | None = None) -> int:
+        return self._live_count(_SLOTS_KEY, now)
+
+    def runs_waiting(self, now: float | None = None) -> int:
+        return self._live_count(_QUEUE_KEY, now)
+
+    def _live_count(self, table: str, now: float | None) -> int:
         now = time.time() if now is None else now
-        return sum(slot["expires"] > now for slot in self.cache.get(_SLOTS_KEY, {}).values())
+        return sum(entry["expires"] > now for entry in self.cache.get(table, {}).values())
 
     def close(self) -> None:
         self.cache.close()
+
+
+def open_cache(directory: Path, **settings) -> diskcache.Cache:
+    """A ``diskcache.Cache`` in ``directory`` (created if missing), or ``StoreUnavailable``
+    saying why the folder cannot hold one."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            raise NotADirectoryError("it is not a folder")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError("it is not writable")
+        return diskcache.Cache(str(directory), **settings)
+    except (OSError, sqlite3.Error) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise StoreUnavailable(f"cannot keep the store in {directory}: {reason}") from None

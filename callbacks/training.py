@@ -5,7 +5,8 @@ records the run in the store and hands the browser only its id; that id is the i
 ``train``, the background callback, whose process trains and reports epoch numbers. A new
 request while a job runs makes Dash stop the old process first (same callback, same
 outputs), which is how a settings change mid-run restarts training. The watchdog turns a
-process that died into a message instead of a silent stop.
+process that died, or a server that stopped, into a message instead of a silent stop, and
+lets a page follow a run that an earlier load of it started.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import time
 from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.figures import run_skeletons
-from components.geometry import map_structure
 from components.ids import PANELS, SETTING_CONTROLS, Ids
 from components.settings import SettingsError, parse_settings
-from components.status import cancelled_status, failed_status, starting_status, stopped_status
+from components.status import cancelled_status, ended_status, failed_status, starting_status, stopped_status
 
-from .jobs import DEAD_MESSAGE, liveness, pid_alive, run_training, threads_per_job
-from .store import CANCELLED, FAILED, SessionStore, check_session_id
+from .jobs import DEAD_MESSAGE, INTERRUPTED_MESSAGE, liveness, pid_alive, run_training, threads_per_job
+from .runs import run_options, run_panels
+from .inputs import mapping_of, session_of
+from .store import CANCELLED, DONE, FAILED, INTERRUPTED, SessionStore
 
 POLL_INTERVAL_MS = 200
 # How long a killed process may go unnoticed: a cancel marks its run before this passes.
@@ -45,7 +46,7 @@ def start_run(store: SessionStore, session_id: str, raw_settings: dict, now: flo
     run_id = secrets.token_urlsafe(12)
     store.new_run(session_id, run_id, {
         "run": run_id,
-        "settings": {**settings.som_kwargs(), "epochs": settings.epochs},
+        "settings": run_settings(settings),
         "dataset_token": dataset["token"],
         "created": time.time() if now is None else now,
         "schedule": (sigmas, rates),
@@ -53,18 +54,22 @@ def start_run(store: SessionStore, session_id: str, raw_settings: dict, now: flo
     return run_id, settings.describe()
 
 
-def run_panels(store: SessionStore, session_id: str, run_id: str, view: dict) -> tuple[dict, dict]:
-    """The panels' updates for a recorded run (see ``components.figures.run_skeletons``)
-    and the view state once the browser holds them."""
-    meta = store.get_run(session_id, run_id)
-    settings = meta["settings"]
-    grid = [settings["width"], settings["height"], settings["topology"]]
-    structure = map_structure(*grid)
-    display = store.get_dataset(session_id)["display"]
-    updates = run_skeletons(display, structure, settings["epochs"], meta["schedule"],
-                            map_panels=view.get("grid") != grid, data_view=view.get("data_grid") != grid)
-    view = {**view, "run": run_id, "epoch": 0, "latest": 0, "follow": True, "grid": grid, "data_grid": grid}
-    return updates, view
+def runs_as_asked(store: SessionStore, session_id: str, raw_settings: dict) -> bool:
+    """True when the current run trains on the session's dataset with these settings."""
+    run_id = store.current_run_id(session_id)
+    meta = store.get_run(session_id, run_id) if run_id else None
+    dataset = store.get_dataset(session_id)
+    if meta is None or dataset is None or dataset["token"] != meta["dataset_token"]:
+        return False
+    try:
+        return run_settings(parse_settings(raw_settings)) == meta["settings"]
+    except SettingsError:
+        return False
+
+
+def run_settings(settings) -> dict:
+    """What a run records of its settings: the engine's keywords and the epochs."""
+    return {**settings.som_kwargs(), "epochs": settings.epochs}
 
 
 def current_run_state(store: SessionStore, session_id: str, now: float | None = None) -> tuple[str, dict | None]:
@@ -74,7 +79,7 @@ def current_run_state(store: SessionStore, session_id: str, now: float | None = 
         return "none", None
     meta = store.get_run(session_id, run_id)
     now = time.time() if now is None else now
-    return liveness(meta, store.last_beat(session_id, run_id), pid_alive, now), meta
+    return liveness(meta, store.last_beat(session_id, run_id), pid_alive, now, store.server_id), meta
 
 
 def is_streaming(store: SessionStore, session_id: str) -> bool:
@@ -94,41 +99,58 @@ def cancel_current_run(store: SessionStore, session_id: str) -> dict | None:
 
 
 def mark_dead_if_stopped(store: SessionStore, session_id: str, now: float | None = None) -> tuple[str, dict | None]:
-    """Check the current run; a dead one is marked failed and its slot freed."""
+    """Check the current run; a dead one is marked failed, an interrupted one interrupted,
+    and its slot freed."""
     now = time.time() if now is None else now
     state, meta = current_run_state(store, session_id, now)
-    if state == "dead" and meta is not None:
+    if state in ("dead", "interrupted") and meta is not None:
         beat = store.last_beat(session_id, meta["run"]) or meta.get("started", meta.get("created", now))
-        if now - beat < DEAD_GRACE_S:
+        if state == "dead" and now - beat < DEAD_GRACE_S:
             return "alive", meta  # just killed: a cancel or a restart is marking it now
         history = store.get_history(session_id, meta["run"])
         done = 0 if history is None else len(history["mqe"])
-        meta = store.update_run(session_id, meta["run"], status=FAILED, message=DEAD_MESSAGE, epoch=done)
+        status, message = (FAILED, DEAD_MESSAGE) if state == "dead" else (INTERRUPTED, INTERRUPTED_MESSAGE)
+        meta = store.update_run(session_id, meta["run"], status=status, message=message, epoch=done)
         store.release_slot(meta["run"])
     return state, meta
 
 
-def watchdog_update(store: SessionStore, session_id: str, now: float | None = None) -> tuple:
-    """The watchdog's outputs, (interval disabled, status line), for the current run.
+def watchdog_update(store: SessionStore, session_id: str, view: dict | None = None, now: float | None = None) -> tuple:
+    """The watchdog's outputs, (interval disabled, status line, progress), for the current run.
 
-    A live run changes nothing; a dead one is reported; a cancelled one has its status
-    repeated for a moment, since an epoch reported just before the cancel may be drawn
-    after it and show the run as training. Anything else ends the watch.
+    A live run changes nothing, unless the page follows it without being its job's page
+    (``view["detached"]``): then the newest epoch is reported as the job would. A run that
+    died or was interrupted is reported; a cancelled one has its status repeated for a
+    moment, since an epoch reported just before the cancel may be drawn after it and show
+    the run as training. Anything else ends the watch.
     """
     now = time.time() if now is None else now
+    view = view or {}
     state, meta = mark_dead_if_stopped(store, session_id, now)
+    following = meta is not None and view.get("detached") and view.get("run") == meta["run"]
     if state in ("alive", "starting"):
-        raise PreventUpdate
-    if state == "dead" and meta is not None and meta.get("message") == DEAD_MESSAGE:
-        done = meta.get("epoch") or 0
-        return True, failed_status(f"Failed: {DEAD_MESSAGE} (after epoch {done}). Press Train to try again.")
-    if meta is not None and meta.get("status") == CANCELLED:
+        if not following:
+            raise PreventUpdate
+        return False, no_update, _newest(store, session_id, meta["run"])
+    if meta is None:
+        return True, no_update, no_update
+    status = meta.get("status")
+    if status == INTERRUPTED or (status == FAILED and meta.get("message") == DEAD_MESSAGE):
+        return True, ended_status(meta), _newest(store, session_id, meta["run"]) if following else no_update
+    if status == CANCELLED:
         settled = now - meta.get("finished_at", 0.0) > CANCEL_SETTLE_S
-        return settled, cancelled_status(meta.get("epoch", 0), meta["settings"]["epochs"])
-    return True, no_update
+        return settled, cancelled_status(meta.get("epoch", 0), meta["settings"]["epochs"]), no_update
+    if status == DONE and following:
+        return True, no_update, _newest(store, session_id, meta["run"])
+    return True, no_update, no_update
 
 
-def register(app, store: SessionStore, max_jobs: int) -> None:
+def _newest(store: SessionStore, session_id: str, run_id: str) -> dict:
+    history = store.get_history(session_id, run_id)
+    return {"run": run_id, "epoch": 0 if history is None else len(history["mqe"])}
+
+
+def register(app, store: SessionStore, max_jobs: int, max_waiting: int, server_pid: int) -> None:
     setting_states = [State(control, "value") for control in SETTING_CONTROLS.values()]
     threads = threads_per_job(max_jobs)
 
@@ -142,6 +164,8 @@ def register(app, store: SessionStore, max_jobs: int) -> None:
         Output(Ids.TIMELINE, "max", allow_duplicate=True),
         Output(Ids.TIMELINE, "value", allow_duplicate=True),
         Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        Output(Ids.RUNS, "options", allow_duplicate=True),
+        Output(Ids.RUNS, "value", allow_duplicate=True),
         Input(Ids.TRAIN, "n_clicks"),
         Input(Ids.SETTINGS_TOUCHED, "data"),
         Input(Ids.DATASET_TOKEN, "data"),
@@ -153,26 +177,27 @@ def register(app, store: SessionStore, max_jobs: int) -> None:
     )
     def request_run(_clicks, _touched, _token, *values):
         *setting_values, auto_retrain, view, session_id = values
-        session_id = _session(session_id)
+        session_id = session_of(session_id)
         raw = dict(zip(SETTING_CONTROLS, setting_values))
         trigger = ctx.triggered_id
         if trigger != Ids.TRAIN:
-            if not is_streaming(store, session_id):
-                raise PreventUpdate
+            if not is_streaming(store, session_id) or runs_as_asked(store, session_id, raw):
+                raise PreventUpdate  # nothing to restart, or nothing changed (a reloaded page)
             if not auto_retrain:
                 if trigger == Ids.DATASET_TOKEN:
                     cancel_current_run(store, session_id)
                     return ({"stop": True}, "", True, stopped_status("Stopped: the dataset changed"),
-                            *[no_update] * (len(PANELS) + 4))
+                            *[no_update] * (len(PANELS) + 6))
                 raise PreventUpdate
         try:
             run_id, line = start_run(store, session_id, raw)
         except SettingsError as error:
             return (no_update, html.Span(str(error), className="error"), no_update, failed_status(str(error)),
-                    *[no_update] * (len(PANELS) + 4))
-        panels, view = run_panels(store, session_id, run_id, view or {})
+                    *[no_update] * (len(PANELS) + 6))
+        panels, view = run_panels(store, session_id, run_id, mapping_of(view))
+        options = run_options(store, session_id, store.get_run(session_id, run_id)["dataset_token"])
         return ({"run": run_id}, "", False, starting_status(line), *[panels.get(panel, no_update) for panel in PANELS],
-                view, 1, 1, "waiting for the first epoch")
+                view, 1, 1, "waiting for the first epoch", options, run_id)
 
     @app.callback(
         Output(Ids.RUN_RESULT, "data"),
@@ -187,11 +212,11 @@ def register(app, store: SessionStore, max_jobs: int) -> None:
         on_error=_job_error,
     )
     def train(set_progress, request, session_id):
-        session_id = _session(session_id)
+        session_id = session_of(session_id)
         if not request or not request.get("run"):
             raise PreventUpdate  # a stop request: Dash has stopped the previous job
         return run_training(store, session_id, request["run"], report=set_progress, max_jobs=max_jobs,
-                            threads=threads)
+                            threads=threads, max_waiting=max_waiting, server_pid=server_pid)
 
     @app.callback(
         Output(Ids.STATUS, "children", allow_duplicate=True),
@@ -200,7 +225,7 @@ def register(app, store: SessionStore, max_jobs: int) -> None:
         prevent_initial_call=True,
     )
     def cancel(_clicks, session_id):
-        meta = cancel_current_run(store, _session(session_id))
+        meta = cancel_current_run(store, session_of(session_id))
         if meta is None:
             raise PreventUpdate
         if meta.get("status") != CANCELLED:
@@ -210,22 +235,18 @@ def register(app, store: SessionStore, max_jobs: int) -> None:
     @app.callback(
         Output(Ids.WATCHDOG, "disabled", allow_duplicate=True),
         Output(Ids.STATUS, "children", allow_duplicate=True),
+        Output(Ids.PROGRESS, "data", allow_duplicate=True),
         Input(Ids.WATCHDOG, "n_intervals"),
+        State(Ids.VIEW, "data"),
         State(Ids.SESSION, "data"),
         prevent_initial_call=True,
     )
-    def watch(_ticks, session_id):
-        return watchdog_update(store, _session(session_id))
+    def watch(_ticks, view, session_id):
+        return watchdog_update(store, session_of(session_id), mapping_of(view))
 
 
 def _job_error(error: Exception) -> dict:
     """A background callback that raised outside ``run_training``: show it, never hang."""
     return {"run": None, "status": FAILED, "epoch": 0, "epochs": 0, "message": str(error).splitlines()[0]}
 
-
-def _session(session_id) -> str:
-    try:
-        return check_session_id(session_id)
-    except ValueError:
-        raise PreventUpdate from None
 

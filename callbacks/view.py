@@ -14,9 +14,10 @@ from dash.exceptions import PreventUpdate
 from components.figures import panel_updates
 from components.geometry import map_structure
 from components.ids import PANELS, SETTING_CONTROLS, Ids
-from components.status import busy_status, epoch_status, failed_status
+from components.status import busy_status, epoch_status, failed_status, queued_status
 
-from .store import BUSY, FAILED, SessionStore, check_session_id
+from .inputs import epoch_of, mapping_of, session_of
+from .store import BUSY, FAILED, SessionStore
 
 
 def choose_epoch(trigger: str, progress: dict | None, result: dict | None, slider, view: dict) -> tuple[str, int | None]:
@@ -32,10 +33,10 @@ def choose_epoch(trigger: str, progress: dict | None, result: dict | None, slide
         if not result or not result.get("run"):
             raise PreventUpdate
         return result["run"], None
-    run = view.get("run")
-    if run is None or slider is None or (int(slider) == view.get("epoch")):
+    run, epoch = view.get("run"), epoch_of(slider)
+    if not isinstance(run, str) or epoch is None or epoch == view.get("epoch"):
         raise PreventUpdate  # no run shown yet, or the timeline echoing what is shown
-    return run, int(slider)
+    return run, epoch
 
 
 def epoch_view(store: SessionStore, session_id: str, trigger: str, progress, result, slider, view: dict) -> dict:
@@ -49,9 +50,12 @@ def epoch_view(store: SessionStore, session_id: str, trigger: str, progress, res
         message = result.get("message") or "training failed"
         status = busy_status(message) if result["status"] == BUSY else failed_status(f"Failed: {message}")
         return _only_status(status)
+    place = (progress or {}).get("queued")
+    if trigger == Ids.PROGRESS and type(place) is int and place > 0 and view.get("run") == progress.get("run"):
+        return _only_status(queued_status(place))
     run_id, asked = choose_epoch(trigger, progress, result, slider, view)
-    if store.current_run_id(session_id) != run_id:
-        raise PreventUpdate  # a replaced run's late report
+    if trigger != Ids.TIMELINE and store.current_run_id(session_id) != run_id:
+        raise PreventUpdate  # a replaced run's late report (the timeline may show an older run)
     meta = store.get_run(session_id, run_id)
     history = store.get_history(session_id, run_id)
     dataset = store.get_dataset(session_id)
@@ -61,22 +65,25 @@ def epoch_view(store: SessionStore, session_id: str, trigger: str, progress, res
         raise PreventUpdate  # the panels do not hold this run's skeletons (a newer request does)
     latest = len(history["mqe"])
     following = view.get("follow", True)
+    held = epoch_of(view.get("epoch")) or 1
     if trigger == Ids.PROGRESS and not following:
         # The user holds the timeline on an earlier epoch: only let it reach further.
-        record = store.get_epoch(session_id, run_id, view["epoch"])
-        label = f"Epoch {view['epoch']} / {latest}"
+        record = store.get_epoch(session_id, run_id, held)
+        label = f"Epoch {held} / {latest}"
         return {"panels": {}, "view": {**view, "latest": latest}, "max": latest, "value": no_update,
                 "label": label, "status": epoch_status(meta, record, latest) if record else no_update}
     epoch = latest if asked is None else min(max(asked, 1), latest)
     if trigger == Ids.RUN_RESULT and not following:
-        epoch = view["epoch"]
+        epoch = held
     record = store.get_epoch(session_id, run_id, epoch)
     if record is None:
         raise PreventUpdate
     settings = meta["settings"]
     structure = map_structure(settings["width"], settings["height"], settings["topology"])
     panels = panel_updates(dataset["display"], structure, record, history, adaptive=bool(settings["adaptive_lr"]))
-    new_view = {**view, "run": run_id, "epoch": epoch, "latest": latest, "follow": epoch >= latest,
+    # Asking for the newest epoch the page knew of follows the run, however far it got since.
+    follow = epoch >= latest or (asked is not None and asked >= view.get("latest", latest))
+    new_view = {**view, "run": run_id, "epoch": epoch, "latest": latest, "follow": follow,
                 "dataset": meta["dataset_token"]}
     return {
         "panels": panels,
@@ -104,11 +111,9 @@ def register(app, store: SessionStore) -> None:
     ]
 
     def respond(session_id, trigger, progress, result, slider, view):
-        try:
-            session_id = check_session_id(session_id)
-        except ValueError:
-            raise PreventUpdate from None
-        out = epoch_view(store, session_id, trigger, progress, result, slider, view)
+        session_id = session_of(session_id)
+        progress, result = mapping_of(progress) or None, mapping_of(result) or None
+        out = epoch_view(store, session_id, trigger, progress, result, slider, mapping_of(view))
         figures = [out["panels"].get(panel, no_update) for panel in PANELS]
         return (*figures, out["view"], out["max"], out["value"], out["label"], out["status"])
 

@@ -62,6 +62,7 @@ class Ids(StrEnum):
     CURVES = "panel-curves"
 
     # timeline
+    RUNS = "run-choice"
     TIMELINE = "timeline"
     PLAY = "play-button"
     TIMELINE_LABEL = "timeline-label"

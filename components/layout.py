@@ -10,12 +10,12 @@ from dash import dcc, html
 
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
-from .settings import DEFAULTS, MAX_EPOCHS, MAX_SAMPLES, MAX_SEED, MAX_SIDE, MIN_SAMPLES, MIN_SIDE
+from .settings import (DEFAULTS, MAX_EPOCHS, MAX_SAMPLES, MAX_SEED, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SAMPLES,
+                       MIN_SIDE)
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
 WATCHDOG_INTERVAL_MS = 1000
-UPLOAD_MAX_BYTES = 64 * 2**20
 
 EXPORT_NAMES = {
     Ids.DATA_VIEW: "data-and-map",
@@ -83,7 +83,9 @@ def build_layout(session_id: str, datasets: dict, default_dataset: str, default_
         _top_bar(),
         html.Div(className="body", children=[_sidebar(datasets, default_dataset, default_samples),
                                              _main(figures or {})]),
-        dcc.Store(id=Ids.SESSION, data=session_id),
+        # Kept in the tab's sessionStorage: a reload finds the session's data and runs again,
+        # while every other tab (and every other browser) gets a session of its own.
+        dcc.Store(id=Ids.SESSION, data=session_id, storage_type="session"),
         dcc.Store(id=Ids.DATASET_TOKEN),
         dcc.Store(id=Ids.RUN_REQUEST),
         dcc.Store(id=Ids.PROGRESS),
@@ -145,9 +147,13 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
         _field("Samples", dcc.Input(id=Ids.SAMPLES, type="number", step=1,
                                     value=default_samples, debounce=True, className="number-input"),
                hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh"),
-        dcc.Upload(id=Ids.UPLOAD, className="upload", className_active="upload upload-active",
-                   accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=UPLOAD_MAX_BYTES, multiple=False,
-                   children=html.Div(["Drop an OBJ, STL or PLY mesh here, or ", html.Span("browse", className="link")])),
+        # The browser refuses a file over the limit before reading it (assets/zsom.js says
+        # so next to the upload); the server refuses larger requests unread.
+        html.Div(dcc.Upload(id=Ids.UPLOAD, className="upload", className_active="upload upload-active",
+                            accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=MAX_UPLOAD_BYTES, multiple=False,
+                            children=html.Div(["Drop an OBJ, STL or PLY mesh here, or ",
+                                               html.Span("browse", className="link")])),
+                 className="upload-holder", **{"data-max-bytes": str(MAX_UPLOAD_BYTES)}),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
     ])
@@ -205,6 +211,8 @@ def _main(figures: dict) -> html.Main:
             _panel(Ids.CURVES, figures),
         ]),
         html.Div(className="timeline", children=[
+            dcc.Dropdown(id=Ids.RUNS, options=[], value=None, clearable=False, searchable=False,
+                         placeholder="no runs yet", className="dropdown run-choice"),
             html.Button("\u25B6", id=Ids.PLAY, className="btn btn-icon", n_clicks=0, title="Play the epochs"),
             html.Div(dcc.Slider(id=Ids.TIMELINE, min=1, max=1, step=1, value=1, updatemode="drag",
                                 marks=None, className="slider timeline-slider"), className="timeline-track"),

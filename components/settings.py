@@ -24,6 +24,7 @@ MIN_SAMPLES, MAX_SAMPLES = 100, 200_000
 MAX_SEED = 2**31 - 1
 MAX_SIGMA = 200.0
 MIN_P, MAX_P = 0.1, 100.0
+MAX_UPLOAD_BYTES = 50 * 2**20
 
 DEFAULTS = {
     "width": 30,
@@ -42,6 +43,9 @@ DEFAULTS = {
     "algorithm": "batch",
     "seed": 0,
 }
+
+# Settings the page shows as switches (a checklist holding ["on"] or nothing).
+FLAGS = ("toroidal", "adaptive_lr")
 
 CHOICES = {
     "topology": TOPOLOGIES,
@@ -126,6 +130,11 @@ def parse_settings(raw: dict) -> TrainingSettings:
     )
 
 
+def control_values(settings: dict) -> dict:
+    """The controls' values that show recorded ``settings`` (switches hold a list)."""
+    return {name: (["on"] if settings[name] else []) if name in FLAGS else settings[name] for name in DEFAULTS}
+
+
 def parse_sample_count(value) -> int:
     """The number of samples to draw from a built-in dataset, or ``SettingsError``."""
     return _integer({"samples": value}, "samples", "sample count", MIN_SAMPLES, MAX_SAMPLES)
@@ -155,7 +164,7 @@ def _parsed(raw: dict, name: str, label: str, missing: str, kind: str) -> tuple[
         raise SettingsError(f"{label} is missing: {missing}")
     try:
         return value, float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SettingsError(f"{label} must be {kind}, got {value!r}") from None
 
 

@@ -35,6 +35,9 @@ def epoch_status(meta: dict, record: dict, latest: int) -> list:
     elif status == "cancelled":
         state = "Cancelled"
         where += f", cancelled after epoch {meta.get('epoch', latest)}"
+    elif status == "interrupted":
+        state = "Interrupted"
+        where += f": {meta.get('message', 'interrupted')}"
     else:
         state = "Failed"
         where += f": {meta.get('message', 'failed')}"
@@ -43,6 +46,20 @@ def epoch_status(meta: dict, record: dict, latest: int) -> list:
 
 def starting_status(settings_line: str) -> list:
     return status_children("Starting", f"Starting: {settings_line}")
+
+
+def queued_status(place: int) -> list:
+    ahead = "next in line" if place == 1 else f"{place - 1} runs ahead"
+    return status_children("Queued", f"Queued for a training slot: {ahead}; it starts when one frees up")
+
+
+def ended_status(meta: dict) -> list:
+    """A run that ended without its job's say: the process died or the server stopped."""
+    done = meta.get("epoch") or 0
+    if meta.get("status") == "interrupted":
+        return status_children("Interrupted", f"Interrupted: {meta['message']} (after epoch {done}). "
+                                              "Press Train to run it again.")
+    return failed_status(f"Failed: {meta['message']} (after epoch {done}). Press Train to try again.")
 
 
 def cancelled_status(epoch: int, epochs: int) -> list:

@@ -10,7 +10,8 @@ from dash.exceptions import PreventUpdate
 from callbacks.data import builtin_record, dataset_record, decode_upload, upload_record
 from callbacks.jobs import run_training
 from callbacks.store import BUSY, FAILED
-from callbacks.training import run_panels, start_run
+from callbacks.runs import run_panels
+from callbacks.training import start_run
 from callbacks.view import choose_epoch, epoch_view
 from components.ids import PANELS, Ids
 from components.settings import DEFAULTS, SettingsError

@@ -21,7 +21,7 @@ from callbacks.jobs import (
     run_training,
     threads_per_job,
 )
-from callbacks.store import BUSY, CANCELLED, DONE, FAILED, RUNNING
+from callbacks.store import BUSY, CANCELLED, DONE, FAILED, INTERRUPTED, RUNNING, SessionStore
 from callbacks.training import CANCEL_SETTLE_S, cancel_current_run, mark_dead_if_stopped, start_run, watchdog_update
 from components.settings import DEFAULTS, SettingsError
 
@@ -59,14 +59,49 @@ def test_two_dimensional_runs_store_the_bmus_of_the_line_sample(store, session_i
     assert bmus.shape == (300,) and bmus.max() < 30
 
 
-def test_a_full_server_answers_busy(store, session):
-    for _ in range(2):
-        store.acquire_slot(str(uuid.uuid4()), uuid.uuid4().hex, max_jobs=2, ttl=60)
+def fill_slots(store, count, ttl=60.0):
+    runs = [uuid.uuid4().hex for _ in range(count)]
+    for run in runs:
+        store.take_slot(str(uuid.uuid4()), run, max_jobs=count, ttl=ttl)
+    return runs
+
+
+def test_a_full_server_with_a_full_queue_answers_busy(store, session):
+    fill_slots(store, 2)
     run_id, _ = start_run(store, session, small_settings())
-    final = run_training(store, session, run_id, report=lambda _: None, max_jobs=2)
+    final = run_training(store, session, run_id, report=lambda _: None, max_jobs=2, max_waiting=0)
     assert final["status"] == BUSY
     assert final["message"] == "Server busy: 2 trainings running, try again in a moment."
     assert store.get_run(session, run_id)["status"] == BUSY
+
+
+def test_a_run_waits_its_turn_and_reports_its_place(store, session, monkeypatch):
+    monkeypatch.setattr("callbacks.jobs.QUEUE_POLL_S", 0.01)
+    (holder,) = fill_slots(store, 1)
+    run_id, _ = start_run(store, session, small_settings(epochs=2))
+    reports = []
+
+    def report(progress):
+        reports.append(progress)
+        if progress.get("queued"):
+            assert store.get_run(session, run_id)["status"] == "queued"
+            store.release_slot(holder)  # the training ahead ends
+
+    final = run_training(store, session, run_id, report=report, max_jobs=1, max_waiting=1)
+    assert final["status"] == DONE
+    assert reports[0] == {"run": run_id, "epoch": 0, "queued": 1}
+    assert [report["epoch"] for report in reports[1:]] == [1, 2]
+    assert store.slots_in_use() == 0 and store.runs_waiting() == 0
+
+
+def test_a_run_cancelled_while_it_waits_leaves_the_queue(store, session, monkeypatch):
+    monkeypatch.setattr("callbacks.jobs.QUEUE_POLL_S", 0.01)
+    fill_slots(store, 1)
+    run_id, _ = start_run(store, session, small_settings())
+    final = run_training(store, session, run_id, report=lambda _: cancel_current_run(store, session),
+                         max_jobs=1, max_waiting=1)
+    assert final["status"] == CANCELLED and final["epoch"] == 0
+    assert store.runs_waiting() == 0
 
 
 def test_an_engine_error_comes_back_as_a_failed_state(store, session):
@@ -123,7 +158,7 @@ def test_start_run_records_the_plan(store, session):
 
 def test_cancel_marks_the_current_run_and_frees_its_slot(store, session):
     run_id, _ = start_run(store, session, small_settings())
-    store.acquire_slot(session, run_id, max_jobs=1, ttl=60)
+    store.take_slot(session, run_id, max_jobs=1, ttl=60)
     store.update_run(session, run_id, status=RUNNING)
     store.put_epoch(session, run_id, 1, {"epoch": 1}, {"mqe": [1.0], "te": [0.0], "sigma": [1.0], "lr": [0.1]})
     meta = cancel_current_run(store, session)
@@ -135,7 +170,7 @@ def test_a_dead_process_is_reported_once_its_beat_is_old(store, session, monkeyp
     run_id, _ = start_run(store, session, small_settings())
     store.update_run(session, run_id, status=RUNNING, pid=2**22 + 12345, started=100.0)
     store.beat(session, run_id, now=100.0)
-    store.acquire_slot(session, run_id, max_jobs=1, ttl=60, now=100.0)
+    store.take_slot(session, run_id, max_jobs=1, ttl=60, now=100.0)
     # Just killed (a cancel marks it within this grace): not yet reported.
     assert mark_dead_if_stopped(store, session, now=101.0)[0] == "alive"
     state, meta = mark_dead_if_stopped(store, session, now=103.0)
@@ -149,23 +184,51 @@ def test_the_watchdog_waits_on_a_live_run_and_reports_a_dead_one(store, session)
     store.beat(session, run_id, now=100.0)
     with pytest.raises(PreventUpdate):
         watchdog_update(store, session, now=101.0)
-    disabled, status = watchdog_update(store, session, now=100.0 + 60)  # no beat for a minute
-    assert disabled is True and DEAD_MESSAGE in str(status)
+    disabled, status, progress = watchdog_update(store, session, now=100.0 + 60)  # no beat for a minute
+    assert disabled is True and DEAD_MESSAGE in str(status) and progress is no_update
+
+
+def test_the_watchdog_reports_a_run_another_server_left_unfinished(tmp_path, session_id):
+    before = SessionStore(tmp_path / "s", server_id="before")
+    before.put_dataset(session_id, dataset_record("blob", "blob", cloud(100, 3), None, None, None, "", "builtin"))
+    run_id, _ = start_run(before, session_id, small_settings())
+    before.update_run(session_id, run_id, status=RUNNING, pid=os.getpid())
+    before.put_epoch(session_id, run_id, 1, {"epoch": 1}, {"mqe": [1.0]})
+    before.beat(session_id, run_id)
+    after = SessionStore(tmp_path / "s", server_id="after")  # the server restarted
+    disabled, status, _ = watchdog_update(after, session_id)
+    assert disabled is True and "Interrupted: the server stopped during this run (after epoch 1)" in str(status)
+    assert after.get_run(session_id, run_id)["status"] == INTERRUPTED
+    assert watchdog_update(after, session_id)[1] is not no_update  # said again to a page that looks later
+
+
+def test_the_watchdog_lets_a_reloaded_page_follow_its_run(store, session):
+    run_id, _ = start_run(store, session, small_settings())
+    store.update_run(session, run_id, status=RUNNING, pid=os.getpid())
+    store.put_epoch(session, run_id, 1, {"epoch": 1}, {"mqe": [1.0], "te": [0.0], "sigma": [1.0], "lr": [0.1]})
+    store.beat(session, run_id)
+    with pytest.raises(PreventUpdate):
+        watchdog_update(store, session, {"run": run_id})  # the job's own page hears from the job
+    assert watchdog_update(store, session, {"run": run_id, "detached": True}) == (
+        False, no_update, {"run": run_id, "epoch": 1})
+    store.update_run(session, run_id, status=DONE)
+    assert watchdog_update(store, session, {"run": run_id, "detached": True}) == (
+        True, no_update, {"run": run_id, "epoch": 1})
 
 
 def test_the_watchdog_repeats_a_cancel_until_the_stream_settles(store, session):
     start_run(store, session, small_settings())
     meta = cancel_current_run(store, session)
-    disabled, status = watchdog_update(store, session, now=meta["finished_at"] + 0.5)
+    disabled, status, _ = watchdog_update(store, session, now=meta["finished_at"] + 0.5)
     assert disabled is False and "Cancelled" in str(status)
-    disabled, _ = watchdog_update(store, session, now=meta["finished_at"] + CANCEL_SETTLE_S + 0.1)
+    disabled, _, _ = watchdog_update(store, session, now=meta["finished_at"] + CANCEL_SETTLE_S + 0.1)
     assert disabled is True
 
 
 def test_the_watchdog_stops_after_a_finished_run(store, session):
     run_id, _ = start_run(store, session, small_settings())
     run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
-    assert watchdog_update(store, session) == (True, no_update)
+    assert watchdog_update(store, session) == (True, no_update, no_update)
 
 
 class TestLiveness:
@@ -185,6 +248,17 @@ class TestLiveness:
         meta = {"status": "queued", "created": 0}
         assert liveness(meta, None, self.alive, now=START_TIMEOUT_S - 1) == "starting"
         assert liveness(meta, None, self.alive, now=START_TIMEOUT_S + 1) == "dead"
+
+    def test_a_run_waiting_in_the_queue_is_starting_while_it_beats(self):
+        meta = {"status": "queued", "created": 0, "pid": 1}
+        assert liveness(meta, START_TIMEOUT_S * 3, self.alive, now=START_TIMEOUT_S * 3 + 1) == "starting"
+        assert liveness(meta, START_TIMEOUT_S * 3, self.gone, now=START_TIMEOUT_S * 3 + 1) == "dead"
+
+    def test_an_unfinished_run_of_another_server_was_interrupted(self):
+        meta = {"status": RUNNING, "pid": 1, "server": "old"}
+        assert liveness(meta, 0.0, self.alive, now=1, server_id="new") == "interrupted"
+        assert liveness(meta, 0.0, self.alive, now=1, server_id="old") == "alive"
+        assert liveness({**meta, "status": DONE}, 0.0, self.alive, now=1, server_id="new") == "finished"
 
     def test_running_needs_a_process_and_a_recent_beat(self):
         meta = {"status": RUNNING, "pid": 1, "started": 0}
@@ -208,3 +282,4 @@ def test_engine_threads_are_restored(monkeypatch):
 
 def test_busy_message_counts_trainings():
     assert busy_message(1) == "Server busy: 1 training running, try again in a moment."
+    assert busy_message(2, 8) == "Server busy: 2 trainings running and 8 waiting, try again in a moment."

@@ -1,11 +1,13 @@
 """The server-side store: session isolation, run records, epochs and job slots."""
 
+import os
+import time
 import uuid
 
 import numpy as np
 import pytest
 
-from callbacks.store import CANCELLED, DONE, QUEUED, RUNNING, SessionStore, check_session_id
+from callbacks.store import CANCELLED, DONE, QUEUED, RUNNING, SessionStore, StoreUnavailable, check_session_id
 
 
 def test_keys_are_built_from_session_and_run(session_id):
@@ -51,16 +53,78 @@ def test_update_of_an_unknown_run_returns_none(store, session_id):
     assert store.update_run(session_id, "missing", status=RUNNING) is None
 
 
-def test_older_runs_are_dropped_with_their_epochs(store, session_id):
-    for run in ("old", "new"):
-        store.new_run(session_id, run, {})
-        store.put_epoch(session_id, run, 1, {"epoch": 1}, {"mqe": [1.0]})
-        store.beat(session_id, run)
-    store.drop_runs_except(session_id, keep="new")
-    assert store.get_epoch(session_id, "old", 1) is None
-    assert store.get_run(session_id, "old") is None
-    assert store.last_beat(session_id, "old") is None
-    assert store.get_epoch(session_id, "new", 1) == {"epoch": 1}
+def add_run(store, session_id, run, token="data", epochs=1):
+    store.new_run(session_id, run, {"dataset_token": token})
+    for epoch in range(1, epochs + 1):
+        store.put_epoch(session_id, run, epoch, {"epoch": epoch}, {"mqe": [1.0] * epoch})
+    store.beat(session_id, run)
+
+
+def test_runs_are_numbered_and_listed_oldest_first(store, session_id):
+    for run in ("a", "b", "c"):
+        add_run(store, session_id, run)
+    assert [(meta["run"], meta["number"]) for meta in store.runs(session_id)] == [("a", 1), ("b", 2), ("c", 3)]
+    assert store.runs(str(uuid.uuid4())) == []
+
+
+def test_trimming_keeps_the_newest_runs_with_epochs_on_the_same_data(store, session_id):
+    add_run(store, session_id, "other-data", token="old")
+    add_run(store, session_id, "no-epochs", epochs=0)
+    for run in ("r1", "r2", "r3", "r4"):
+        add_run(store, session_id, run)
+    add_run(store, session_id, "new", epochs=0)
+    store.trim_runs(session_id, keep="new", max_runs=3)
+    assert [meta["run"] for meta in store.runs(session_id)] == ["r3", "r4", "new"]
+    for dropped in ("other-data", "no-epochs", "r1", "r2"):
+        assert store.get_run(session_id, dropped) is None
+        assert store.last_beat(session_id, dropped) is None
+    assert store.get_epoch(session_id, "r1", 1) is None
+    assert store.get_epoch(session_id, "r4", 1) == {"epoch": 1}
+
+
+def test_runs_record_the_server_that_accepted_them(tmp_path, session_id):
+    store = SessionStore(tmp_path / "s", server_id="server-1")
+    assert store.new_run(session_id, "r", {})["server"] == "server-1"
+    store.close()
+
+
+def test_entries_expire_after_the_store_ttl(tmp_path, session_id):
+    store = SessionStore(tmp_path / "s", ttl=0.2)
+    add_run(store, session_id, "r")
+    store.put_dataset(session_id, {"token": "t"})
+    time.sleep(0.3)
+    assert store.cleanup() > 0
+    assert store.get_dataset(session_id) is None and store.get_run(session_id, "r") is None
+    store.close()
+
+
+def test_the_store_drops_the_oldest_entries_past_its_size_limit(tmp_path, session_id):
+    store = SessionStore(tmp_path / "s", size_limit=2**20)
+    for epoch in range(1, 41):  # 40 epochs of 100 KB: four times the limit
+        store.put_epoch(session_id, "r", epoch, {"weights": np.full(12_800, epoch, dtype=np.float64)}, {})
+    store.cleanup()
+    assert store.cache.volume() <= 2**20 + 2**16
+    assert store.get_epoch(session_id, "r", 1) is None and store.get_epoch(session_id, "r", 40) is not None
+    store.close()
+
+
+def unwritable_folder(tmp_path):
+    """A folder this process cannot create or write in, even as root (sysfs refuses)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder / "store"
+    return "/sys/zsom-store"
+
+
+def test_a_folder_that_cannot_hold_the_store_is_refused_with_a_reason(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable, match=f"cannot keep the store in {blocker}/store: "):
+        SessionStore(blocker / "store")
+    with pytest.raises(StoreUnavailable, match="(Permission denied|Operation not permitted|not writable)"):
+        SessionStore(unwritable_folder(tmp_path))
 
 
 def test_builtin_datasets_load_once(store):
@@ -85,34 +149,60 @@ class TestSlots:
     def sessions(self, n):
         return [str(uuid.uuid4()) for _ in range(n)]
 
-    def test_at_most_max_jobs_at_once(self, store):
+    def test_at_most_max_jobs_at_once_then_busy(self, store):
         a, b, c = self.sessions(3)
-        assert store.acquire_slot(a, "ra", max_jobs=2, ttl=10, now=0) == 0
-        assert store.acquire_slot(b, "rb", max_jobs=2, ttl=10, now=0) == 1
-        assert store.acquire_slot(c, "rc", max_jobs=2, ttl=10, now=0) is None
-        assert store.slots_in_use(now=1) == 2
+        assert store.take_slot(a, "ra", max_jobs=2, ttl=10, now=0) == ("running", 0)
+        assert store.take_slot(b, "rb", max_jobs=2, ttl=10, now=0) == ("running", 1)
+        assert store.take_slot(c, "rc", max_jobs=2, ttl=10, now=0) == ("busy", 2)
+        assert store.slots_in_use(now=1) == 2 and store.runs_waiting(now=1) == 0
+
+    def test_the_queue_is_first_come_first_served(self, store):
+        a, b, c, d = self.sessions(4)
+        store.take_slot(a, "ra", max_jobs=1, ttl=10, now=0)
+        assert store.take_slot(b, "rb", max_jobs=1, ttl=10, max_waiting=2, now=1) == ("queued", 1)
+        assert store.take_slot(c, "rc", max_jobs=1, ttl=10, max_waiting=2, now=2) == ("queued", 2)
+        assert store.take_slot(d, "rd", max_jobs=1, ttl=10, max_waiting=2, now=3) == ("busy", 1)
+        store.release_slot("ra")
+        # The second in line may not jump the queue; the first takes the slot.
+        assert store.take_slot(c, "rc", max_jobs=1, ttl=10, max_waiting=2, now=4) == ("queued", 2)
+        assert store.take_slot(b, "rb", max_jobs=1, ttl=10, max_waiting=2, now=4) == ("running", 0)
+        assert store.take_slot(c, "rc", max_jobs=1, ttl=10, max_waiting=2, now=5) == ("queued", 1)
+        assert store.runs_waiting(now=5) == 1
+
+    def test_a_place_in_the_queue_lapses_when_its_job_stops_asking(self, store):
+        a, b, c = self.sessions(3)
+        store.take_slot(a, "ra", max_jobs=1, ttl=100, now=0)
+        store.take_slot(b, "rb", max_jobs=1, ttl=10, max_waiting=2, now=0)
+        assert store.take_slot(c, "rc", max_jobs=1, ttl=10, max_waiting=2, now=20) == ("queued", 1)
 
     def test_a_released_slot_is_free_again(self, store):
         a, b = self.sessions(2)
-        store.acquire_slot(a, "ra", max_jobs=1, ttl=10, now=0)
+        store.take_slot(a, "ra", max_jobs=1, ttl=10, now=0)
         store.release_slot("ra")
-        assert store.acquire_slot(b, "rb", max_jobs=1, ttl=10, now=0) == 0
+        assert store.take_slot(b, "rb", max_jobs=1, ttl=10, now=0) == ("running", 0)
 
     def test_a_dead_job_frees_its_slot_when_its_lease_expires(self, store):
         a, b = self.sessions(2)
-        store.acquire_slot(a, "ra", max_jobs=1, ttl=10, now=0)
-        assert store.acquire_slot(b, "rb", max_jobs=1, ttl=10, now=5) is None
-        assert store.acquire_slot(b, "rb", max_jobs=1, ttl=10, now=11) == 0
+        store.take_slot(a, "ra", max_jobs=1, ttl=10, now=0)
+        assert store.take_slot(b, "rb", max_jobs=1, ttl=10, now=5)[0] == "busy"
+        assert store.take_slot(b, "rb", max_jobs=1, ttl=10, now=11) == ("running", 0)
 
     def test_renewal_keeps_a_live_job_in_its_slot(self, store):
         a, b = self.sessions(2)
-        store.acquire_slot(a, "ra", max_jobs=1, ttl=10, now=0)
+        store.take_slot(a, "ra", max_jobs=1, ttl=10, now=0)
         assert store.renew_slot("ra", ttl=10, now=8)
-        assert store.acquire_slot(b, "rb", max_jobs=1, ttl=10, now=15) is None
+        assert store.take_slot(b, "rb", max_jobs=1, ttl=10, now=15)[0] == "busy"
         assert not store.renew_slot("unknown", ttl=10, now=8)
 
     def test_a_session_replacing_its_run_reuses_its_slot(self, store):
         (a,) = self.sessions(1)
-        store.acquire_slot(a, "first", max_jobs=1, ttl=10, now=0)
-        assert store.acquire_slot(a, "second", max_jobs=1, ttl=10, now=1) == 0
+        store.take_slot(a, "first", max_jobs=1, ttl=10, now=0)
+        assert store.take_slot(a, "second", max_jobs=1, ttl=10, now=1) == ("running", 0)
         assert not store.renew_slot("first", ttl=10, now=2)
+
+    def test_a_starting_server_forgets_every_slot(self, store):
+        a, b = self.sessions(2)
+        store.take_slot(a, "ra", max_jobs=1, ttl=10, now=0)
+        store.take_slot(b, "rb", max_jobs=1, ttl=10, max_waiting=1, now=0)
+        store.reset_slots()
+        assert store.slots_in_use(now=1) == 0 and store.runs_waiting(now=1) == 0

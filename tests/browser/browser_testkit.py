@@ -45,16 +45,37 @@ def free_port() -> int:
 class Server:
     """``python app.py`` on a free port with its own cache folder."""
 
-    def __init__(self, cache_dir: Path, max_jobs: int | None = None):
-        self.port = free_port()
+    def __init__(self, cache_dir: Path, max_jobs: int | None = None, *options: str, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = cache_dir / "server.log"
-        command = [sys.executable, str(REPO / "app.py"), "--port", str(self.port), "--cache-dir", str(cache_dir)]
+        self.cache_dir = cache_dir
+        self.log_path = cache_dir.parent / f"{cache_dir.name}-server.log"
+        command = [sys.executable, str(REPO / "app.py"), "--port", str(self.port), "--cache-dir", str(cache_dir),
+                   *options]
         if max_jobs is not None:
             command += ["--max-jobs", str(max_jobs)]
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(command, cwd=REPO, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT)
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_serving()
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port and folder."""
+        self.stop()
+        arguments = self.process.args
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(arguments, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_until_serving()
+
+    def training_processes(self) -> list:
+        """The live training processes: children of the job server (a forkserver), itself
+        a child of the app."""
+        import psutil
+
+        jobs = []
+        for child in psutil.Process(self.process.pid).children():
+            if "forkserver" in " ".join(child.cmdline()):
+                jobs += [job for job in child.children() if job.status() != psutil.STATUS_ZOMBIE]
+        return jobs
 
     def _wait_until_serving(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

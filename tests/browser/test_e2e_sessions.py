@@ -1,6 +1,7 @@
 """Several users at once, a full server, and a training process that dies."""
 
-import psutil
+import signal
+
 import pytest
 from browser_testkit import Server
 
@@ -26,38 +27,38 @@ def test_two_pages_train_at_once_each_on_its_own_data(open_dashboard):
 
 @pytest.fixture(scope="module")
 def one_job_server(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("zsom-one-job"), max_jobs=1)
+    server = Server(tmp_path_factory.mktemp("zsom-one-job"), 1, "--max-waiting", "1")
     yield server
     server.stop()
 
 
-def test_a_full_server_says_it_is_busy(open_dashboard, one_job_server):
-    first, second = open_dashboard(one_job_server.url), open_dashboard(one_job_server.url)
+def test_a_full_server_queues_the_next_run_and_turns_away_the_one_after(open_dashboard, one_job_server):
+    first, second, third = (open_dashboard(one_job_server.url) for _ in range(3))
     first.set_number("epochs", 1000)
+    second.set_number("epochs", 5)
     first.train()
     first.wait_for_status(r"training.*Epoch \d+ /")
     second.train()
-    assert "Server busy: 1 training running, try again in a moment." in second.wait_for_status("busy")
+    assert "next in line" in second.wait_for_status("queued")
+    third.train()
+    assert "Server busy: 1 training running and 1 waiting, try again in a moment." in third.wait_for_status("busy")
     first.page.click("#cancel-button")
     first.wait_for_status("cancelled")
-    # The slot is free again.
-    second.set_number("epochs", 5)
-    second.train()
-    second.wait_for_status("done")
+    # The slot is free again: the queued run takes it.
+    assert "Epoch 5 / 5" in second.wait_for_status("done")
 
 
-def test_a_killed_training_process_is_reported(dashboard, server):
+def test_a_killed_training_process_is_reported_and_the_next_run_works(dashboard, server):
     dashboard.set_number("epochs", 1000)
     dashboard.train()
     dashboard.wait_for_status(r"training.*Epoch \d+ /")
-    # Jobs are children of the job server (a forkserver), itself a child of the app.
-    job_servers = [child for child in psutil.Process(server.process.pid).children()
-                   if "forkserver" in " ".join(child.cmdline())]
-    assert len(job_servers) == 1, "no job server found"
-    jobs = [job for job in job_servers[0].children() if job.status() != psutil.STATUS_ZOMBIE]
+    jobs = server.training_processes()
     assert jobs, "no training process found"
     for job in jobs:
-        job.kill()
+        job.send_signal(signal.SIGKILL)
     status = dashboard.wait_for_status("failed", timeout=20_000)
     assert DEAD_MESSAGE in status
     assert dashboard.page.is_disabled("#cancel-button")
+    dashboard.set_number("epochs", 5)
+    dashboard.train()
+    assert "Epoch 5 / 5" in dashboard.wait_for_status("done")
