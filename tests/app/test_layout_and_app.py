@@ -1,12 +1,19 @@
 """The page layout and the app factory."""
 
+import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 from dash import dcc, html
 
 from components.ids import PANELS, SETTING_CONTROLS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def walk(component):
@@ -84,3 +91,37 @@ def test_max_jobs_must_be_positive(tmp_path):
 
     with pytest.raises(ValueError):
         create_app(cache_dir=tmp_path, max_jobs=-1)
+
+
+def unusable_cache_dir(tmp_path) -> str:
+    """A folder the app cannot create, whoever runs the test: one below a file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    return str(blocker / "cache")
+
+
+def test_an_unusable_cache_folder_ends_the_server_with_one_clear_line(tmp_path):
+    command = [sys.executable, str(REPO / "app.py"), "--port", "0", "--cache-dir", unusable_cache_dir(tmp_path)]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == os.EX_CANTCREAT
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zsom: error: cannot keep the store in"), finished.stderr
+    assert "--cache-dir" in lines[0] and "Traceback" not in finished.stderr + finished.stdout
+
+
+def test_a_starting_server_cleans_the_store_and_forgets_old_jobs(tmp_path):
+    from app import create_app
+    from callbacks.store import SessionStore
+
+    session = str(uuid.uuid4())
+    old = SessionStore(tmp_path / "cache" / "store", ttl=0.1)
+    old.put_dataset(session, {"token": "stale"})
+    old.take_slot(str(uuid.uuid4()), "old-run", max_jobs=1, ttl=3600)
+    old.close()
+    time.sleep(0.2)
+    create_app(tmp_path / "cache", max_jobs=1)
+    store = SessionStore(tmp_path / "cache" / "store")
+    assert store.get_dataset(session) is None
+    assert store.slots_in_use() == 0
+    store.close()
+
