@@ -21,18 +21,17 @@ from components.ids import PANELS, Ids
 
 from .jobs import liveness, pid_alive
 from .inputs import mapping_of, session_of
-from .store import SessionStore
-
-STATE_WORDS = {"queued": "starting", "running": "training", "done": "done", "cancelled": "cancelled",
-               "failed": "failed", "busy": "busy", "interrupted": "interrupted"}
-
+from .store import FINISHED, SessionStore
 
 def run_label(meta: dict, epochs_done: int, final_mqe: float | None) -> str:
+    """A run's line in the menu. The menu is refreshed when a run ends, not every epoch, so
+    a run in progress is labelled without its progress."""
     settings = meta["settings"]
     grid = f"{settings['width']}x{settings['height']} {settings['topology']}"
+    if meta.get("status") not in FINISHED:
+        return f"Run {meta.get('number', '?')}: in progress, {settings['epochs']} epochs, {grid}"
     mqe = f", MQE {final_mqe:.4g}" if final_mqe is not None else ""
-    return (f"Run {meta.get('number', '?')}: {STATE_WORDS.get(meta.get('status'), meta.get('status'))}, "
-            f"{epochs_done}/{settings['epochs']} epochs, {grid}{mqe}")
+    return f"Run {meta.get('number', '?')}: {meta['status']}, {epochs_done}/{settings['epochs']} epochs, {grid}{mqe}"
 
 
 def run_options(store: SessionStore, session_id: str, token: str | None) -> list[dict]:
