@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from . import kernels, reference
-from .parallel import LANES, run_lanes
+from .parallel import LANES, run_lanes, single_threaded_blas
 from .grid import Grid
 from .metrics import COSINE, EUCLIDEAN, METRICS, MINKOWSKI, metric_code
 from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
@@ -34,6 +34,10 @@ UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
 GEMM_MIN_FEATURES = 12
 # Elements of one (rows, units) block of rank values: 1 MiB of float32, so it stays in L2.
 SCORE_BLOCK_ELEMENTS = 1 << 18
+# The same from a BLAS product: 8 MiB. Each block costs a handful of calls that take the
+# GIL back, and with L2-sized blocks of a product the two threads of a 2-core machine
+# spent their time waiting on each other (a 16-D pass took 35 % longer).
+GEMM_BLOCK_ELEMENTS = 1 << 21
 # Below this many (unit, unit) pairs the neighbourhood is filled on one thread.
 PARALLEL_MIN_ELEMENTS = 1 << 16
 # Elements of one (rows, units, features) block in the NumPy fallback.
@@ -179,16 +183,17 @@ class SOM:
         data = _check_data(X)
         rng = np.random.default_rng(self.seed)
         code = metric_code(self.metric, self.p)
-        search = _BMUSearch(data, grid, code, float(self.p), self.dtype, self.use_numba)
-
-        weights = self._initial_weights(data, grid, rng)
-        self.n_features_in_ = data.shape[1]
-        self.weights_ = weights.reshape(grid.width, grid.height, -1)
-        self.mqe_history_, self.te_history_ = [], []
-        self.sigma_history_, self.learning_rate_history_, self.adaptive_history_ = [], [], []
-        self.schedule_ = schedule
-
-        pass_ = search.run(weights)
+        # BLAS is held to one thread while the engine works, not across the yields: the
+        # consumer's own products keep the threads they were given.
+        with single_threaded_blas():
+            search = _BMUSearch(data, grid, code, float(self.p), self.dtype, self.use_numba)
+            weights = self._initial_weights(data, grid, rng)
+            self.n_features_in_ = data.shape[1]
+            self.weights_ = weights.reshape(grid.width, grid.height, -1)
+            self.mqe_history_, self.te_history_ = [], []
+            self.sigma_history_, self.learning_rate_history_, self.adaptive_history_ = [], [], []
+            self.schedule_ = schedule
+            pass_ = search.run(weights)
         self.initial_mqe_ = pass_.mqe
         rate = schedule.default_rate
         box = data.min(axis=0), data.max(axis=0)  # weights stay within it (see kernels)
@@ -196,11 +201,13 @@ class SOM:
         for epoch in range(schedule.epochs):
             sigma = schedule.sigma(epoch)
             learning_rate = schedule.learning_rate(epoch, rate if self.adaptive_lr else None)
-            if self.algorithm == "batch":
-                self._batch_step(weights, pass_, grid, sigma, learning_rate, box)
-            else:
-                self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box)
-            pass_ = search.run(weights)
+            with single_threaded_blas():
+                if self.algorithm == "batch":
+                    self._batch_step(weights, pass_, grid, sigma, learning_rate, box)
+                else:
+                    self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box)
+                pass_ = search.run(weights)
+                u_matrix = self.u_matrix() if with_u_matrix else None
             decision = None
             if self.adaptive_lr:
                 rate, decision = adapt_rate(rate, previous_mqe, pass_.mqe, schedule.decay)
@@ -220,7 +227,7 @@ class SOM:
                 learning_rate=learning_rate,
                 hits=pass_.counts.astype(np.int64).reshape(grid.shape),
                 adaptive_decision=decision,
-                u_matrix=self.u_matrix() if with_u_matrix else None,
+                u_matrix=u_matrix,
             )
 
     def _initial_weights(self, data: np.ndarray, grid: Grid, rng: np.random.Generator) -> np.ndarray:
@@ -467,10 +474,10 @@ class _BMUSearch:
 
         Blocks of rank values (rows, units) come from a BLAS product (euclidean:
         ``||w||^2 - 2 x.w``, from rows ``[x, 1]``; cosine: ``-x.w``) or from the Numba
-        distance kernel. While a block is in cache, NumPy's SIMD arg-min finds the winners
-        (a scalar scan in Numba was 5x slower: LLVM does not vectorise a float arg-min),
-        a vectorised count settles most runners-up, near ties blurred by rounding are
-        decided in float64, and the exact distance to the winner is computed. No (n, m)
+        distance kernel. NumPy's SIMD arg-min finds the winners (a scalar scan in Numba was
+        5x slower: LLVM does not vectorise a float arg-min), then one kernel call
+        (``kernels.finish_block``) settles the runners-up, decides near ties blurred by
+        rounding in float64 and computes the exact distance to the winner. No (n, m)
         matrix is ever held.
         """
         n, m = len(self.data), weights.shape[0]
@@ -491,7 +498,7 @@ class _BMUSearch:
             rank_weights = np.ascontiguousarray(-work_weights.T)
         else:
             rank_weights = np.ascontiguousarray(work_weights.T)
-        rows = max(16, SCORE_BLOCK_ELEMENTS // m)
+        rows = max(16, (GEMM_BLOCK_ELEMENTS if self.use_gemm else SCORE_BLOCK_ELEMENTS) // m)
         starts = range(0, n, rows)
         indptr, indices = self.grid.neighbor_lists
         weight_magnitude = self._magnitude(work_weights).max()
@@ -510,19 +517,11 @@ class _BMUSearch:
                     np.matmul(self.gemm_rows[block], rank_weights, out=out)
                 else:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
-                winners = np.argmin(out, axis=1)
-                kernels.take_winners(out, winners, best)
-                runners_up = second_best[: len(out)]
-                kernels.runners_up(out, winners, indptr, indices, runners_up)
-                unsettled = np.flatnonzero(runners_up < 0)
-                if unsettled.size:
-                    runners_up[unsettled] = np.argmin(out[unsettled], axis=1)
-                kernels.settle_block(out, winners, runners_up, best, self.row_magnitude[block],
-                                     weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start,
-                                     self.data, weights, self.code, self.p, first, second)
-                lane_errors[lane] += kernels.summarise_block(
-                    self.work[block], self.data[block], work_weights, first[block], second[block], indptr, indices,
-                    self.code, self.p, distance[block], lane_sums[lane], lane_counts[lane])
+                lane_errors[lane] += kernels.finish_block(
+                    out, np.argmin(out, axis=1), best, second_best, indptr, indices, self.row_magnitude[block],
+                    weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start, self.data, weights,
+                    self.code, self.p, first, second, self.work[block], work_weights, distance[block],
+                    lane_sums[lane], lane_counts[lane])
 
         run_lanes(search_lane, min(LANES, len(starts)))
         return _Pass(self.data, first, second, distance.astype(np.float64), lane_sums.sum(axis=0),
@@ -557,13 +556,31 @@ def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
     component. With d = 1 (or data on a line) the second component is zero.
     """
     mean = data.mean(axis=0)
-    centred = data - mean
-    # The (d, d) covariance, not an SVD of the (n, d) data: O(n d^2) and no n-sized copy.
-    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    d = data.shape[1]
+    # The (d, d) covariance, not an SVD of the (n, d) data: O(n d^2), summed over the
+    # engine's lanes (in lane order), and no n-sized copy.
+    lane_rows = -(-len(data) // LANES)
+    chunks = [slice(lane * lane_rows, (lane + 1) * lane_rows) for lane in range(LANES)]
+    covariances = np.zeros((LANES, d, d))
+    low_high = np.zeros((LANES, 2, 2))
+    parallel = data.size >= PARALLEL_MIN_ELEMENTS
+
+    def covariance(lane: int):
+        centred = data[chunks[lane]] - mean
+        covariances[lane] = centred.T @ centred
+
+    run_lanes(covariance, LANES, parallel)
+    _, eigenvectors = np.linalg.eigh(covariances.sum(axis=0))
     components = eigenvectors[:, ::-1].T
-    components = np.vstack([components, np.zeros((2, data.shape[1]))])[:2]
-    scores = centred @ components.T
-    low, high = scores.min(axis=0), scores.max(axis=0)
+    components = np.vstack([components, np.zeros((2, d))])[:2]
+
+    def score_range(lane: int):
+        scores = (data[chunks[lane]] - mean) @ components.T
+        low_high[lane, 0] = scores.min(axis=0) if len(scores) else np.inf
+        low_high[lane, 1] = scores.max(axis=0) if len(scores) else -np.inf
+
+    run_lanes(score_range, LANES, parallel)
+    low, high = low_high[:, 0].min(axis=0), low_high[:, 1].max(axis=0)
     positions = grid.positions
     extent = positions.max(axis=0) - positions.min(axis=0)
     fraction = np.divide(positions - positions.min(axis=0), extent, out=np.full_like(positions, 0.5),

@@ -180,3 +180,10 @@ def test_kernel_distance_block_ranks_like_the_reference(metric, data, p):
 def _unit_rows(A):
     norms = np.linalg.norm(A, axis=1, keepdims=True)
     return np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(st.sampled_from([np.float32, np.float64]), st.integers(1, 70),
+                  elements=st.sampled_from([0.0, 1.0, 2.0, -3.5, 7.25, np.inf])))
+def test_row_argmin_is_numpys_argmin_first_of_equal_minima(row):
+    assert kernels.row_argmin(row) == np.argmin(row)
