@@ -93,9 +93,14 @@ def open_run(store: SessionStore, session_id: str, run_id: str, view: dict) -> d
             "watch": following}
 
 
+def run_state(store: SessionStore, session_id: str, run_id: str, meta: dict | None, now: float | None = None) -> str:
+    """How run ``run_id`` (record ``meta``) looks from this server: see ``jobs.liveness``."""
+    now = time.time() if now is None else now
+    return liveness(meta, store.last_beat(session_id, run_id), pid_alive, now, store.server_id)
+
+
 def _alive(store: SessionStore, session_id: str, meta: dict) -> bool:
-    state = liveness(meta, store.last_beat(session_id, meta["run"]), pid_alive, time.time(), store.server_id)
-    return state in ("alive", "starting")
+    return run_state(store, session_id, meta["run"], meta) in ("alive", "starting")
 
 
 def register(app, store: SessionStore) -> None:

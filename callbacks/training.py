@@ -21,9 +21,9 @@ from components.ids import PANELS, SETTING_CONTROLS, Ids
 from components.settings import SettingsError, parse_settings
 from components.status import cancelled_status, ended_status, failed_status, starting_status, stopped_status
 
-from .jobs import DEAD_MESSAGE, INTERRUPTED_MESSAGE, liveness, pid_alive, run_training, threads_per_job
-from .runs import run_options, run_panels
+from .jobs import DEAD_MESSAGE, INTERRUPTED_MESSAGE, run_training, threads_per_job
 from .inputs import mapping_of, session_of
+from .runs import run_options, run_panels, run_state
 from .store import CANCELLED, DONE, FAILED, INTERRUPTED, SessionStore
 
 POLL_INTERVAL_MS = 200
@@ -78,8 +78,7 @@ def current_run_state(store: SessionStore, session_id: str, now: float | None = 
     if run_id is None:
         return "none", None
     meta = store.get_run(session_id, run_id)
-    now = time.time() if now is None else now
-    return liveness(meta, store.last_beat(session_id, run_id), pid_alive, now, store.server_id), meta
+    return run_state(store, session_id, run_id, meta, now), meta
 
 
 def is_streaming(store: SessionStore, session_id: str) -> bool:
