@@ -8,10 +8,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from dash import Dash, DiskcacheManager
+from dash import Dash
 
 from callbacks import data, runs, training, view
-from callbacks.jobs import use_job_server
+from callbacks.jobs import JobManager, use_job_server
 from callbacks.store import DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, SessionStore, StoreUnavailable, open_cache
 from components.figures import default_panels
 from components.geometry import map_structure
@@ -48,7 +48,7 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     store.reset_slots()
     jobs = open_cache(cache_dir / "jobs")
     jobs.clear()  # results and progress of jobs an earlier server started: no page can ask for them
-    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=DiskcacheManager(jobs),
+    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=JobManager(jobs),
                assets_folder=str(HERE / "assets"))
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     datasets = data.DATASET_LABELS

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
+import psutil
+from dash import DiskcacheManager
 from threadpoolctl import threadpool_limits
 
 from components.settings import SettingsError, parse_settings
@@ -54,6 +56,27 @@ def use_job_server() -> None:
     multiprocess.set_start_method("forkserver", force=True)
     multiprocess.set_forkserver_preload(["__main__", "callbacks.job_process"])
     forkserver.ensure_running()
+
+
+class JobManager(DiskcacheManager):
+    """Dash's ``DiskcacheManager``, safe against a job process that ends while it looks.
+
+    Dash checks that a job's pid exists and then asks psutil about it; a job that was
+    killed and is reaped in between raised ``NoSuchProcess`` into the next Train of that
+    page, which then failed with "process PID not found".
+    """
+
+    def terminate_job(self, job):
+        try:
+            super().terminate_job(job)
+        except psutil.NoSuchProcess:
+            pass  # it ended on its own: nothing left to stop
+
+    def job_running(self, job):
+        try:
+            return super().job_running(job)
+        except psutil.NoSuchProcess:
+            return False
 
 
 def busy_message(in_use: int, waiting: int = 0) -> str:
@@ -232,8 +255,6 @@ def liveness(meta: dict | None, last_beat: float | None, pid_alive: Callable[[in
 
 def pid_alive(pid: int) -> bool:
     """True while process ``pid`` runs (a zombie, killed but not reaped, counts as gone)."""
-    import psutil
-
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

@@ -283,3 +283,18 @@ def test_engine_threads_are_restored(monkeypatch):
 def test_busy_message_counts_trainings():
     assert busy_message(1) == "Server busy: 1 training running, try again in a moment."
     assert busy_message(2, 8) == "Server busy: 2 trainings running and 8 waiting, try again in a moment."
+
+
+def test_the_job_manager_shrugs_off_a_job_that_ends_while_it_looks(tmp_path, monkeypatch):
+    import diskcache
+    import psutil
+
+    from callbacks.jobs import JobManager
+
+    gone = psutil.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process now
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    # Dash saw the pid a moment before the process was reaped.
+    monkeypatch.setattr(psutil, "pid_exists", lambda pid: True)
+    manager.terminate_job(gone.pid)
+    assert manager.job_running(gone.pid) is False
