@@ -9,10 +9,12 @@ import uuid
 from pathlib import Path
 
 from dash import Dash
+from flask import Response
 
 from callbacks import data, runs, training, view
 from callbacks.jobs import JobManager, use_job_server
-from callbacks.store import DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, SessionStore, StoreUnavailable, open_cache
+from callbacks.store import (DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, SessionStore, StoreUnavailable, open_cache,
+                             reopen_if_removed)
 from components.figures import default_panels
 from components.geometry import map_structure
 from components.layout import build_layout
@@ -48,9 +50,11 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     store.reset_slots()
     jobs = open_cache(cache_dir / "jobs")
     jobs.clear()  # results and progress of jobs an earlier server started: no page can ask for them
-    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=JobManager(jobs),
+    manager = JobManager(jobs)
+    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=manager,
                assets_folder=str(HERE / "assets"))
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    keep_caches(app.server, store, manager, cache_dir / "jobs")
     datasets = data.DATASET_LABELS
     default_samples = DATASETS[DEFAULT_DATASET].default_n
     settings = parse_settings(DEFAULTS)
@@ -67,6 +71,32 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     runs.register(app, store)
     view.register(app, store)
     return app
+
+
+def keep_caches(server, store: SessionStore, manager: JobManager, jobs_dir: Path) -> None:
+    """Serve on when the cache folder is removed under the running server.
+
+    Everything that was in it is gone; new, empty stores take its place at the next
+    request (pages then start afresh), and a folder that cannot be made again gets one
+    log line and a 503 answer, not a traceback per request.
+    """
+    log = logging.getLogger("zsom")
+    reported = []
+
+    @server.before_request
+    def reopen():
+        try:
+            reopened = store.reopen_if_removed() | reopen_if_removed(manager, "handle", jobs_dir)
+        except StoreUnavailable as error:
+            if not reported:
+                log.error("zsom: %s", error)
+                reported.append(error)
+            return Response(f"ZSOM cannot serve: {error}\n", status=503, mimetype="text/plain")
+        reported.clear()
+        if reopened:
+            log.warning("zsom: the cache folder %s was removed while serving; started new, empty stores",
+                        store.directory.parent)
+        return None
 
 
 def main(argv=None) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import diskcache
+from diskcache.core import DBNAME
 
 DEFAULT_TTL_S = 12 * 3600
 BUILTIN_TTL_S = 24 * 3600
@@ -30,6 +32,7 @@ QUEUED, RUNNING, DONE, CANCELLED, FAILED, BUSY, INTERRUPTED = (
     "queued", "running", "done", "cancelled", "failed", "busy", "interrupted")
 FINISHED = frozenset({DONE, CANCELLED, FAILED, BUSY, INTERRUPTED})
 
+_REOPEN_LOCK = threading.Lock()
 _SLOTS_KEY = "zsom/job-slots"
 _QUEUE_KEY = "zsom/job-queue"
 
@@ -63,8 +66,14 @@ class SessionStore:
         self.directory = Path(directory)
         self.ttl = float(ttl)
         self.server_id = server_id
-        self.cache = open_cache(self.directory, size_limit=size_limit, tag_index=True,
-                                eviction_policy="least-recently-stored")
+        self._settings = {"size_limit": size_limit, "tag_index": True, "eviction_policy": "least-recently-stored"}
+        self.cache = open_cache(self.directory, **self._settings)
+
+    def reopen_if_removed(self) -> bool:
+        """Start a new, empty store when the folder was removed under the running server
+        (everything in it is gone either way); True when it did. ``StoreUnavailable``
+        when the folder cannot be made again."""
+        return reopen_if_removed(self, "cache", self.directory, self._settings)
 
     def cleanup(self) -> int:
         """Drop expired entries, then the oldest ones past the size limit; returns how many."""
@@ -270,6 +279,18 @@ class SessionStore:
 
     def close(self) -> None:
         self.cache.close()
+
+
+def reopen_if_removed(owner, attribute: str, directory: Path, settings: dict | None = None) -> bool:
+    """Give ``owner.<attribute>`` a new cache in ``directory`` if its database file is
+    gone; True when it did. One check of a path per call: cheap enough for each request."""
+    if (directory / DBNAME).exists():
+        return False
+    with _REOPEN_LOCK:
+        if (directory / DBNAME).exists():
+            return False
+        setattr(owner, attribute, open_cache(directory, **(settings or {})))
+        return True
 
 
 def open_cache(directory: Path, **settings) -> diskcache.Cache:

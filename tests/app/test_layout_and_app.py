@@ -125,3 +125,38 @@ def test_a_starting_server_cleans_the_store_and_forgets_old_jobs(tmp_path):
     assert store.slots_in_use() == 0
     store.close()
 
+
+
+def test_a_cache_folder_removed_while_serving_is_made_again_and_serving_goes_on(tmp_path, caplog):
+    import shutil
+
+    from dash_requests import DashRequests, output
+
+    from app import create_app
+    from callbacks.store import SessionStore
+
+    requests = DashRequests(create_app(tmp_path / "cache", max_jobs=1))
+    shutil.rmtree(tmp_path / "cache")
+    session = requests.new_session()
+    status, body = requests.call("dataset-choice.value", {"dataset-choice.value": "clusters",
+                                                          "sample-count.value": 500, "session-id.data": session})
+    assert status == 200 and output(body, "dataset-token.data")
+    assert "was removed while serving" in caplog.text
+    store = SessionStore(tmp_path / "cache" / "store")
+    assert store.get_dataset(session)["token"] == output(body, "dataset-token.data")
+    store.close()
+
+
+def test_a_cache_folder_that_cannot_be_made_again_answers_503_and_logs_once(tmp_path, caplog):
+    import shutil
+
+    from app import create_app
+
+    client = create_app(tmp_path / "cache", max_jobs=1).server.test_client()
+    shutil.rmtree(tmp_path / "cache")
+    (tmp_path / "cache").write_text("a file where the folder was")
+    answers = [client.get("/_dash-layout") for _ in range(3)]
+    assert {answer.status_code for answer in answers} == {503}
+    assert "cannot keep the store in" in answers[0].get_data(as_text=True)
+    assert "Traceback" not in answers[0].get_data(as_text=True)
+    assert caplog.text.count("cannot keep the store in") == 1
