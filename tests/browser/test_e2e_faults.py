@@ -92,9 +92,15 @@ def test_impatient_clicks_leave_at_most_one_job_per_page_and_no_orphans(dashboar
             dashboard.set_number("sigma0", sigma)
             dashboard.page.wait_for_timeout(150)
         dashboard.wait_for_status(r"training.*sigma0 9|training.*Epoch")
+        starts = sum(text.upper().startswith("STARTING") for text in dashboard.status_log())
         dashboard.page.dblclick("#train-button")
-        dashboard.page.wait_for_timeout(500)
-        for _ in range(8):
+        # The restarted run trains, and its Cancel button is live.
+        dashboard.page.wait_for_function(
+            """starts => { const log = window.__zsomStatus;
+                           return log.filter(t => /^starting/i.test(t)).length > starts
+                               && /^training.*Epoch/i.test(log[log.length - 1])
+                               && !document.getElementById('cancel-button').disabled; }""", arg=starts)
+        for _ in range(8):  # the first one cancels; the others hit a button that says it is done
             dashboard.page.click("#cancel-button", force=True)
         dashboard.wait_for_status("cancelled")
         assert wait_until(lambda: not server.training_processes(), timeout=15)
