@@ -453,6 +453,17 @@ class _BMUSearch:
         self.row_magnitude = self._magnitude(self.work)
         self.tolerance = 2 * math.sqrt(data.shape[1] + 2) * np.finfo(self.dtype).eps
 
+    def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), reused from pass to
+        pass: fresh ones cost their page faults on every pass (6.5 MB for a 40x40 map in
+        64-D, about 2 % of the pass)."""
+        if getattr(self, "_totals", None) is None or self._totals[0].shape != (LANES, m, d):
+            self._totals = np.zeros((LANES, m, d)), np.zeros((LANES, m))
+        else:
+            for totals in self._totals:
+                totals.fill(0.0)
+        return self._totals
+
     def _magnitude(self, A: np.ndarray) -> np.ndarray:
         """Per-row size that bounds the rounding of a rank value, in its units."""
         if self.code == COSINE:
@@ -487,8 +498,7 @@ class _BMUSearch:
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
         distance = np.empty(n, dtype=self.dtype)
-        lane_sums = np.zeros((LANES, m, d))
-        lane_counts = np.zeros((LANES, m))
+        lane_sums, lane_counts = self._lane_totals(m, d)
         lane_errors = np.zeros(LANES, dtype=np.int64)
         work_weights = self._prepare(weights)
         if self.use_gemm and self.code == EUCLIDEAN:
