@@ -86,14 +86,15 @@ def keep_caches(server, store: SessionStore, manager: JobManager, jobs_dir: Path
     @server.before_request
     def reopen():
         try:
-            reopened = store.reopen_if_removed() | reopen_if_removed(manager, "handle", jobs_dir)
+            store_reopened = store.reopen_if_removed()
+            jobs_reopened = reopen_if_removed(manager, "handle", jobs_dir)
         except StoreUnavailable as error:
             if not reported:
                 log.error("zsom: %s", error)
                 reported.append(error)
             return Response(f"ZSOM cannot serve: {error}\n", status=503, mimetype="text/plain")
         reported.clear()
-        if reopened:
+        if store_reopened or jobs_reopened:
             log.warning("zsom: the cache folder %s was removed while serving; started new, empty stores",
                         store.directory.parent)
         return None

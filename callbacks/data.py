@@ -24,8 +24,8 @@ from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
 
-from .runs import run_options, run_to_open
 from .inputs import grid_of, mapping_of, session_of
+from .runs import run_options, run_to_open
 from .store import SessionStore
 
 UPLOAD = "upload"
@@ -82,7 +82,7 @@ def decode_upload(contents: str, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
     """
     if not isinstance(contents, str) or not contents.startswith("data:") or "," not in contents:
         raise MeshError("the upload could not be read (not a base64 data URL); try the file again")
-    header, encoded = contents.split(",", 1)
+    _, encoded = contents.split(",", 1)
     if len(encoded) // 4 * 3 > max_bytes + 2:
         raise MeshError(f"the file is larger than the limit of {format_bytes(max_bytes)}; "
                         "simplify or decimate the mesh and try again")
