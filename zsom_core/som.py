@@ -443,13 +443,18 @@ class _BMUSearch:
             return
         self.dtype = np.dtype(dtype)
         self.center = np.zeros(data.shape[1]) if code == COSINE else data.mean(axis=0)
-        self.work = self._prepare(data)
         self.use_gemm = code in (EUCLIDEAN, COSINE) and data.shape[1] >= GEMM_MIN_FEATURES
         if self.use_gemm and code == EUCLIDEAN:
             # A column of ones lets one product give ||w||^2 - 2 x.w, with no extra pass.
-            self.gemm_rows = np.hstack([self.work, np.ones((len(data), 1), dtype=self.dtype)])
+            # The centred samples are written straight into the product's rows (the same
+            # values as ``_prepare``: computed in float64, then cast) and seen through a view.
+            n, d = data.shape
+            self.gemm_rows = np.empty((n, d + 1), dtype=self.dtype)
+            np.subtract(data, self.center, out=self.gemm_rows[:, :d], casting="same_kind")
+            self.gemm_rows[:, d] = 1
+            self.work = self.gemm_rows[:, :d]
         else:
-            self.gemm_rows = self.work
+            self.work = self.gemm_rows = self._prepare(data)
         self.row_magnitude = self._magnitude(self.work)
         self.tolerance = 2 * math.sqrt(data.shape[1] + 2) * np.finfo(self.dtype).eps
 
@@ -594,8 +599,10 @@ def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
     components = eigenvectors[:, ::-1].T
     components = np.vstack([components, np.zeros((2, d))])[:2]
 
+    shift = mean @ components.T
+
     def score_range(lane: int):
-        scores = (data[chunks[lane]] - mean) @ components.T
+        scores = data[chunks[lane]] @ components.T - shift  # no centred copy: only a range is needed
         low_high[lane, 0] = scores.min(axis=0) if len(scores) else np.inf
         low_high[lane, 1] = scores.max(axis=0) if len(scores) else -np.inf
 
