@@ -439,6 +439,7 @@ class _BMUSearch:
         self.code = code
         self.p = p
         self.use_numba = use_numba
+        self._totals = None
         if not use_numba:
             return
         self.dtype = np.dtype(dtype)
@@ -462,7 +463,7 @@ class _BMUSearch:
         """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), reused from pass to
         pass: fresh ones cost their page faults on every pass (6.5 MB for a 40x40 map in
         64-D, about 2 % of the pass)."""
-        if getattr(self, "_totals", None) is None or self._totals[0].shape != (LANES, m, d):
+        if self._totals is None or self._totals[0].shape != (LANES, m, d):
             self._totals = np.zeros((LANES, m, d)), np.zeros((LANES, m))
         else:
             for totals in self._totals:
