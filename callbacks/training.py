@@ -115,13 +115,16 @@ def mark_dead_if_stopped(store: SessionStore, session_id: str, now: float | None
 
 
 def watchdog_update(store: SessionStore, session_id: str, view: dict | None = None, now: float | None = None) -> tuple:
-    """The watchdog's outputs, (interval disabled, status line, progress), for the current run.
+    """The watchdog's outputs, (interval disabled, status line, progress, Cancel disabled),
+    for the current run.
 
     A live run changes nothing, unless the page follows it without being its job's page
     (``view["detached"]``): then the newest epoch is reported as the job would. A run that
     died or was interrupted is reported; a cancelled one has its status repeated for a
     moment, since an epoch reported just before the cancel may be drawn after it and show
-    the run as training. Anything else ends the watch.
+    the run as training. A finished run whose last epoch the page has not drawn (followed
+    from an earlier load, or its job's result went astray) is shown it. Anything else
+    ends the watch.
     """
     now = time.time() if now is None else now
     view = view or {}
@@ -130,18 +133,20 @@ def watchdog_update(store: SessionStore, session_id: str, view: dict | None = No
     if state in ("alive", "starting"):
         if not following:
             raise PreventUpdate
-        return False, no_update, _newest(store, session_id, meta["run"])
+        return False, no_update, _newest(store, session_id, meta["run"]), no_update
     if meta is None:
-        return True, no_update, no_update
+        return True, no_update, no_update, no_update
     status = meta.get("status")
     if status == INTERRUPTED or (status == FAILED and meta.get("message") == DEAD_MESSAGE):
-        return True, ended_status(meta), _newest(store, session_id, meta["run"]) if following else no_update
+        return True, ended_status(meta), _newest(store, session_id, meta["run"]) if following else no_update, True
     if status == CANCELLED:
         settled = now - meta.get("finished_at", 0.0) > CANCEL_SETTLE_S
-        return settled, cancelled_status(meta.get("epoch", 0), meta["settings"]["epochs"]), no_update
-    if status == DONE and following:
-        return True, no_update, _newest(store, session_id, meta["run"])
-    return True, no_update, no_update
+        return settled, cancelled_status(meta.get("epoch", 0), meta["settings"]["epochs"]), no_update, True
+    if status == DONE and view.get("run") == meta["run"]:
+        newest = _newest(store, session_id, meta["run"])
+        behind = following or view.get("latest", 0) < newest["epoch"]
+        return True, no_update, newest if behind else no_update, no_update
+    return True, no_update, no_update, no_update
 
 
 def _newest(store: SessionStore, session_id: str, run_id: str) -> dict:
@@ -235,6 +240,7 @@ def register(app, store: SessionStore, max_jobs: int, max_waiting: int, server_p
         Output(Ids.WATCHDOG, "disabled", allow_duplicate=True),
         Output(Ids.STATUS, "children", allow_duplicate=True),
         Output(Ids.PROGRESS, "data", allow_duplicate=True),
+        Output(Ids.CANCEL, "disabled", allow_duplicate=True),
         Input(Ids.WATCHDOG, "n_intervals"),
         State(Ids.VIEW, "data"),
         State(Ids.SESSION, "data"),

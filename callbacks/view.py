@@ -17,7 +17,7 @@ from components.ids import PANELS, SETTING_CONTROLS, Ids
 from components.status import busy_status, epoch_status, failed_status, queued_status
 
 from .inputs import epoch_of, mapping_of, session_of
-from .store import BUSY, FAILED, SessionStore
+from .store import BUSY, FAILED, FINISHED, SessionStore
 
 
 def choose_epoch(trigger: str, progress: dict | None, result: dict | None, slider, view: dict) -> tuple[str, int | None]:
@@ -71,7 +71,8 @@ def epoch_view(store: SessionStore, session_id: str, trigger: str, progress, res
         record = store.get_epoch(session_id, run_id, held)
         label = f"Epoch {held} / {latest}"
         return {"panels": {}, "view": {**view, "latest": latest}, "max": latest, "value": no_update,
-                "label": label, "status": epoch_status(meta, record, latest) if record else no_update}
+                "label": label, "status": epoch_status(meta, record, latest) if record else no_update,
+                "cancel": cancel_disabled(trigger, meta)}
     epoch = latest if asked is None else min(max(asked, 1), latest)
     if trigger == Ids.RUN_RESULT and not following:
         epoch = held
@@ -92,12 +93,25 @@ def epoch_view(store: SessionStore, session_id: str, trigger: str, progress, res
         "value": epoch if trigger != Ids.TIMELINE else no_update,
         "label": f"Epoch {epoch} / {latest}",
         "status": epoch_status(meta, record, latest),
+        "cancel": cancel_disabled(trigger, meta),
     }
+
+
+def cancel_disabled(trigger: str, meta: dict):
+    """Cancel's state after a streamed epoch or a run's end: live while the run trains.
+
+    Dash switches Cancel on and off around the training job; when a restart replaces a
+    job, the old job's end can switch it off after the new job switched it on. Every
+    streamed epoch says it again. The timeline leaves it alone.
+    """
+    if trigger == Ids.TIMELINE:
+        return no_update
+    return meta.get("status") in FINISHED
 
 
 def _only_status(status) -> dict:
     return {"panels": {}, "view": no_update, "max": no_update, "value": no_update, "label": no_update,
-            "status": status}
+            "status": status, "cancel": no_update}
 
 
 def register(app, store: SessionStore) -> None:
@@ -108,6 +122,7 @@ def register(app, store: SessionStore) -> None:
         Output(Ids.TIMELINE, "value", allow_duplicate=True),
         Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
         Output(Ids.STATUS, "children", allow_duplicate=True),
+        Output(Ids.CANCEL, "disabled", allow_duplicate=True),
     ]
 
     def respond(session_id, trigger, progress, result, slider, view):
@@ -115,7 +130,7 @@ def register(app, store: SessionStore) -> None:
         progress, result = mapping_of(progress) or None, mapping_of(result) or None
         out = epoch_view(store, session_id, trigger, progress, result, slider, mapping_of(view))
         figures = [out["panels"].get(panel, no_update) for panel in PANELS]
-        return (*figures, out["view"], out["max"], out["value"], out["label"], out["status"])
+        return (*figures, out["view"], out["max"], out["value"], out["label"], out["status"], out["cancel"])
 
     # Two callbacks, one code path: Dash holds back a callback while one of its inputs is
     # the output of a callback still running. The run's result is the training job's

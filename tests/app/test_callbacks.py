@@ -129,3 +129,16 @@ def test_upload_of_a_real_mesh(mesh_dir):
 def test_upload_of_an_empty_mesh_says_what_is_wrong(mesh_dir):
     with pytest.raises(MeshError, match="empty.stl"):
         upload_record((mesh_dir / "empty.stl").read_bytes(), "empty.stl", 5000)
+
+
+def test_streamed_epochs_keep_cancel_live_until_the_run_ends(store, session_id, finished_run):
+    run_id, view = finished_run
+    store.update_run(session_id, run_id, status="running", force=True)
+    streamed = epoch_view(store, session_id, Ids.PROGRESS, {"run": run_id, "epoch": 5}, None, None, view)
+    assert streamed["cancel"] is False
+    store.update_run(session_id, run_id, status="done", force=True)
+    ended = epoch_view(store, session_id, Ids.RUN_RESULT, None, {"run": run_id, "status": "done", "epoch": 5},
+                       None, view)
+    assert ended["cancel"] is True
+    scrubbed = epoch_view(store, session_id, Ids.TIMELINE, None, None, 2, {**view, **ended["view"]})
+    assert scrubbed["cancel"] is no_update

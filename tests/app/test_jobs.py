@@ -184,8 +184,8 @@ def test_the_watchdog_waits_on_a_live_run_and_reports_a_dead_one(store, session)
     store.beat(session, run_id, now=100.0)
     with pytest.raises(PreventUpdate):
         watchdog_update(store, session, now=101.0)
-    disabled, status, progress = watchdog_update(store, session, now=100.0 + 60)  # no beat for a minute
-    assert disabled is True and DEAD_MESSAGE in str(status) and progress is no_update
+    disabled, status, progress, cancel_off = watchdog_update(store, session, now=100.0 + 60)  # no beat for a minute
+    assert disabled is True and DEAD_MESSAGE in str(status) and progress is no_update and cancel_off is True
 
 
 def test_the_watchdog_reports_a_run_another_server_left_unfinished(tmp_path, session_id):
@@ -196,7 +196,7 @@ def test_the_watchdog_reports_a_run_another_server_left_unfinished(tmp_path, ses
     before.put_epoch(session_id, run_id, 1, {"epoch": 1}, {"mqe": [1.0]})
     before.beat(session_id, run_id)
     after = SessionStore(tmp_path / "s", server_id="after")  # the server restarted
-    disabled, status, _ = watchdog_update(after, session_id)
+    disabled, status, _, _ = watchdog_update(after, session_id)
     assert disabled is True and "Interrupted: the server stopped during this run (after epoch 1)" in str(status)
     assert after.get_run(session_id, run_id)["status"] == INTERRUPTED
     assert watchdog_update(after, session_id)[1] is not no_update  # said again to a page that looks later
@@ -210,25 +210,34 @@ def test_the_watchdog_lets_a_reloaded_page_follow_its_run(store, session):
     with pytest.raises(PreventUpdate):
         watchdog_update(store, session, {"run": run_id})  # the job's own page hears from the job
     assert watchdog_update(store, session, {"run": run_id, "detached": True}) == (
-        False, no_update, {"run": run_id, "epoch": 1})
+        False, no_update, {"run": run_id, "epoch": 1}, no_update)
     store.update_run(session, run_id, status=DONE)
     assert watchdog_update(store, session, {"run": run_id, "detached": True}) == (
-        True, no_update, {"run": run_id, "epoch": 1})
+        True, no_update, {"run": run_id, "epoch": 1}, no_update)
+
+
+def test_the_watchdog_shows_a_finished_run_to_a_page_that_missed_its_end(store, session):
+    run_id, _ = start_run(store, session, small_settings())
+    run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
+    # The page drew epoch 2 of 4, then heard nothing more from the job.
+    assert watchdog_update(store, session, {"run": run_id, "latest": 2}) == (
+        True, no_update, {"run": run_id, "epoch": 4}, no_update)
+    assert watchdog_update(store, session, {"run": run_id, "latest": 4})[2] is no_update
 
 
 def test_the_watchdog_repeats_a_cancel_until_the_stream_settles(store, session):
     start_run(store, session, small_settings())
     meta = cancel_current_run(store, session)
-    disabled, status, _ = watchdog_update(store, session, now=meta["finished_at"] + 0.5)
-    assert disabled is False and "Cancelled" in str(status)
-    disabled, _, _ = watchdog_update(store, session, now=meta["finished_at"] + CANCEL_SETTLE_S + 0.1)
+    disabled, status, _, cancel_off = watchdog_update(store, session, now=meta["finished_at"] + 0.5)
+    assert disabled is False and "Cancelled" in str(status) and cancel_off is True
+    disabled, _, _, _ = watchdog_update(store, session, now=meta["finished_at"] + CANCEL_SETTLE_S + 0.1)
     assert disabled is True
 
 
 def test_the_watchdog_stops_after_a_finished_run(store, session):
     run_id, _ = start_run(store, session, small_settings())
     run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
-    assert watchdog_update(store, session) == (True, no_update, no_update)
+    assert watchdog_update(store, session) == (True, no_update, no_update, no_update)
 
 
 class TestLiveness:
