@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 from components.display import display_data
 from components.figures import curves_cleared, data_view_figure, data_view_title, map_skeletons
 from components.geometry import map_structure
-from components.ids import PANELS, SETTING_CONTROLS, Ids
+from components.ids import SETTING_CONTROLS, Ids
 from components.layout import status_children
 from components.settings import MAX_UPLOAD_BYTES, SettingsError, control_values, parse_sample_count
 from zsom_core.datasets import DATASETS, load_dataset
@@ -27,6 +27,7 @@ from zsom_core.meshio.limits import format_bytes
 from .inputs import grid_of, mapping_of, session_of
 from .runs import run_options, run_to_open
 from .store import SessionStore
+from .view import shown_run_outputs
 
 UPLOAD = "upload"
 UPLOAD_LIMITS = MeshLimits(max_bytes=MAX_UPLOAD_BYTES, max_faces=2_000_000, max_vertices=2_000_000)
@@ -172,11 +173,7 @@ def register(app, store: SessionStore) -> None:
         return record["token"], message, data_info(record), options, UPLOAD, None
 
     @app.callback(
-        *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
-        Output(Ids.VIEW, "data", allow_duplicate=True),
-        Output(Ids.TIMELINE, "max", allow_duplicate=True),
-        Output(Ids.TIMELINE, "value", allow_duplicate=True),
-        Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        *shown_run_outputs(),
         Output(Ids.STATUS, "children", allow_duplicate=True),
         Output(Ids.RUNS, "options", allow_duplicate=True),
         Output(Ids.RUNS, "value", allow_duplicate=True),

@@ -22,6 +22,7 @@ from components.ids import PANELS, Ids
 from .jobs import liveness, pid_alive
 from .inputs import mapping_of, session_of
 from .store import FINISHED, SessionStore
+from .view import shown_run_outputs
 
 def run_label(meta: dict, epochs_done: int, final_mqe: float | None) -> str:
     """A run's line in the menu. The menu is refreshed when a run ends, not every epoch, so
@@ -105,11 +106,7 @@ def _alive(store: SessionStore, session_id: str, meta: dict) -> bool:
 
 def register(app, store: SessionStore) -> None:
     @app.callback(
-        *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
-        Output(Ids.VIEW, "data", allow_duplicate=True),
-        Output(Ids.TIMELINE, "max", allow_duplicate=True),
-        Output(Ids.TIMELINE, "value", allow_duplicate=True),
-        Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        *shown_run_outputs(),
         Output(Ids.WATCHDOG, "disabled", allow_duplicate=True),
         Input(Ids.RUNS, "value"),
         State(Ids.VIEW, "data"),

@@ -25,6 +25,7 @@ from .jobs import DEAD_MESSAGE, INTERRUPTED_MESSAGE, run_training, threads_per_j
 from .inputs import mapping_of, session_of
 from .runs import run_options, run_panels, run_state
 from .store import CANCELLED, DONE, FAILED, INTERRUPTED, SessionStore
+from .view import shown_run_outputs
 
 POLL_INTERVAL_MS = 200
 # How long a killed process may go unnoticed: a cancel marks its run before this passes.
@@ -163,11 +164,7 @@ def register(app, store: SessionStore, max_jobs: int, max_waiting: int, server_p
         Output(Ids.SETTINGS_MESSAGE, "children"),
         Output(Ids.WATCHDOG, "disabled", allow_duplicate=True),
         Output(Ids.STATUS, "children", allow_duplicate=True),
-        *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
-        Output(Ids.VIEW, "data", allow_duplicate=True),
-        Output(Ids.TIMELINE, "max", allow_duplicate=True),
-        Output(Ids.TIMELINE, "value", allow_duplicate=True),
-        Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+        *shown_run_outputs(),
         Output(Ids.RUNS, "options", allow_duplicate=True),
         Output(Ids.RUNS, "value", allow_duplicate=True),
         Input(Ids.TRAIN, "n_clicks"),

@@ -114,13 +114,21 @@ def _only_status(status) -> dict:
             "status": status, "cancel": no_update}
 
 
-def register(app, store: SessionStore) -> None:
-    outputs = [
+def shown_run_outputs() -> list[Output]:
+    """What every callback that puts a run's epoch on screen writes: the panels, the view
+    state and the timeline (its end, its position and its label), in that order."""
+    return [
         *[Output(panel, "figure", allow_duplicate=True) for panel in PANELS],
         Output(Ids.VIEW, "data", allow_duplicate=True),
         Output(Ids.TIMELINE, "max", allow_duplicate=True),
         Output(Ids.TIMELINE, "value", allow_duplicate=True),
         Output(Ids.TIMELINE_LABEL, "children", allow_duplicate=True),
+    ]
+
+
+def register(app, store: SessionStore) -> None:
+    outputs = [
+        *shown_run_outputs(),
         Output(Ids.STATUS, "children", allow_duplicate=True),
         Output(Ids.CANCEL, "disabled", allow_duplicate=True),
     ]
