@@ -6,20 +6,23 @@ import os
 import secrets
 import sys
 import uuid
+from functools import partial
 from pathlib import Path
 
 from dash import Dash
 from flask import Response
 
-from callbacks import data, runs, training, view
-from callbacks.jobs import JobManager, use_job_server
-from callbacks.store import (DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, SessionStore, StoreUnavailable, open_cache,
-                             reopen_if_removed)
+from callbacks import data, run_page, view
 from components.figures import default_panels
 from components.geometry import map_structure
 from components.layout import build_layout
 from components.settings import DEFAULTS, MAX_UPLOAD_BYTES, parse_settings
 from zsom_core.datasets import DATASETS
+from zsom_jobs import Runs
+from zsom_jobs.backend import DashManagerBackend, JobManager
+from zsom_jobs.store import (DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, DiskcacheStore, StoreUnavailable, open_cache,
+                             reopen_if_removed)
+from zsom_jobs.training import run_training, threads_per_job, use_job_server
 
 DEFAULT_CACHE_DIR = Path(".cache") / "zsom"
 DEFAULT_DATASET = "bunny"
@@ -44,15 +47,17 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     max_waiting = 4 * max_jobs if max_waiting is None else max_waiting
     if max_jobs < 1 or max_waiting < 0:
         raise ValueError(f"max_jobs must be at least 1 and max_waiting at least 0, got {max_jobs} and {max_waiting}")
-    store = SessionStore(cache_dir / "store", ttl=store_ttl_s, size_limit=store_size_limit,
-                         server_id=secrets.token_hex(8))
+    store = DiskcacheStore(cache_dir / "store", ttl=store_ttl_s, size_limit=store_size_limit,
+                           server_id=secrets.token_hex(8))
     store.cleanup()
     store.reset_slots()
     jobs = open_cache(cache_dir / "jobs")
-    jobs.clear()  # results and progress of jobs an earlier server started: no page can ask for them
+    jobs.clear()  # what jobs an earlier server started left behind: no page can ask for it
     manager = JobManager(jobs)
-    app = Dash(__name__, title="ZSOM", update_title=None, background_callback_manager=manager,
-               assets_folder=str(HERE / "assets"))
+    train = partial(run_training, store, max_jobs=max_jobs, threads=threads_per_job(max_jobs),
+                    max_waiting=max_waiting, server_pid=os.getpid())
+    runs = Runs(store, DashManagerBackend(manager, train))
+    app = Dash(__name__, title="ZSOM", update_title=None, assets_folder=str(HERE / "assets"))
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     keep_caches(app.server, store, manager, cache_dir / "jobs")
     datasets = data.DATASET_LABELS
@@ -67,13 +72,12 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
 
     app.layout = serve_layout
     data.register(app, store)
-    training.register(app, store, max_jobs, max_waiting, os.getpid())
-    runs.register(app, store)
-    view.register(app, store)
+    run_page.register(app, runs)
+    view.register(app)
     return app
 
 
-def keep_caches(server, store: SessionStore, manager: JobManager, jobs_dir: Path) -> None:
+def keep_caches(server, store: DiskcacheStore, manager: JobManager, jobs_dir: Path) -> None:
     """Serve on when the cache folder is removed under the running server.
 
     Everything that was in it is gone; new, empty stores take its place at the next

@@ -11,8 +11,10 @@
     var HEX_SIZE_PER_UNIT = 2 / Math.sqrt(3);
     var HEX_OVERLAP_PX = 0.6;
     var DEBOUNCE_MS = 400;
-    // About this many steps play a whole run, however many epochs it has.
-    var PLAY_STEPS = 60;
+    // Playing shows a whole run in about this long, however many epochs it has: a slow
+    // server shows fewer of them (each step waits for the last one shown), never more late.
+    var PLAY_DURATION_MS = 15000;
+    var PLAY_RETRY_MS = 5000;
 
     function hexTraceIndices(gd) {
         var indices = [];
@@ -208,22 +210,69 @@
     }
 
     var settingsToken = 0;
+    // The timeline player: when it started, from and to which epoch, and the step it sent last.
+    var player = {started: 0, from: 1, to: 1, sent: null, sentAt: 0};
+    // The page's poll of the server (see callbacks/run_page.py): the answer counted last,
+    // when it arrived, when the last poll went out, and whether its answer is awaited.
+    var poll = {seq: null, answeredAt: 0, sentAt: 0, awaiting: false};
 
     window.dash_clientside = window.dash_clientside || {};
     window.dash_clientside.zsom = {
         play: function (_clicks, _ticks, value, max, stopped) {
             var noUpdate = window.dash_clientside.no_update;
             var trigger = window.dash_clientside.callback_context.triggered_id;
+            var now = Date.now();
             value = value || 1;
             max = max || 1;
             if (trigger === "play-button") {
-                if (!stopped) { return [noUpdate, true, "\u25B6"]; }
-                if (max <= 1) { return [noUpdate, true, "\u25B6"]; }
+                if (!stopped || max <= 1) { return [noUpdate, true, "\u25B6"]; }
+                var from = value >= max ? 1 : value;
+                player = {started: now, from: from, to: max, sent: from, sentAt: now};
                 return [value >= max ? 1 : noUpdate, false, "\u275A\u275A"];
             }
-            if (value >= max) { return [noUpdate, true, "\u25B6"]; }
-            var step = Math.max(1, Math.round(max / PLAY_STEPS));
-            return [Math.min(max, value + step), false, noUpdate];
+            if (value >= player.to) { return [noUpdate, true, "\u25B6"]; }
+            if (value !== player.sent && now - player.sentAt < PLAY_RETRY_MS) { return [noUpdate, false, noUpdate]; }
+            var share = Math.min(1, (now - player.started) / PLAY_DURATION_MS);
+            var target = Math.max(value + 1, Math.round(player.from + share * (player.to - player.from)));
+            player.sent = Math.min(player.to, target);
+            player.sentAt = now;
+            return [player.sent, false, noUpdate];
+        },
+
+        /* Whether the page's poll of the server is due: poll_ms after the last answer,
+         * or retry_ms after a request whose answer never came. A request the page sends
+         * for another reason (a click, a setting, a timeline move, not the server's own
+         * echo of the timeline or the run menu) postpones the poll until its answer, so
+         * that Dash, which keeps only the newest of overlapping calls, does not drop it. */
+        pacePoll: function () {
+            var context = window.dash_clientside.callback_context;
+            var inputs = context.inputs_list;
+            var view = arguments[arguments.length - 1] || {};
+            var now = Date.now();
+            var fired = {};
+            context.triggered.forEach(function (item) { fired[item.prop_id] = true; });
+            var firedAt = function (i) { return fired[inputs[i].id + "." + inputs[i].property]; };
+            if (view.seq !== poll.seq) {
+                poll.seq = view.seq;
+                poll.answeredAt = now;
+                poll.awaiting = false;
+            }
+            var last = inputs.length - 1;
+            var echo = (firedAt(last - 1) && inputs[last - 1].value === Math.max(view.epoch || 0, 1)) ||
+                       (firedAt(last) && inputs[last].value === view.run);
+            var asked = false;
+            for (var i = 1; i <= last; i++) { asked = asked || Boolean(firedAt(i)); }
+            if (asked && !echo) {
+                poll.awaiting = true;
+                poll.sentAt = now;
+            }
+            if (!firedAt(0)) { return window.dash_clientside.no_update; }
+            var due = poll.awaiting ? now - poll.sentAt >= (view.retry_ms || 5000)
+                                    : now - poll.answeredAt >= (view.poll_ms || 1000);
+            if (!due) { return window.dash_clientside.no_update; }
+            poll.awaiting = true;
+            poll.sentAt = now;
+            return now;
         },
 
         debounceSettings: function () {

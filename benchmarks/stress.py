@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_app import CHROMIUM, CHROMIUM_ARGS, set_value, start_app, wait_status  # noqa: E402
 
 from callbacks.data import DATA_SEED  # noqa: E402
-from callbacks.store import SessionStore  # noqa: E402
+from zsom_jobs.store import DiskcacheStore  # noqa: E402
 from components.settings import DEFAULTS, parse_settings  # noqa: E402
 from zsom_core import SOM  # noqa: E402
 from zsom_core.datasets import load_dataset  # noqa: E402
@@ -69,7 +69,7 @@ EPOCH_LINE = re.compile(r"Epoch (\d+) / (\d+).*?MQE (\S+)")
 class Sampler(threading.Thread):
     """Samples the server's process tree (memory) and the store (slots) every ``period`` s."""
 
-    def __init__(self, pid: int, store: SessionStore, period: float = 0.25):
+    def __init__(self, pid: int, store: DiskcacheStore, period: float = 0.25):
         super().__init__(daemon=True)
         self.root, self.store, self.period = psutil.Process(pid), store, period
         self.peak_rss = self.peak_pss = 0
@@ -186,7 +186,7 @@ def request_phase(browser, url: str, count: int, threads: int = 8) -> dict:
     kinds = {
         "page": ("GET", "", None, "_dash-renderer"),
         "layout": ("GET", "_dash-layout", None, "session-id"),
-        "dependencies": ("GET", "_dash-dependencies", None, "run-request"),
+        "dependencies": ("GET", "_dash-dependencies", None, "run-poll"),
         "asset": ("GET", "assets/zsom.js", None, "dash_clientside"),
         "choose data": ("POST", "_dash-update-component", choose_clusters, "dataset-token"),
         "forged run": ("POST", "_dash-update-component", forged_run, "grid width must be between"),
@@ -238,7 +238,7 @@ def main(argv=None) -> int:
 
     cache = Path(tempfile.mkdtemp(prefix="zsom-stress-"))
     server, url = start_app(cache / "cache")
-    store = SessionStore(cache / "cache" / "store")
+    store = DiskcacheStore(cache / "cache" / "store")
     sampler = Sampler(server.pid, store)
     sampler.start()
     failures = []

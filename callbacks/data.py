@@ -1,7 +1,9 @@
 """Choosing the data: a built-in dataset or an uploaded mesh, stored for the session.
 
-The data reaches the browser once, as the data panel's point cloud; the browser keeps a
-token naming the session's current dataset and nothing more.
+One callback, ``choose_data``, answers the dataset menu, the sample count and an upload.
+The data reaches the browser once, as the data panel's point cloud (drawn by
+``run_page``, which follows the token); the browser keeps a token naming the session's
+current dataset and nothing more.
 """
 
 from __future__ import annotations
@@ -15,19 +17,15 @@ from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.display import display_data
-from components.figures import curves_cleared, data_view_figure, data_view_title, map_skeletons
-from components.geometry import map_structure
-from components.ids import SETTING_CONTROLS, Ids
-from components.layout import status_children
-from components.settings import MAX_UPLOAD_BYTES, SettingsError, control_values, parse_sample_count
+from components.ids import Ids
+from components.settings import MAX_UPLOAD_BYTES, SETTING_CONTROLS, SettingsError, control_values, parse_sample_count
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
 
-from .inputs import grid_of, mapping_of, session_of
-from .runs import run_options, run_to_open
-from .store import SessionStore
-from .view import shown_run_outputs
+from zsom_jobs.seams import Store
+
+from .inputs import session_of
 
 UPLOAD = "upload"
 UPLOAD_LIMITS = MeshLimits(max_bytes=MAX_UPLOAD_BYTES, max_faces=2_000_000, max_vertices=2_000_000)
@@ -52,7 +50,7 @@ def dataset_record(name: str, label: str, points, labels, vertices, faces, descr
     }
 
 
-def builtin_record(store: SessionStore, name: str, n: int) -> dict:
+def builtin_record(store: Store, name: str, n: int) -> dict:
     """A built-in dataset, loaded and prepared once per (name, n) for all sessions."""
     if not isinstance(name, str) or name not in DATASETS:
         raise SettingsError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
@@ -103,104 +101,69 @@ def data_info(record: dict) -> list:
     return lines
 
 
-def register(app, store: SessionStore) -> None:
+def register(app, store: Store) -> None:
+    outputs = [Output(Ids.DATASET_TOKEN, "data"), Output(Ids.SAMPLES, "value"), Output(Ids.DATA_INFO, "children"),
+               Output(Ids.UPLOAD_MESSAGE, "children"), Output(Ids.DATASET, "options"), Output(Ids.DATASET, "value"),
+               Output(Ids.UPLOAD, "contents"),
+               *[Output(control, "value") for control in SETTING_CONTROLS.values()]]
+
     @app.callback(
-        Output(Ids.DATASET_TOKEN, "data", allow_duplicate=True),
-        Output(Ids.SAMPLES, "value"),
-        Output(Ids.DATA_INFO, "children", allow_duplicate=True),
-        Output(Ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
-        Output(Ids.DATASET, "options", allow_duplicate=True),
-        Output(Ids.DATASET, "value", allow_duplicate=True),
-        *[Output(control, "value", allow_duplicate=True) for control in SETTING_CONTROLS.values()],
+        *outputs,
         Input(Ids.DATASET, "value"),
         Input(Ids.SAMPLES, "value"),
+        Input(Ids.UPLOAD, "contents"),
+        State(Ids.UPLOAD, "filename"),
         State(Ids.SESSION, "data"),
-        prevent_initial_call="initial_duplicate",
     )
-    def choose_data(name, samples, session_id):
+    def choose_data(name, samples, contents, filename, session_id):
         session_id = session_of(session_id)
-        if ctx.triggered_id is None:
+        trigger = ctx.triggered_id
+        unchanged_settings = [no_update] * len(SETTING_CONTROLS)
+        if trigger is None:
             # The page's first call. A reloaded page keeps its session: show its data again,
             # with the settings of its latest run.
             record = store.get_dataset(session_id)
             if record is not None:
-                return (*restored_data(record), *restored_settings(store, session_id))
-        return (*_choose_data(name, samples, session_id), *[no_update] * len(SETTING_CONTROLS))
+                return (*restored_data(record), no_update, *restored_settings(store, session_id))
+        if trigger == Ids.UPLOAD:
+            return (*_upload(store, session_id, contents, filename, samples), *unchanged_settings)
+        return (*_choose_data(store, session_id, name, samples, trigger == Ids.DATASET), no_update,
+                *unchanged_settings)
 
-    def _choose_data(name, samples, session_id):
-        unchanged = no_update, no_update
-        choosing = ctx.triggered_id == Ids.DATASET
-        if name == UPLOAD:
-            if choosing:
-                raise PreventUpdate  # the upload callback has stored it already
-            return *_resample_upload(store, session_id, samples), *unchanged
-        n = DATASETS[name].default_n if choosing and isinstance(name, str) and name in DATASETS else samples
-        try:
-            record = builtin_record(store, name, parse_sample_count(n))
-        except (SettingsError, ValueError) as error:
-            return no_update, no_update, _error(str(error)), no_update, *unchanged
-        store.put_dataset(session_id, record)
-        return record["token"], n if choosing else no_update, data_info(record), "", *unchanged
 
-    @app.callback(
-        Output(Ids.DATASET_TOKEN, "data", allow_duplicate=True),
-        Output(Ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
-        Output(Ids.DATA_INFO, "children", allow_duplicate=True),
-        Output(Ids.DATASET, "options"),
-        Output(Ids.DATASET, "value"),
-        Output(Ids.UPLOAD, "contents"),
-        Input(Ids.UPLOAD, "contents"),
-        State(Ids.UPLOAD, "filename"),
-        State(Ids.SAMPLES, "value"),
-        State(Ids.SESSION, "data"),
-        prevent_initial_call=True,
-    )
-    def upload_mesh(contents, filename, samples, session_id):
-        session_id = session_of(session_id)
-        if not contents:
-            raise PreventUpdate
-        try:
-            n = parse_sample_count(samples)
-            data = decode_upload(contents, UPLOAD_LIMITS.max_bytes)
-            record = upload_record(data, filename or "upload", n)
-        except (MeshError, SettingsError) as error:
-            # The contents are cleared either way, so the same file can be dropped again.
-            return no_update, _error(str(error)), no_update, no_update, no_update, None
-        store.put_upload(session_id, record["label"], data)
-        store.put_dataset(session_id, record)
-        options, _ = dataset_choice(record)
-        message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
-        return record["token"], message, data_info(record), options, UPLOAD, None
+def _choose_data(store: Store, session_id: str, name, samples, choosing: bool) -> tuple:
+    """(token, samples, info, upload message, menu options, menu value) of a menu choice
+    or a new sample count."""
+    unchanged = no_update, no_update
+    if name == UPLOAD:
+        if choosing:
+            raise PreventUpdate  # the menu echoing an upload that is stored already
+        return *_resample_upload(store, session_id, samples), *unchanged
+    n = DATASETS[name].default_n if choosing and isinstance(name, str) and name in DATASETS else samples
+    try:
+        record = builtin_record(store, name, parse_sample_count(n))
+    except (SettingsError, ValueError) as error:
+        return no_update, no_update, _error(str(error)), no_update, *unchanged
+    store.put_dataset(session_id, record)
+    return record["token"], n if choosing else no_update, data_info(record), "", *unchanged
 
-    @app.callback(
-        *shown_run_outputs(),
-        Output(Ids.STATUS, "children", allow_duplicate=True),
-        Output(Ids.RUNS, "options", allow_duplicate=True),
-        Output(Ids.RUNS, "value", allow_duplicate=True),
-        Input(Ids.DATASET_TOKEN, "data"),
-        State(Ids.VIEW, "data"),
-        State(Ids.SESSION, "data"),
-        prevent_initial_call=True,
-    )
-    def show_data(token, view, session_id):
-        session_id = session_of(session_id)
-        record = store.get_dataset(session_id)
-        if record is None or record["token"] != token:
-            raise PreventUpdate
-        display = record["display"]
-        figure = data_view_figure(display, data_view_title(record["label"], display), revision=token)
-        view = mapping_of(view)
-        grid = grid_of(view.get("grid"))
-        # The map panels keep their figures (replacing one costs far more than patching
-        # it) but lose the previous data's map.
-        maps = map_skeletons(map_structure(*grid)) if view.get("run") and grid else {}
-        panels = [maps.get(panel, no_update) for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS)]
-        text = f"{record['label']}: {display['n']:,} points in {display['dim']}-D. Press Train."
-        view = {"dataset": token, "label": record["label"], "grid": grid, "data_grid": None}
-        # A reloaded page finds the session's runs on this data; the newest one opens next.
-        runs = run_options(store, session_id, token)
-        return (figure, *panels, curves_cleared(), view, 1, 1, "no run yet", status_children("Ready", text),
-                runs, run_to_open(store, session_id, token))
+
+def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple:
+    """The outputs of ``choose_data`` for an uploaded file (the upload's contents cleared
+    either way, so that the same file can be dropped again)."""
+    if not contents:
+        raise PreventUpdate
+    try:
+        n = parse_sample_count(samples)
+        data = decode_upload(contents, UPLOAD_LIMITS.max_bytes)
+        record = upload_record(data, filename or "upload", n)
+    except (MeshError, SettingsError) as error:
+        return no_update, no_update, no_update, _error(str(error)), no_update, no_update, None
+    store.put_upload(session_id, record["label"], data)
+    store.put_dataset(session_id, record)
+    options, _ = dataset_choice(record)
+    message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
+    return record["token"], no_update, data_info(record), message, options, UPLOAD, None
 
 
 def restored_data(record: dict) -> tuple:
@@ -209,17 +172,16 @@ def restored_data(record: dict) -> tuple:
     return record["token"], record["display"]["n"], data_info(record), "", options, value
 
 
-def restored_settings(store: SessionStore, session_id: str) -> list:
+def restored_settings(store: Store, session_id: str) -> list:
     """The setting controls' values of the session's latest run (unchanged without one)."""
-    run_id = store.current_run_id(session_id)
-    meta = store.get_run(session_id, run_id) if run_id else None
-    if meta is None:
+    record = store.current_run(session_id)
+    if record is None:
         return [no_update] * len(SETTING_CONTROLS)
-    values = control_values(meta["settings"])
+    values = control_values(record.settings)
     return [values[name] for name in SETTING_CONTROLS]
 
 
-def _resample_upload(store: SessionStore, session_id: str, samples):
+def _resample_upload(store: Store, session_id: str, samples):
     upload = store.get_upload(session_id)
     if upload is None:
         return no_update, no_update, no_update, _error("the uploaded file has expired; upload it again")

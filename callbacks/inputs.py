@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 from components.settings import MAX_UNITS, MAX_SIDE, MIN_SIDE
 from zsom_core.grid import TOPOLOGIES
 
-from .store import check_session_id
+from zsom_jobs.store import check_session_id
 
 
 def session_of(value) -> str:
@@ -31,9 +31,12 @@ def mapping_of(value) -> dict:
 
 def epoch_of(value) -> int | None:
     """A timeline position as a whole number, or None when it is not a finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return int(value)
+    try:
+        return int(value) if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for a float: no epoch is that far
+        return None
 
 
 def grid_of(value) -> list | None:

@@ -10,12 +10,12 @@ from dash import dcc, html
 
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
-from .settings import (DEFAULTS, MAX_EPOCHS, MAX_SAMPLES, MAX_SEED, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SAMPLES,
-                       MIN_SIDE)
+from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, row_id
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
-WATCHDOG_INTERVAL_MS = 1000
+# How often the browser checks whether the next poll of the server is due (no request).
+PACE_MS = 100
 
 EXPORT_NAMES = {
     Ids.DATA_VIEW: "data-and-map",
@@ -50,12 +50,6 @@ def export_size(spec: dict = EXPORT_LAYOUT) -> tuple[int, int]:
     return (spec["columns"] * width * spec["scale"], (spec["header"] + spec["rows"] * height) * spec["scale"])
 
 
-METRIC_LABELS = {"euclidean": "Euclidean", "manhattan": "Manhattan", "chebyshev": "Chebyshev",
-                 "cosine": "Cosine", "minkowski": "Minkowski"}
-NEIGHBORHOOD_LABELS = {"gaussian": "Gaussian", "bubble": "Bubble", "mexican_hat": "Mexican hat",
-                       "triangle": "Triangle"}
-
-
 def graph_config(panel: str) -> dict:
     """Modebar: PNG download at twice the screen resolution, no logo, no cloud button."""
     return {
@@ -87,13 +81,13 @@ def build_layout(session_id: str, datasets: dict, default_dataset: str, default_
         # while every other tab (and every other browser) gets a session of its own.
         dcc.Store(id=Ids.SESSION, data=session_id, storage_type="session"),
         dcc.Store(id=Ids.DATASET_TOKEN),
-        dcc.Store(id=Ids.RUN_REQUEST),
-        dcc.Store(id=Ids.PROGRESS),
-        dcc.Store(id=Ids.RUN_RESULT),
         dcc.Store(id=Ids.VIEW, data=view or {}),
         dcc.Store(id=Ids.SETTINGS_TOUCHED),
+        dcc.Store(id=Ids.PLAY_STEP),
         dcc.Store(id=Ids.EXPORT_SPEC, data=EXPORT_LAYOUT),
-        dcc.Interval(id=Ids.WATCHDOG, interval=WATCHDOG_INTERVAL_MS, disabled=True),
+        # The page's poll of the server, paced in the browser: see callbacks.run_page.
+        dcc.Store(id=Ids.POLL),
+        dcc.Interval(id=Ids.PACE, interval=PACE_MS),
         dcc.Interval(id=Ids.PLAY_TICK, interval=PLAY_INTERVAL_MS, disabled=True),
     ])
 
@@ -121,23 +115,38 @@ def _field(label: str, control, hint: str | None = None, **kwargs) -> html.Div:
     return html.Div(children, className="field", **kwargs)
 
 
-def _slider(id_: str, low, high, step, value, marks: dict | None = None) -> dcc.Slider:
-    return dcc.Slider(id=id_, min=low, max=high, step=step, value=value, marks=marks, updatemode="mouseup",
-                      className="slider")
+def _control(setting: Setting):
+    """The control of one row of the settings table."""
+    id_, value = setting.control_id, setting.default
+    if setting.control == "slider":
+        marks = {mark: f"{mark:g}" for mark in setting.marks} or None
+        low = setting.step if setting.low_open else setting.low
+        return dcc.Slider(id=id_, min=low, max=setting.slider_high or setting.high, step=setting.step, value=value, marks=marks,
+                          updatemode="mouseup", className="slider")
+    if setting.control == "switch":
+        return dcc.Checklist(id=id_, options=[{"label": setting.label, "value": "on"}], value=["on"] if value else [],
+                             className="switch", inputClassName="switch-input", labelClassName="switch-label")
+    if setting.control == "radio":
+        return dcc.RadioItems(id=id_, options=[{"label": label, "value": key} for key, label in setting.choices.items()],
+                              value=value, className="segmented", inline=True)
+    if setting.control == "dropdown":
+        return dcc.Dropdown(id=id_, value=value, clearable=False, searchable=False, className="dropdown",
+                            options=[{"label": label, "value": key} for key, label in setting.choices.items()])
+    # A typed number: no min/max in the browser, so a value out of range reaches the
+    # server, which says why.
+    return dcc.Input(id=id_, type="number", step=setting.step, value=value, debounce=True, className="number-input")
 
 
-def _switch(id_: str, label: str, on: bool) -> dcc.Checklist:
-    return dcc.Checklist(id=id_, options=[{"label": label, "value": "on"}], value=["on"] if on else [],
-                         className="switch", inputClassName="switch-input", labelClassName="switch-label")
-
-
-def _radio(id_: str, options: dict, value: str) -> dcc.RadioItems:
-    return dcc.RadioItems(id=id_, options=[{"label": label, "value": key} for key, label in options.items()],
-                          value=value, className="segmented", inline=True)
+def _setting_row(setting: Setting):
+    control = _control(setting)
+    if setting.control == "switch":
+        return control
+    hidden = {"style": {"display": "none"}} if setting.shown_if is not None else {}
+    hint = setting.help if setting.control == "number" else None
+    return _field(setting.label, control, hint, id=row_id(setting), title=setting.help or None, **hidden)
 
 
 def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html.Aside:
-    d = DEFAULTS
     data = html.Section(className="section", children=[
         html.H2("Data"),
         _field("Dataset", dcc.Dropdown(id=Ids.DATASET, value=default_dataset, clearable=False, searchable=False,
@@ -157,39 +166,16 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
     ])
-    side_marks = {v: str(v) for v in (MIN_SIDE, 25, 50, 75, MAX_SIDE)}
-    grid = html.Section(className="section", children=[
-        html.H2("Map"),
-        _field("Width", _slider(Ids.WIDTH, MIN_SIDE, MAX_SIDE, 1, d["width"], side_marks)),
-        _field("Height", _slider(Ids.HEIGHT, MIN_SIDE, MAX_SIDE, 1, d["height"], side_marks)),
-        _field("Topology", _radio(Ids.TOPOLOGY, {"square": "Square", "hex": "Hexagonal"}, d["topology"])),
-        _switch(Ids.TOROIDAL, "Toroidal (edges wrap around)", d["toroidal"]),
-        _field("Initialisation", _radio(Ids.INIT, {"pca": "PCA", "random": "Random"}, d["init"])),
-    ])
-    training = html.Section(className="section", children=[
-        html.H2("Training"),
-        _field("Epochs", _slider(Ids.EPOCHS, 1, MAX_EPOCHS, 1, d["epochs"], {1: "1", 250: "250", 500: "500", 1000: "1000"})),
-        _field("Sigma0 (neighbourhood radius)", _slider(Ids.SIGMA, 0.5, 50, 0.5, d["sigma"], {0.5: "0.5", 25: "25", 50: "50"})),
-        _field("Learning rate", _slider(Ids.LEARNING_RATE, 0.01, 1, 0.01, d["learning_rate"], {0.01: "0.01", 0.5: "0.5", 1: "1"})),
-        _field("Decay", _radio(Ids.DECAY, {"linear": "Linear", "exponential": "Exponential"}, d["decay"])),
-        _switch(Ids.ADAPTIVE_LR, "Adaptive learning rate", d["adaptive_lr"]),
-        _field("Algorithm", _radio(Ids.ALGORITHM, {"batch": "Batch", "online": "Online"}, d["algorithm"])),
-        _field("Neighbourhood", dcc.Dropdown(id=Ids.NEIGHBORHOOD, value=d["neighborhood"], clearable=False,
-                                             searchable=False, className="dropdown",
-                                             options=[{"label": v, "value": k} for k, v in NEIGHBORHOOD_LABELS.items()])),
-        _field("Metric", dcc.Dropdown(id=Ids.METRIC, value=d["metric"], clearable=False, searchable=False,
-                                      className="dropdown",
-                                      options=[{"label": v, "value": k} for k, v in METRIC_LABELS.items()])),
-        _field("Minkowski p", dcc.Input(id=Ids.MINKOWSKI_P, type="number", step=0.1, value=d["p"],
-                                        debounce=True, className="number-input"),
-               id=Ids.MINKOWSKI_P_ROW, style={"display": "none"}),
-        _field("Seed", dcc.Input(id=Ids.SEED, type="number", step=1, value=d["seed"],
-                                 debounce=True, className="number-input"),
-               hint=f"0 to {MAX_SEED:,}"),
-        _switch(Ids.AUTO_RETRAIN, "Retrain when a setting changes", True),
-        html.Div(id=Ids.SETTINGS_MESSAGE, className="message", role="alert"),
-    ])
-    return html.Aside(className="sidebar", children=[data, grid, training])
+    sections = [data]
+    for section, title in (("map", "Map"), ("training", "Training")):
+        rows = [_setting_row(setting) for setting in SETTINGS if setting.section == section]
+        if section == "training":
+            rows.append(dcc.Checklist(id=Ids.AUTO_RETRAIN, options=[{"label": "Retrain when a setting changes",
+                                                                     "value": "on"}], value=["on"],
+                                      className="switch", inputClassName="switch-input", labelClassName="switch-label"))
+            rows.append(html.Div(id=Ids.SETTINGS_MESSAGE, className="message", role="alert"))
+        sections.append(html.Section(className="section", children=[html.H2(title), *rows]))
+    return html.Aside(className="sidebar", children=sections)
 
 
 def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:

@@ -1,8 +1,18 @@
-"""The status line's contents for each moment of a run: pure functions of stored values."""
+"""The status line's contents for each moment of a run: pure functions of stored values.
+
+``run_controls`` is the one place that turns a run's record into what the page shows
+about it: the status line, whether Train restarts and Cancel is live, and whether the
+page keeps asking the server for news.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from zsom_jobs.records import Liveness, RunRecord, RunStatus
+
 from .layout import status_children
+from .settings import TrainingSettings
 
 RUNNING_STATES = {"queued": "Starting", "running": "Training"}
 
@@ -19,10 +29,10 @@ def epoch_metrics(record: dict) -> list[tuple[str, str]]:
     ]
 
 
-def epoch_status(meta: dict, record: dict, latest: int) -> list:
+def epoch_status(run: RunRecord, record: dict, latest: int) -> list:
     """The line for a shown epoch: the run's state, "Epoch k / N", and the epoch's metrics."""
     epochs = record["epochs"]
-    status = meta.get("status")
+    status = run.status.value
     where = f"Epoch {record['epoch']} / {epochs}"
     if status in RUNNING_STATES:
         state = RUNNING_STATES[status]
@@ -31,16 +41,17 @@ def epoch_status(meta: dict, record: dict, latest: int) -> list:
     elif status == "done":
         state = "Done"
         if record["epoch"] == epochs:
-            where = f"Epoch {epochs} / {epochs}: finished in {meta.get('elapsed', record['elapsed']):.1f} s"
+            elapsed = run.elapsed if run.elapsed is not None else record["elapsed"]
+            where = f"Epoch {epochs} / {epochs}: finished in {elapsed:.1f} s"
     elif status == "cancelled":
         state = "Cancelled"
-        where += f", cancelled after epoch {meta.get('epoch', latest)}"
+        where += f", cancelled after epoch {run.epoch}"
     elif status == "interrupted":
         state = "Interrupted"
-        where += f": {meta.get('message', 'interrupted')}"
+        where += f": {run.message or 'interrupted'}"
     else:
         state = "Failed"
-        where += f": {meta.get('message', 'failed')}"
+        where += f": {run.message or 'failed'}"
     return status_children(state, where, epoch_metrics(record))
 
 
@@ -53,13 +64,12 @@ def queued_status(place: int) -> list:
     return status_children("Queued", f"Queued for a training slot: {ahead}; it starts when one frees up")
 
 
-def ended_status(meta: dict) -> list:
-    """A run that ended without its job's say: the process died or the server stopped."""
-    done = meta.get("epoch") or 0
-    if meta.get("status") == "interrupted":
-        return status_children("Interrupted", f"Interrupted: {meta['message']} (after epoch {done}). "
+def ended_status(run: RunRecord) -> list:
+    """A run that failed or was interrupted before its first epoch was shown."""
+    if run.status is RunStatus.INTERRUPTED:
+        return status_children("Interrupted", f"Interrupted: {run.message} (after epoch {run.epoch}). "
                                               "Press Train to run it again.")
-    return failed_status(f"Failed: {meta['message']} (after epoch {done}). Press Train to try again.")
+    return failed_status(f"Failed: {run.message} (after epoch {run.epoch}). Press Train to try again.")
 
 
 def cancelled_status(epoch: int, epochs: int) -> list:
@@ -75,5 +85,41 @@ def busy_status(message: str) -> list:
     return status_children("Busy", message)
 
 
-def stopped_status(reason: str) -> list:
-    return status_children("Idle", reason)
+@dataclass(frozen=True)
+class RunControls:
+    """What the page shows of a run besides its panels."""
+
+    status: list
+    live: bool  # Cancel is live and Train restarts
+
+    @property
+    def train_label(self) -> str:
+        return "Restart" if self.live else "Train"
+
+
+def run_controls(record: RunRecord | None, live: Liveness, shown: dict | None, latest: int,
+                 idle_text: str) -> RunControls:
+    """The status line and buttons for ``record`` with liveness ``live``.
+
+    ``shown`` is the stored epoch the panels show (None before the first) and ``latest``
+    the run's newest stored epoch; ``idle_text`` the sentence shown without a run.
+    """
+    if record is None:
+        return RunControls(status_children("Ready", idle_text), live=False)
+    if shown is not None:
+        return RunControls(epoch_status(record, shown, latest), live=live.live)
+    if latest > 0:  # the page is drawing the run's stored epochs
+        return RunControls(status_children("Loading", f"Run {record.number}: drawing its epochs"), live=live.live)
+    if record.status is RunStatus.QUEUED:
+        if record.queue_place > 0:
+            return RunControls(queued_status(record.queue_place), live=True)
+        return RunControls(starting_status(TrainingSettings(record.settings).describe()), live=live.live)
+    if record.status is RunStatus.RUNNING:
+        return RunControls(status_children("Training", "Training: waiting for the first epoch"), live=live.live)
+    if record.status is RunStatus.BUSY:
+        return RunControls(busy_status(record.message), live=False)
+    if record.status is RunStatus.CANCELLED:
+        return RunControls(cancelled_status(record.epoch, record.epochs), live=False)
+    if record.status is RunStatus.DONE:
+        return RunControls(status_children("Done", f"Done: {record.epochs} epochs"), live=False)
+    return RunControls(ended_status(record), live=False)

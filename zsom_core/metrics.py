@@ -17,6 +17,8 @@ METRICS = {
     "cosine": COSINE,
     "minkowski": MINKOWSKI,
 }
+METRIC_LABELS = {"euclidean": "Euclidean", "manhattan": "Manhattan", "chebyshev": "Chebyshev",
+                 "cosine": "Cosine", "minkowski": "Minkowski"}
 
 
 def metric_code(name: str, p: float = 2.0) -> int:

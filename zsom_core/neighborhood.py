@@ -18,6 +18,8 @@ NEIGHBORHOODS = {
     "mexican_hat": MEXICAN_HAT,
     "triangle": TRIANGLE,
 }
+NEIGHBORHOOD_LABELS = {"gaussian": "Gaussian", "bubble": "Bubble", "mexican_hat": "Mexican hat",
+                       "triangle": "Triangle"}
 
 
 def neighborhood_code(name: str) -> int:

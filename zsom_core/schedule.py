@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 DECAYS = ("linear", "exponential")
+DECAY_LABELS = {"linear": "Linear", "exponential": "Exponential"}
 
 LINEAR_DECAY_FACTOR = 0.8
 LINEAR_SIGMA_SHRINK = 0.85

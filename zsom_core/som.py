@@ -26,6 +26,8 @@ from .schedule import DECAYS, Schedule, adapt_rate
 
 INITS = ("random", "pca")
 ALGORITHMS = ("batch", "online")
+INIT_LABELS = {"pca": "PCA", "random": "Random"}
+ALGORITHM_LABELS = {"batch": "Batch", "online": "Online"}
 DTYPES = ("float32", "float64")
 UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
 

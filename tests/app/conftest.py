@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.store import SessionStore
+from zsom_jobs.store import DiskcacheStore
 
 MESH_DIR = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "meshes"
 
 
 @pytest.fixture
-def store(tmp_path) -> SessionStore:
-    store = SessionStore(tmp_path / "store")
+def store(tmp_path) -> DiskcacheStore:
+    store = DiskcacheStore(tmp_path / "store")
     yield store
     store.close()
 

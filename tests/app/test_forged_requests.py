@@ -2,10 +2,14 @@
 
 The browser's controls keep values in range, but anyone can POST any body to
 ``/_dash-update-component``. These tests do that through Flask's test client, in process
-(no browser, no network, no training process), with bodies built from the app's own
-``/_dash-dependencies`` (see ``dash_requests``), and check what comes back and what the
-server stored: an error message for the user and nothing recorded, never a crash page or a
-traceback, never another session's data, never a file outside the cache folder.
+(no browser, no network), with bodies built from the app's own ``/_dash-dependencies``
+(see ``dash_requests``), and check what comes back and what the server stored: an error
+message for the user and nothing recorded, never a crash page or a traceback, never
+another session's data, never a file outside the cache folder.
+
+A valid Train request starts a real (tiny) training job in a process of its own, as the
+server does for a browser; a test that needs a trained run waits for that job, and never
+trains the same run again in this process.
 """
 
 from __future__ import annotations
@@ -13,18 +17,24 @@ from __future__ import annotations
 import base64
 import io
 import json
+import secrets
 import string
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from dash_requests import DashRequests, output, text_of
+from test_jobs import RecordingBackend
 
 from app import create_app
 from callbacks.data import UPLOAD_LIMITS
-from callbacks.jobs import run_training
-from callbacks.store import QUEUED, SessionStore
-from callbacks.training import start_run
+from callbacks.run_page import POLL_BUSY_MS, POLL_IDLE_MS, POLL_RETRY_MS
+from components.settings import DEFAULTS, MAX_SIDE, MAX_UNITS, parse_settings
+from zsom_jobs import RunRecord, Runs, RunStatus
+from zsom_jobs.store import DiskcacheStore
+from zsom_jobs.training import pid_alive, run_training
 
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Werkzeug Debugger", 'File "/', "__debugger__")
 MISSING = object()
@@ -32,21 +42,28 @@ MISSING = object()
 SESSION = "session-id.data"
 VIEW = "view-state.data"
 TRAIN = "train-button.n_clicks"
+CANCEL = "cancel-button.n_clicks"
+TOUCHED = "settings-touched.data"
+DATASET_TOKEN = "dataset-token.data"
 DATASET = "dataset-choice.value"
 SAMPLES = "sample-count.value"
 UPLOAD = "mesh-upload.contents"
 UPLOAD_NAME = "mesh-upload.filename"
 TIMELINE = "timeline.value"
-PROGRESS = "run-progress.data"
-RESULT = "run-result.data"
+PLAY_STEP = "play-step.data"
+POLL = "run-poll.data"  # the page's poll: set by the browser (zsom.pacePoll) when one is due
 RUN_CHOICE = "run-choice.value"
 PANEL_IDS = ("panel-data-view", "panel-u-matrix", "panel-u-surface", "panel-hits", "panel-curves")
 
-# A small map and run, so that a valid request is cheap to answer and to train in process.
+# A small map and run, so that a valid request is cheap to answer and its job quick to train.
 SMALL_RUN = {"grid-width.value": 4, "grid-height.value": 4, "epochs.value": 3, "sigma0.value": 2.0}
+SMALL_GRID = [4, 4, "hex"]
+SMALL_EPOCHS = 3
+MAX_JOBS = 2
+JOB_TIMEOUT_S = 60.0
 TETRAHEDRON_OBJ = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n"
 GARBAGE = bytes(range(256)) * 8
-
+HUGE_INT = 10**400  # valid JSON: Python parses it to an int that float() refuses with OverflowError
 
 def data_url(payload: bytes) -> str:
     return "data:application/octet-stream;base64," + base64.b64encode(payload).decode()
@@ -64,15 +81,47 @@ def app_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(app_root) -> DashRequests:
-    return DashRequests(create_app(app_root / "cache", max_jobs=2))
+    return DashRequests(create_app(app_root / "cache", max_jobs=MAX_JOBS))
 
 
 @pytest.fixture(scope="module")
-def cache_store(app_root, server) -> SessionStore:
-    """The store the app keeps its state in, opened a second time to look inside."""
-    store = SessionStore(app_root / "cache" / "store")
+def cache_store(app_root, server) -> DiskcacheStore:
+    """The store the app keeps its state in, opened a second time to look inside. At the
+    end of the module, every run the tests started has ended (no job is left behind)."""
+    store = DiskcacheStore(app_root / "cache" / "store")
     yield store
-    store.close()
+    try:
+        for key in list(store.cache.iterkeys()):
+            if isinstance(key, str) and key.endswith("/current-run"):
+                session = key.split("/")[1]
+                wait_until_finished(store, session, store.current_run_id(session))
+    finally:
+        store.close()
+
+
+def wait_until(condition, what: str, timeout: float = JOB_TIMEOUT_S):
+    """Poll ``condition()`` until it is true (returned) or the deadline passes (a failure).
+
+    The training job is another process that reports only through the store: no event
+    tells this process that it moved on, so the store is polled, briefly and bounded.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.05)
+
+
+def wait_until_finished(store: DiskcacheStore, session: str, run_id: str | None) -> RunRecord | None:
+    """The run's record once it has ended (None: no such run)."""
+    def ended() -> bool:
+        record = store.get_run(session, run_id)
+        return record is None or record.finished
+
+    wait_until(ended, f"run {run_id} of session {session} ended")
+    return store.get_run(session, run_id)
 
 
 def assert_no_traceback(response) -> None:
@@ -88,26 +137,89 @@ def send(server: DashRequests, input_prop: str, values: dict | None = None, **op
     return response.status_code, response.get_json(silent=True)
 
 
+def show(server: DashRequests, trigger: str, session: str, token, view, values: dict | None = None):
+    """A request to the run page's callback, as the page of ``session`` holding data ``token``
+    and view state ``view`` sends it when ``trigger`` changes."""
+    return send(server, trigger, {SESSION: session, DATASET_TOKEN: token, VIEW: view, **SMALL_RUN, **(values or {})})
+
+
 def load_data(server: DashRequests, session: str, samples: int = 500) -> str:
     """Give ``session`` the "clusters" dataset, as the data callback does; returns its token."""
     status, body = send(server, SAMPLES, {DATASET: "clusters", SAMPLES: samples, SESSION: session})
     assert status == 200, status
-    token = output(body, "dataset-token.data")
+    token = output(body, DATASET_TOKEN)
     assert isinstance(token, str) and token
     return token
 
 
-def request_run(server: DashRequests, session: str, values: dict | None = None) -> tuple[int, dict | None]:
-    return send(server, TRAIN, {SESSION: session, **SMALL_RUN, **(values or {})})
+def request_run(server: DashRequests, session: str, values: dict | None = None, *,
+                token: str | None = None) -> tuple[int, dict | None]:
+    """Press Train on the page of ``session`` (holding data ``token``): a valid request starts a job."""
+    return send(server, TRAIN, {SESSION: session, DATASET_TOKEN: token, **SMALL_RUN, **(values or {})})
 
 
 def recorded_run(server: DashRequests, session: str) -> tuple[str, dict]:
     """A run the server accepted for ``session`` (dataset loaded first): (run id, view state)."""
-    load_data(server, session)
-    status, body = request_run(server, session)
+    token = load_data(server, session)
+    status, body = request_run(server, session, token=token)
     assert status == 200, status
-    run_id = output(body, "run-request.data")["run"]
+    run_id = output(body, VIEW)["run"]
+    assert isinstance(run_id, str) and run_id
     return run_id, output(body, VIEW)
+
+
+def cancel(server: DashRequests, session: str, token: str) -> None:
+    """Press Cancel on the page of ``session``: its run, if still training, ends and its job stops."""
+    status, _ = show(server, CANCEL, session, token, None)
+    assert status == 200
+
+
+# What each answer adds to the view state for the page's poll: its count, and when to poll next.
+POLL_FIELDS = ("seq", "poll_ms", "retry_ms")
+
+
+def shown_state(view: dict) -> dict:
+    """A view state without the fields that pace the poll: what the page holds on screen."""
+    return {key: value for key, value in view.items() if key not in POLL_FIELDS}
+
+
+def assert_counts_itself(sent, answered: dict) -> None:
+    """The answer counts itself in the view state (the page's poll fires again once it has
+    seen the count move) and says when to poll next."""
+    sent_seq = sent.get("seq") if isinstance(sent, dict) else None
+    before = sent_seq if type(sent_seq) is int and 0 <= sent_seq < 2**31 else 0
+    assert answered["seq"] == (before + 1) % 2**31
+    assert answered["poll_ms"] in (POLL_BUSY_MS, POLL_IDLE_MS) and answered["retry_ms"] == POLL_RETRY_MS
+
+
+def no_panel_figure(body) -> bool:
+    return all(output(body, f"{panel}.figure", MISSING) is MISSING for panel in PANEL_IDS)
+
+
+def settled_view(server: DashRequests, session: str, token: str, view=None, most: int = 6) -> dict:
+    """The view state of a page of ``session`` that polled until the panels show what the
+    store holds (an answer that changes no panel)."""
+    for _ in range(most):
+        status, body = show(server, POLL, session, token, view)
+        assert status == 200
+        view = output(body, VIEW)
+        if no_panel_figure(body):
+            return view
+    raise AssertionError(f"the page of session {session} never caught up with the store")
+
+
+@contextmanager
+def job_slots_taken(store: DiskcacheStore, count: int = MAX_JOBS):
+    """Every training slot of the server held by runs of sessions that do not exist, so that
+    a job started meanwhile waits in the queue (queued and live) until they are freed."""
+    held = [secrets.token_urlsafe(12) for _ in range(count)]
+    for run in held:
+        store.take_slot(str(uuid.uuid4()), run, max_jobs=1000, ttl=600.0, max_waiting=1000)
+    try:
+        yield
+    finally:
+        for run in held:
+            store.release_slot(run)
 
 
 def message_of(body, prop_id: str) -> str:
@@ -172,7 +284,6 @@ FORGED_SETTINGS = {
     "toroidal hex, odd height": ({"toroidal.value": ["on"], "grid-height.value": 5}, "needs an even height"),
 }
 
-HUGE_INT = 10**400  # valid JSON: Python parses it to an int that float() refuses with OverflowError
 FORGED_SETTINGS_HUGE = {
     "width 10**400": ({"grid-width.value": HUGE_INT}, "grid width must be"),
     "epochs 10**400": ({"epochs.value": HUGE_INT}, "epochs must be"),
@@ -186,29 +297,32 @@ def settings_cases():
 
 
 def test_a_valid_run_request_records_a_run(server, cache_store):
-    """The control for the cases below: the same request, unforged, is accepted."""
+    """The control for the cases below: the same request, unforged, is accepted, and its job trains."""
     session = server.new_session()
     token = load_data(server, session)
-    status, body = request_run(server, session)
+    status, body = request_run(server, session, token=token)
     assert status == 200
     assert message_of(body, "settings-message.children") == ""
-    run_id = output(body, "run-request.data")["run"]
+    run_id = output(body, VIEW)["run"]
+    assert isinstance(run_id, str) and output(body, RUN_CHOICE) == run_id
     assert cache_store.current_run_id(session) == run_id
-    meta = cache_store.get_run(session, run_id)
-    assert meta["status"] == QUEUED and meta["dataset_token"] == token
-    assert meta["settings"]["width"] == 4 and meta["settings"]["epochs"] == 3
+    record = cache_store.get_run(session, run_id)
+    assert record.dataset_token == token and record.job is not None
+    assert record.settings["width"] == 4 and record.settings["epochs"] == SMALL_EPOCHS
+    final = wait_until_finished(cache_store, session, run_id)
+    assert final.status is RunStatus.DONE and final.epoch == SMALL_EPOCHS
 
 
 @pytest.mark.parametrize("forged, message", list(settings_cases()))
 def test_forged_settings_are_refused_with_a_message_and_record_no_run(server, cache_store, forged, message):
     session = server.new_session()
-    load_data(server, session)  # the forged setting is the only thing wrong with the request
-    status, body = request_run(server, session, forged)
+    token = load_data(server, session)  # the forged setting is the only thing wrong with the request
+    status, body = request_run(server, session, forged, token=token)
     assert status == 200
     assert message in message_of(body, "settings-message.children")
     assert message in json.dumps(output(body, "status-line.children"))
-    assert output(body, "run-request.data", MISSING) is MISSING  # no run id handed out
-    assert cache_store.current_run_id(session) is None
+    assert output(body, VIEW)["run"] is None and output(body, RUN_CHOICE) is None  # no run id handed out
+    assert cache_store.current_run_id(session) is None and cache_store.runs(session) == []
 
 
 def test_a_run_request_without_data_is_refused(server, cache_store):
@@ -219,39 +333,45 @@ def test_a_run_request_without_data_is_refused(server, cache_store):
     assert cache_store.current_run_id(session) is None
 
 
-# A view state that is not an object (the browser only ever sends an object or nothing).
-# (trigger, an output that picks the callback, extra values)
+# A view state that is not an object (the browser only ever sends an object or nothing),
+# through every input of the run page's callback. (trigger, extra values)
 VIEW_CALLBACKS = {
-    "run request": (TRAIN, None, {}),
-    "data shown": ("dataset-token.data", "panel-data-view.figure", {"dataset-token.data": "{token}"}),
-    "timeline": (TIMELINE, None, {TIMELINE: 2}),
-    "run menu": (RUN_CHOICE, None, {RUN_CHOICE: "someone-elses-run"}),
-    "watchdog": ("run-watchdog.n_intervals", None, {}),
-    "run result": (RESULT, "view-state.data", {RESULT: {"run": "{run}", "status": "done", "epoch": 1}}),
-    "run progress": (PROGRESS, None, {PROGRESS: {"run": "{run}", "epoch": 1}}),
+    "run request": (TRAIN, {}),
+    "cancel": (CANCEL, {}),
+    "settings touched": (TOUCHED, {TOUCHED: 1}),
+    "data shown": (DATASET_TOKEN, {}),
+    "timeline": (TIMELINE, {TIMELINE: 2}),
+    "play step": (PLAY_STEP, {PLAY_STEP: 2}),
+    "run menu": (RUN_CHOICE, {RUN_CHOICE: "someone-elses-run"}),
+    "poll": (POLL, {POLL: 1_700_000_000_000}),
 }
 
 
 def view_cases():
-    for name, (trigger, writes, values) in VIEW_CALLBACKS.items():
-        for view, label in (("x", "a string"), ([1, 2], "a list")):
-            yield pytest.param(trigger, writes, values, view, id=f"{name}, {label}")
+    for name, (trigger, values) in VIEW_CALLBACKS.items():
+        for view, label in (("x", "a string"), ([1, 2], "a list"), (5, "a number")):
+            yield pytest.param(trigger, values, view, id=f"{name}, {label}")
 
 
-@pytest.mark.parametrize("trigger, writes, values, view", list(view_cases()))
-def test_a_view_state_that_is_not_an_object_is_not_a_server_error(server, trigger, writes, values, view):
-    if not server.dependencies_with(trigger):
-        pytest.skip(f"no server callback has the input {trigger}")
+def test_the_view_cases_reach_every_input_of_the_run_page(server):
+    """The table above covers every input of the run page's callback (a new input must join it)."""
+    inputs = {f"{item['id']}.{item['property']}" for item in server.dependency(TRAIN)["inputs"]}
+    assert {trigger for trigger, _ in VIEW_CALLBACKS.values()} == inputs
+
+
+@pytest.mark.parametrize("trigger, values, view", list(view_cases()))
+def test_a_view_state_that_is_not_an_object_is_read_as_absent(server, cache_store, trigger, values, view):
     session = server.new_session()
     token = load_data(server, session)
-    status, body = request_run(server, session)  # the session has data and a run
-    run_id = output(body, "run-request.data")["run"]
-    values = json.loads(json.dumps(values).replace("{token}", token).replace("{run}", run_id))
-    dependency = next(dep for dep in server.dependencies_with(trigger)
-                      if (writes is None or tuple(writes.split(".")) in server.written(dep))
-                      and (trigger != "dataset-token.data" or len(dep["inputs"]) == 1))
-    status, _ = send(server, trigger, {SESSION: session, **SMALL_RUN, **values, VIEW: view}, dependency=dependency)
-    assert status in (200, 204)
+    status, _ = request_run(server, session, token=token)  # the session has data and a run
+    assert status == 200
+    status, body = show(server, trigger, session, token, view, values)
+    assert status == 200  # a valid session always gets the whole state back
+    answered = output(body, VIEW)
+    assert isinstance(answered, dict) and answered["dataset"] == token
+    assert answered["run"] in (None, cache_store.current_run_id(session))
+    assert_counts_itself(view, answered)
+    cancel(server, session, token)
 
 
 # ---------------------------------------------------------------------------- 2. data choice
@@ -317,36 +437,91 @@ def test_a_forged_dataset_name_is_refused_and_stores_nothing(server, cache_store
     assert cache_store.get_dataset(session) is None
 
 
-@pytest.mark.parametrize("grid", [
+GRID_CASES = [
     pytest.param([4, 4, "hex"], id="a valid grid"),
     pytest.param([3000, 3000, "hex"], id="3000 x 3000"),
     pytest.param([10**6, 2, "square"], id="a million x 2"),
     pytest.param(["a", "b", "c"], id="strings"),
     pytest.param([4, 4, "hex", 1], id="four items"),
-])
-def test_a_forged_grid_in_the_view_state_builds_no_oversized_map(server, monkeypatch, grid):
-    import callbacks.data
-    from components.settings import MAX_SIDE, MAX_UNITS
+    pytest.param([4, 4, ["hex"]], id="a list for a topology"),
+    pytest.param({"width": 4}, id="an object"),
+]
 
-    real, asked = callbacks.data.map_structure, []
+
+def is_trainable_grid(args) -> bool:
+    width, height = (tuple(args) + (None, None))[:2]
+    return (len(args) == 3 and all(type(side) is int and 2 <= side <= MAX_SIDE for side in (width, height))
+            and width * height <= MAX_UNITS)
+
+
+@pytest.fixture
+def maps_built(monkeypatch) -> list:
+    """Every grid the run page asks a map structure of, through a guard that refuses (with an
+    error) any map the server would not train, so that a forged grid cannot take the test down."""
+    import callbacks.run_page
+
+    real, asked = callbacks.run_page.map_structure, []
 
     def guarded(*args):
-        # Stands in front of the real builder so that a forged grid cannot take the test down.
         asked.append(args)
-        width, height = (args + (None, None))[:2]
-        if not (len(args) == 3 and all(type(side) is int and 2 <= side <= MAX_SIDE for side in (width, height))
-                and width * height <= MAX_UNITS):
+        if not is_trainable_grid(args):
             raise RuntimeError(f"test guard: the server asked for a map of {args!r}")
         return real(*args)
 
-    monkeypatch.setattr(callbacks.data, "map_structure", guarded)
+    monkeypatch.setattr(callbacks.run_page, "map_structure", guarded)
+    return asked
+
+
+@pytest.mark.parametrize("trigger", [DATASET_TOKEN, POLL, TIMELINE])
+@pytest.mark.parametrize("grid", GRID_CASES)
+def test_a_forged_grid_in_the_view_state_builds_no_oversized_map(server, maps_built, trigger, grid):
     session = server.new_session()
     token = load_data(server, session)
-    dependency = next(dep for dep in server.dependencies_with("dataset-token.data") if len(dep["inputs"]) == 1)
-    status, _ = send(server, "dataset-token.data", {"dataset-token.data": token, SESSION: session,
-                                                    VIEW: {"run": "r", "grid": grid}}, dependency=dependency)
-    assert [args for args in asked if list(args) != [4, 4, "hex"]] == []
+    status, _ = show(server, trigger, session, token, {"run": "r", "grid": grid}, {TIMELINE: 2})
+    assert [args for args in maps_built if list(args) != [4, 4, "hex"]] == []
+    if grid == [4, 4, "hex"]:  # the control: the guard sees the maps the page's grid asks for
+        assert maps_built
     assert status == 200
+
+
+# A forged grid beside the session's own trained run, which the view names: (grid, data grid).
+OWN_RUN_GRIDS = {
+    "the run's grid": (SMALL_GRID, SMALL_GRID),
+    "an oversized data grid": (SMALL_GRID, [3000, 3000, "hex"]),
+    "an oversized grid": ([3000, 3000, "hex"], SMALL_GRID),
+    "oversized grids": ([10**6, 2, "square"], [10**6, 2, "square"]),
+    "no grid": (None, None),
+    "another valid grid": ([5, 4, "hex"], [5, 4, "hex"]),
+}
+
+
+def own_run_grid_cases():
+    for trigger in (TIMELINE, POLL):
+        for name, (grid, data_grid) in OWN_RUN_GRIDS.items():
+            yield pytest.param(trigger, grid, data_grid, id=f"{name} via {trigger}")
+
+
+def forged_own_grid_request(server, trained_run, grid, data_grid, trigger):
+    session, run_id, view = trained_run
+    forged = {**view, "grid": grid, "data_grid": data_grid, "epoch": 1, "follow": True}
+    return show(server, trigger, session, view["dataset"], forged, {TIMELINE: 2})
+
+
+@pytest.mark.parametrize("trigger, grid, data_grid", list(own_run_grid_cases()))
+def test_a_forged_grid_beside_ones_own_run_builds_no_oversized_map(server, trained_run, maps_built, trigger, grid,
+                                                                   data_grid):
+    forged_own_grid_request(server, trained_run, grid, data_grid, trigger)
+    allowed = {tuple(SMALL_GRID)} | ({tuple(grid)} if isinstance(grid, list) and is_trainable_grid(grid) else set())
+    assert [args for args in maps_built if args not in allowed] == []
+
+
+@pytest.mark.parametrize("trigger, grid, data_grid", list(own_run_grid_cases()))
+def test_a_forged_grid_beside_ones_own_run_is_not_a_server_error(server, trained_run, trigger, grid, data_grid):
+    session, run_id, _ = trained_run
+    status, body = forged_own_grid_request(server, trained_run, grid, data_grid, trigger)
+    assert status == 200
+    answered = output(body, VIEW)
+    assert answered["run"] == run_id and answered["grid"] == SMALL_GRID
 
 
 # ---------------------------------------------------------------------------- 3. session ids
@@ -369,16 +544,16 @@ TRIGGER_VALUES = {
     SAMPLES: 500,
     UPLOAD: data_url(TETRAHEDRON_OBJ),
     TIMELINE: 2,
-    PROGRESS: {"run": "r", "epoch": 1},
-    RESULT: {"run": "r", "status": "done", "epoch": 1, "epochs": 1},
+    PLAY_STEP: 2,
+    POLL: 1,
+    TOUCHED: 1,
     RUN_CHOICE: "r",
-    "dataset-token.data": "t",
+    DATASET_TOKEN: "t",
 }
 
 
 def session_callbacks(server: DashRequests) -> list[tuple[str, dict]]:
-    """(trigger, dependency) of every input of every server callback that takes the session id
-    and runs in the web server (the background training job is left out: it would fork)."""
+    """(trigger, dependency) of every input of every server callback that takes the session id."""
     found = []
     for dependency in server.dependencies:
         if dependency.get("clientside_function") or dependency.get("background"):
@@ -392,14 +567,13 @@ def session_callbacks(server: DashRequests) -> list[tuple[str, dict]]:
 @pytest.mark.parametrize("session", MALFORMED_SESSIONS.values(), ids=MALFORMED_SESSIONS.keys())
 def test_a_malformed_session_id_updates_and_stores_nothing(server, cache_store, session):
     callbacks = session_callbacks(server)
-    assert {trigger for trigger, _ in callbacks} >= {DATASET, SAMPLES, UPLOAD, TRAIN, TIMELINE, PROGRESS, RESULT,
-                                                      "dataset-token.data", "cancel-button.n_clicks",
-                                                      "run-watchdog.n_intervals"}
+    assert {trigger for trigger, _ in callbacks} >= {DATASET, SAMPLES, UPLOAD, TRAIN, CANCEL, TOUCHED, DATASET_TOKEN,
+                                                      RUN_CHOICE, TIMELINE, PLAY_STEP, POLL}
     before = set(cache_store.cache.iterkeys())
     answers = {}
     for trigger, dependency in callbacks:
         values = {SESSION: session, VIEW: {"run": "r", "epoch": 1, "grid": [4, 4, "hex"]},
-                  UPLOAD_NAME: "tetra.obj", SAMPLES: 500, DATASET: "clusters"}
+                  UPLOAD_NAME: "tetra.obj", SAMPLES: 500, DATASET: "clusters", **SMALL_RUN}
         if trigger in TRIGGER_VALUES:
             values[trigger] = TRIGGER_VALUES[trigger]
         answers[trigger, dependency["output"]] = send(server, trigger, values, dependency=dependency)[0]
@@ -413,49 +587,75 @@ def test_session_ids_are_normalised_so_one_session_has_one_set_of_keys(server, c
     assert cache_store.get_dataset(session) is not None
 
 
-def test_another_sessions_run_cannot_be_trained_from_this_session(server, cache_store):
-    session_a, session_b = server.new_session(), server.new_session()
-    run_a, _ = recorded_run(server, session_a)
-    load_data(server, session_b)
-    meta_before = cache_store.get_run(session_a, run_a)
-    assert meta_before["status"] == QUEUED
+@pytest.fixture
+def queued_run(server, cache_store):
+    """Session A with a run the server accepted, whose job waits for a training slot (all
+    held here meanwhile): the run stays queued and live for as long as the test looks at
+    it. (session, data token, run id, view state); the run is cancelled afterwards."""
+    with job_slots_taken(cache_store):
+        session = server.new_session()
+        run_id, view = recorded_run(server, session)
+        token = view["dataset"]
+        wait_until(lambda: cache_store.get_run(session, run_id).queue_place >= 1,
+                   f"the job of run {run_id} waits in the queue")
+        try:
+            yield session, token, run_id, view
+        finally:
+            cancel(server, session, token)
+    wait_until_finished(cache_store, session, run_id)
 
-    reports = []
-    result = run_training(cache_store, session_b, run_a, report=reports.append, max_jobs=2)
-    assert result["status"] == "failed" and result["message"]
-    assert reports == []
-    assert cache_store.get_run(session_a, run_a) == meta_before  # untouched, still queued
+
+def test_another_sessions_run_cannot_be_trained_from_this_session(server, cache_store, queued_run):
+    session_a, _, run_a, _ = queued_run
+    session_b = server.new_session()
+    load_data(server, session_b)
+    before = cache_store.get_run(session_a, run_a)
+    assert before.status is RunStatus.QUEUED
+
+    assert run_training(cache_store, session_b, run_a, max_jobs=MAX_JOBS) is None
+    after = cache_store.get_run(session_a, run_a)
+    # Untouched, still queued (its own job only records its place in the queue).
+    assert after.replace(queue_place=0) == before.replace(queue_place=0)
     assert cache_store.get_history(session_a, run_a) is None
     assert cache_store.get_run(session_b, run_a) is None
     assert cache_store.current_run_id(session_b) is None
 
 
-def test_another_sessions_store_keys_are_unreachable(server, cache_store):
-    session_a, session_b = server.new_session(), server.new_session()
-    run_a, _ = recorded_run(server, session_a)
+def test_another_sessions_store_keys_are_unreachable(server, cache_store, queued_run):
+    session_a, _, run_a, _ = queued_run
+    session_b = server.new_session()
     assert cache_store.get_run(session_b, run_a) is None
     assert cache_store.get_dataset(session_b) is None
     # Run ids are key parts, not paths: ".." and "/" do not climb into session A's keys.
     for forged in (f"../{session_a}/run/{run_a}", f"../../zsom/{session_a}/run/{run_a}", f"/{run_a}"):
         assert cache_store.get_run(session_b, forged) is None
-        assert SessionStore.key(session_b, "run", forged).startswith(f"zsom/{session_b}/")
-        result = run_training(cache_store, session_b, forged, report=[].append, max_jobs=2)
-        assert result["status"] == "failed"
-    assert cache_store.get_run(session_a, run_a)["status"] == QUEUED
+        assert DiskcacheStore.key(session_b, "run", forged).startswith(f"zsom/{session_b}/")
+        assert run_training(cache_store, session_b, forged, max_jobs=MAX_JOBS) is None
+    assert cache_store.get_run(session_a, run_a).status is RunStatus.QUEUED
+    assert cache_store.get_history(session_a, run_a) is None
 
 
-def test_another_session_cannot_cancel_or_watch_this_sessions_run(server, cache_store):
-    session_a, session_b = server.new_session(), server.new_session()
-    run_a, view_a = recorded_run(server, session_a)
-    meta_before = cache_store.get_run(session_a, run_a)
+def test_another_session_cannot_cancel_or_watch_this_sessions_run(server, cache_store, queued_run):
+    session_a, token_a, run_a, view_a = queued_run
+    before = cache_store.get_run(session_a, run_a)
+    session_b = server.new_session()
+    token_b = load_data(server, session_b)
+    # Every input of the run page that can end the session's run, or watch it: Cancel, a
+    # settings change and new data (which restart or cancel a run that no longer fits
+    # the page), and the poll. Session B sends them with session A's view.
     tried = []
-    for trigger, dependency in session_callbacks(server):
-        if trigger in ("cancel-button.n_clicks", "run-watchdog.n_intervals"):
-            status, body = send(server, trigger, {SESSION: session_b, VIEW: view_a}, dependency=dependency)
-            assert status in (200, 204) and run_a not in json.dumps(body)
-            tried.append(trigger)
-    assert sorted(tried) == ["cancel-button.n_clicks", "run-watchdog.n_intervals"]
-    assert cache_store.get_run(session_a, run_a) == meta_before
+    for trigger in (CANCEL, TOUCHED, DATASET_TOKEN, POLL):
+        status, body = show(server, trigger, session_b, token_b, view_a, {TOUCHED: 1, "epochs.value": 5})
+        assert status == 200 and run_a not in json.dumps(body) and token_a not in json.dumps(body)
+        tried.append(trigger)
+    assert tried == [CANCEL, TOUCHED, DATASET_TOKEN, POLL]
+    after = cache_store.get_run(session_a, run_a)
+    assert after.status is RunStatus.QUEUED and after.job == before.job and pid_alive(int(after.job))
+    assert cache_store.current_run_id(session_b) is None  # and B started nothing of its own
+    # The control: the same Cancel from session A ends its run.
+    status, _ = show(server, CANCEL, session_a, token_a, view_a)
+    assert status == 200
+    assert cache_store.get_run(session_a, run_a).status is RunStatus.CANCELLED
 
 
 # ---------------------------------------------------------------------------- 4. timeline and run ids
@@ -463,20 +663,35 @@ def test_another_session_cannot_cancel_or_watch_this_sessions_run(server, cache_
 
 @pytest.fixture(scope="module")
 def trained_run(server, cache_store):
-    """Session A with a run of 3 epochs trained in this process: (session, run id, view state).
-    No test changes it."""
+    """Session A with a run of 3 epochs, trained by the job the server started for it:
+    (session, run id, view state of a page that shows its last epoch). No test changes it."""
     session = server.new_session()
     run_id, view = recorded_run(server, session)
-    result = run_training(cache_store, session, run_id, report=[].append, max_jobs=2)
-    assert result["status"] == "done" and result["epoch"] == 3
+    record = wait_until_finished(cache_store, session, run_id)
+    assert record.status is RunStatus.DONE and record.epoch == SMALL_EPOCHS
+    view = settled_view(server, session, view["dataset"], view)
+    assert view["run"] == run_id and view["epoch"] == view["latest"] == SMALL_EPOCHS
     return session, run_id, view
 
 
-def assert_shows_nothing_of(body, run_id: str, token: str) -> None:
-    text = json.dumps(body)
-    assert run_id not in text and token not in text
-    for panel in PANEL_IDS:
-        assert output(body, f"{panel}.figure", MISSING) is MISSING
+def other_session(server: DashRequests) -> tuple[str, str, dict]:
+    """Session B, with data of its own and no run: (session, data token, settled view state)."""
+    session = server.new_session()
+    token = load_data(server, session)
+    return session, token, settled_view(server, session, token)
+
+
+def assert_shows_nothing_of(body, token: str) -> None:
+    """Nothing of another session's data or runs: no panel figure, not its data token, and
+    the status line of a session that has no run."""
+    assert token not in json.dumps(body)
+    assert no_panel_figure(body)
+    assert "Press Train" in json.dumps(output(body, "status-line.children"))
+
+
+def assert_names_no_run(body, run_id: str) -> None:
+    assert run_id not in json.dumps(body)
+    assert output(body, VIEW)["run"] is None and output(body, RUN_CHOICE) is None
 
 
 TIMELINE_VALUES = [
@@ -488,104 +703,269 @@ TIMELINE_VALUES = [
     pytest.param("x", id="'x'"),
     pytest.param([2], id="a list"),
     pytest.param(float("inf"), id="Infinity"),
+    pytest.param(float("nan"), id="NaN"),
+    pytest.param(HUGE_INT, id="10**400"),
 ]
+# The timeline, and the player, whose every step is a choice on the timeline.
+TIMELINE_TRIGGERS = [TIMELINE, PLAY_STEP]
 
 
-@pytest.mark.parametrize("slider", [v.values[0] for v in TIMELINE_VALUES], ids=[v.id for v in TIMELINE_VALUES])
-def test_a_forged_timeline_never_shows_another_sessions_run(server, cache_store, trained_run, slider):
-    session_a, run_a, view_a = trained_run
-    token_a = cache_store.get_dataset(session_a)["token"]
-    session_b = server.new_session()
-    load_data(server, session_b)
-    view = {**view_a, "epoch": 3, "latest": 3, "follow": False}
-    response = server.call_raw(TIMELINE, {TIMELINE: slider, VIEW: view, SESSION: session_b})
-    assert_no_traceback(response)
-    assert response.status_code != 200
-    assert run_a not in response.get_data(as_text=True) and token_a not in response.get_data(as_text=True)
-
-
+@pytest.mark.parametrize("trigger", TIMELINE_TRIGGERS)
 @pytest.mark.parametrize("slider", TIMELINE_VALUES)
-def test_a_forged_timeline_value_is_not_a_server_error(server, cache_store, trained_run, slider):
-    _, _, view_a = trained_run
-    session_b = server.new_session()
-    load_data(server, session_b)
-    status, _ = send(server, TIMELINE, {TIMELINE: slider, VIEW: {**view_a, "epoch": 3}, SESSION: session_b})
-    assert status == 204
+def test_a_forged_timeline_never_shows_another_sessions_run(server, cache_store, trained_run, trigger, slider):
+    """Session B sends session A's view state as it is: B's answer is the one it gets for a
+    view that names no run at all (its own data, drawn afresh), and names nothing of A's."""
+    session_a, run_a, view_a = trained_run
+    token_a = view_a["dataset"]
+    session_b, token_b, _ = other_session(server)
+    view = {**view_a, "epoch": 3, "latest": 3, "follow": False}
+    nobody = {**view, "run": secrets.token_urlsafe(12), "dataset": secrets.token_urlsafe(8)}
+    status, body = show(server, trigger, session_b, token_b, view, {trigger: slider})
+    assert status == 200
+    assert run_a not in json.dumps(body) and token_a not in json.dumps(body)
+    assert output(body, VIEW)["run"] is None and output(body, RUN_CHOICE) is None
+    assert show(server, trigger, session_b, token_b, nobody, {trigger: slider}) == (status, body)
 
 
-@pytest.mark.parametrize("slider, shown", [(-5, 1), (10**9, 3), (1.5, 1), (0, 1)], ids=["-5", "10**9", "1.5", "0"])
-def test_a_forged_timeline_value_on_ones_own_run_is_clamped(server, trained_run, slider, shown):
+@pytest.mark.parametrize("trigger", TIMELINE_TRIGGERS)
+@pytest.mark.parametrize("slider", TIMELINE_VALUES)
+def test_a_forged_timeline_value_is_not_a_server_error(server, trained_run, trigger, slider):
     session, run_id, view = trained_run
-    status, body = send(server, TIMELINE, {TIMELINE: slider, VIEW: {**view, "epoch": 3, "latest": 3},
-                                           SESSION: session})
+    status, body = show(server, trigger, session, view["dataset"], view, {trigger: slider})
+    assert status == 200
+    answered = output(body, VIEW)
+    assert answered["run"] == run_id and 1 <= answered["epoch"] <= SMALL_EPOCHS
+    assert output(body, TIMELINE) == answered["epoch"] and output(body, "timeline.max") == SMALL_EPOCHS
+    assert output(body, "timeline-label.children") == f"Epoch {answered['epoch']} / {SMALL_EPOCHS}"
+
+
+@pytest.mark.parametrize("trigger", TIMELINE_TRIGGERS)
+@pytest.mark.parametrize("slider, shown", [(-5, 1), (10**9, 3), (1.5, 1), (0, 1), (2, 2)],
+                         ids=["-5", "10**9", "1.5", "0", "2"])
+def test_a_forged_timeline_value_on_ones_own_run_is_clamped(server, trained_run, trigger, slider, shown):
+    session, run_id, view = trained_run
+    status, body = show(server, trigger, session, view["dataset"], {**view, "epoch": 3, "latest": 3},
+                        {trigger: slider})
     assert status == 200
     assert output(body, "timeline-label.children") == f"Epoch {shown} / 3"
     assert output(body, VIEW)["run"] == run_id and output(body, VIEW)["epoch"] == shown
+    if shown != 3:  # the panels move to the epoch shown
+        assert not no_panel_figure(body)
 
 
-def test_a_timeline_value_that_is_not_a_number_changes_nothing(server, trained_run):
+@pytest.mark.parametrize("trigger", TIMELINE_TRIGGERS)
+@pytest.mark.parametrize("slider", ["2", [2], {"epoch": 2}, True], ids=["'2'", "a list", "an object", "true"])
+def test_a_timeline_value_that_is_not_a_number_changes_nothing(server, trained_run, trigger, slider):
     session, _, view = trained_run
-    status, _ = send(server, TIMELINE, {TIMELINE: "2", VIEW: {**view, "epoch": 3, "latest": 3}, SESSION: session})
-    assert status == 204
+    status, body = show(server, trigger, session, view["dataset"], view, {trigger: slider})
+    assert status == 200
+    assert no_panel_figure(body)
+    # (Whether the page follows new epochs: the test below.)
+    assert {**shown_state(output(body, VIEW)), "follow": None} == {**shown_state(view), "follow": None}
+    assert output(body, "timeline-label.children") == "Epoch 3 / 3"
+
+
+@pytest.mark.parametrize("trigger", TIMELINE_TRIGGERS)
+def test_a_timeline_value_that_is_not_a_number_keeps_following(server, trained_run, trigger):
+    session, _, view = trained_run
+    assert view["follow"] is True
+    status, body = show(server, trigger, session, view["dataset"], view, {trigger: "2"})
+    assert status == 200
+    assert output(body, VIEW)["follow"] is True
 
 
 def forged_run_reference(trigger: str, run_id: str, view: dict) -> tuple[object, dict]:
     """(value, view state) that point ``trigger`` at ``run_id`` as strongly as a page can: the
-    view names the run for a progress or a result, and names none for the run menu (which
-    ignores a choice of the run already on screen)."""
-    if trigger == PROGRESS:
-        return {"run": run_id, "epoch": 3}, {**view, "epoch": 1}
-    if trigger == RESULT:
-        return {"run": run_id, "status": "done", "epoch": 3, "epochs": 3}, {**view, "epoch": 1}
-    return run_id, {"grid": view["grid"]}
+    run menu chooses it from a view that shows no run (a choice of the run already on
+    screen changes nothing); the timeline, the player and the poll come with a view that
+    names it, on that run's grid, at another epoch than the one they ask for."""
+    if trigger == RUN_CHOICE:
+        return run_id, {**view, "run": None}
+    named = {**view, "run": run_id, "grid": SMALL_GRID, "data_grid": SMALL_GRID, "epoch": 1, "latest": 3,
+             "follow": True}
+    return (1 if trigger == POLL else 2), named
 
 
-@pytest.mark.parametrize("trigger", [PROGRESS, RESULT, RUN_CHOICE])
+RUN_TRIGGERS = [RUN_CHOICE, TIMELINE, PLAY_STEP, POLL]
+
+
+@pytest.mark.parametrize("trigger", RUN_TRIGGERS)
 def test_another_sessions_run_id_opens_nothing(server, cache_store, trained_run, trigger):
-    """Every server callback with an input that names a run, given session A's run id by session B."""
-    session_a, run_a, view_a = trained_run
-    token_a = cache_store.get_dataset(session_a)["token"]
-    dependencies = [dep for dep in server.dependencies_with(trigger) if not dep.get("background")]
-    if not dependencies:
-        pytest.skip(f"no server callback has the input {trigger}")
-    session_b = server.new_session()
-    load_data(server, session_b)
-    forged, view = forged_run_reference(trigger, run_a, view_a)
-    for dependency in dependencies:
-        status, body = send(server, trigger, {trigger: forged, VIEW: view, SESSION: session_b}, dependency=dependency)
-        assert status in (200, 204), (dependency["output"], status)
-        assert_shows_nothing_of(body, run_a, token_a)
-
-
-@pytest.mark.parametrize("trigger", [PROGRESS, RESULT, RUN_CHOICE])
-def test_ones_own_run_id_opens_it(server, trained_run, trigger):
-    """The control for the test above: the same request from session A shows its run."""
-    session_a, run_a, view_a = trained_run
-    if not server.dependencies_with(trigger):
-        pytest.skip(f"no server callback has the input {trigger}")
-    forged, view = forged_run_reference(trigger, run_a, view_a)
-    status, body = send(server, trigger, {trigger: forged, VIEW: view, SESSION: session_a}, writes=VIEW)
+    """Every input of the run page that names a run, given session A's run id by session B."""
+    _, run_a, view_a = trained_run
+    session_b, token_b, view_b = other_session(server)
+    forged, view = forged_run_reference(trigger, run_a, view_b)
+    status, body = show(server, trigger, session_b, token_b, view, {trigger: forged})
     assert status == 200
-    assert output(body, VIEW)["run"] == run_a
-    assert any(output(body, f"{panel}.figure", MISSING) is not MISSING for panel in PANEL_IDS)
+    assert_shows_nothing_of(body, view_a["dataset"])
+    assert cache_store.get_run(session_b, run_a) is None
 
 
-@pytest.mark.parametrize("trigger, writes, value", [
-    pytest.param(PROGRESS, None, {"run": ["a"], "epoch": "x"}, id="progress with odd fields"),
-    pytest.param(PROGRESS, None, {"run": "r", "queued": "2"}, id="progress queued as a string"),
-    pytest.param(RESULT, "view-state.data", {"run": {"a": 1}, "status": 5}, id="result with odd fields"),
-    pytest.param(PROGRESS, None, "x", id="progress a string"),
-    pytest.param(PROGRESS, None, [1], id="progress a list"),
-    pytest.param(RESULT, "view-state.data", "x", id="result a string"),
-    pytest.param(RESULT, "view-state.data", [1], id="result a list"),
-])
-def test_a_forged_progress_or_result_is_not_a_server_error(server, trigger, writes, value):
-    session = server.new_session()
-    load_data(server, session)
-    status, body = send(server, trigger, {trigger: value, SESSION: session}, writes=writes)
-    assert status in (200, 204)
-    for panel in PANEL_IDS:
-        assert output(body, f"{panel}.figure", MISSING) is MISSING
+@pytest.mark.parametrize("trigger", [pytest.param(trigger) if trigger != RUN_CHOICE
+                                     else trigger for trigger in RUN_TRIGGERS] + [
+    pytest.param(trigger) for trigger in (CANCEL, TOUCHED, DATASET_TOKEN)])
+def test_another_sessions_run_id_is_not_kept_as_the_runs_shown(server, trained_run, trigger):
+    """The same requests: B's answer does not name A's run as the one its page shows."""
+    _, run_a, _ = trained_run
+    session_b, token_b, view_b = other_session(server)
+    forged, view = forged_run_reference(trigger, run_a, view_b)
+    status, body = show(server, trigger, session_b, token_b, view, {trigger: forged, TOUCHED: 1})
+    assert status == 200
+    assert_names_no_run(body, run_a)
+
+
+@pytest.mark.parametrize("trigger", RUN_TRIGGERS)
+def test_ones_own_run_id_opens_it(server, trained_run, trigger):
+    """The control for the tests above: the same request from session A shows its run."""
+    session_a, run_a, view_a = trained_run
+    forged, view = forged_run_reference(trigger, run_a, view_a)
+    status, body = show(server, trigger, session_a, view_a["dataset"], view, {trigger: forged})
+    assert status == 200
+    assert output(body, VIEW)["run"] == run_a and output(body, RUN_CHOICE) == run_a
+    assert not no_panel_figure(body)
+
+
+# Forged values of the run page's inputs in a session that has data and no run.
+FORGED_PAGE_INPUTS = {
+    "poll a string": (POLL, "x"),
+    "poll a list": (POLL, [1]),
+    "poll an object": (POLL, {"n": 1}),
+    "poll -5": (POLL, -5),
+    "play step a string": (PLAY_STEP, "x"),
+    "play step a list": (PLAY_STEP, [1]),
+    "play step an object": (PLAY_STEP, {"run": "r", "epoch": 1}),
+    "play step 10**9": (PLAY_STEP, 10**9),
+    "timeline an object": (TIMELINE, {"run": "r"}),
+    "run choice a list": (RUN_CHOICE, ["r"]),
+    "run choice an object": (RUN_CHOICE, {"run": "r"}),
+    "run choice a path": (RUN_CHOICE, "../../r"),
+    "settings touched a string": (TOUCHED, "x"),
+    "settings touched an object": (TOUCHED, {"width": 100}),
+    "cancel a string": (CANCEL, "x"),
+    "train a list": (TRAIN, [1]),
+}
+
+
+@pytest.mark.parametrize("trigger, value", FORGED_PAGE_INPUTS.values(), ids=FORGED_PAGE_INPUTS.keys())
+def test_forged_page_inputs_without_a_run_show_nothing(server, cache_store, trigger, value):
+    session, token, view = other_session(server)
+    status, body = show(server, trigger, session, token, view, {trigger: value})
+    assert status == 200
+    if trigger == TRAIN:  # any click starts a run: the click count is not read
+        run_id = output(body, VIEW)["run"]
+        assert run_id == cache_store.current_run_id(session) and run_id is not None
+        cancel(server, session, token)
+        return
+    assert no_panel_figure(body)
+    assert output(body, VIEW)["run"] is None and cache_store.current_run_id(session) is None
+
+
+POLL_VALUES = [
+    pytest.param(1_700_000_000_000, id="a time"),
+    pytest.param("x", id="'x'"),
+    pytest.param([1], id="a list"),
+    pytest.param({"seq": 5}, id="an object"),
+    pytest.param(None, id="missing"),
+    pytest.param(-5, id="-5"),
+    pytest.param(1e308, id="1e308"),
+    pytest.param(float("nan"), id="NaN"),
+    pytest.param(True, id="true"),
+    pytest.param(HUGE_INT, id="10**400"),
+]
+
+
+@pytest.mark.parametrize("value", POLL_VALUES)
+def test_a_forged_poll_changes_nothing_and_the_page_polls_again(server, trained_run, value):
+    session, _, view = trained_run
+    status, body = show(server, POLL, session, view["dataset"], view, {POLL: value})
+    assert status == 200
+    assert no_panel_figure(body) and shown_state(output(body, VIEW)) == shown_state(view)
+    assert_counts_itself(view, output(body, VIEW))
+
+
+RUN_CHOICES = [
+    pytest.param(["r"], id="a list"),
+    pytest.param({"run": "r"}, id="an object"),
+    pytest.param(5, id="a number"),
+    pytest.param("", id="empty"),
+    pytest.param("x" * 10_000, id="10000 characters"),
+    pytest.param("../run", id="a path"),
+    pytest.param(None, id="missing"),
+]
+
+
+@pytest.mark.parametrize("choice", RUN_CHOICES)
+def test_a_forged_run_choice_keeps_ones_own_run_on_screen(server, trained_run, choice):
+    session, run_id, view = trained_run
+    status, body = show(server, RUN_CHOICE, session, view["dataset"], view, {RUN_CHOICE: choice})
+    assert status == 200
+    assert no_panel_figure(body)
+    assert output(body, VIEW)["run"] == run_id and output(body, RUN_CHOICE) == run_id
+
+
+# A view state with a field of the wrong type: each is read as absent.
+ODD_VIEWS = {
+    "run a list": {"run": ["r"]},
+    "run an object": {"run": {"run": "r"}},
+    "run a number": {"run": 5},
+    "epoch a string": {"epoch": "3"},
+    "epoch NaN": {"epoch": float("nan")},
+    "epoch Infinity": {"epoch": float("inf")},
+    "epoch 10**9": {"epoch": 10**9},
+    "epoch -5": {"epoch": -5},
+    "epoch true": {"epoch": True},
+    "epoch 10**400": {"epoch": HUGE_INT},
+    "latest a string": {"latest": "x"},
+    "latest 10**400": {"latest": HUGE_INT},
+    "menu a string": {"menu": "x"},
+    "menu an object": {"menu": {"a": 1}},
+    "menu odd items": {"menu": [1, None, ["x"]]},
+    "follow a string": {"follow": "no"},
+    "dataset a list": {"dataset": ["t"]},
+    "label a number": {"label": 5},
+    "seq a string": {"seq": "x"},
+    "seq -5": {"seq": -5},
+    "seq 2**31 - 1": {"seq": 2**31 - 1},
+    "seq 2**31": {"seq": 2**31},
+    "seq NaN": {"seq": float("nan")},
+    "seq 10**400": {"seq": HUGE_INT},
+    "poll_ms a string": {"poll_ms": "x"},
+    "retry_ms -1": {"retry_ms": -1},
+    "every field null": dict.fromkeys(("dataset", "label", "data_grid", "grid", "run", "epoch", "latest", "follow",
+                                       "menu", *POLL_FIELDS)),
+}
+
+
+def odd_view_cases():
+    for trigger in (POLL, TIMELINE):
+        for name, fields in ODD_VIEWS.items():
+            yield pytest.param(trigger, fields, id=f"{name} via {trigger}")
+
+
+@pytest.mark.parametrize("trigger, fields", list(odd_view_cases()))
+def test_a_view_state_with_odd_fields_is_read_as_absent(server, trained_run, trigger, fields):
+    session, run_id, view = trained_run
+    status, body = show(server, trigger, session, view["dataset"], {**view, **fields}, {TIMELINE: 2})
+    assert status == 200
+    answered = output(body, VIEW)
+    assert answered["run"] == run_id and answered["dataset"] == view["dataset"]
+    assert type(answered["epoch"]) is int and 0 <= answered["epoch"] <= SMALL_EPOCHS
+    assert type(answered["latest"]) is int and answered["latest"] == SMALL_EPOCHS
+    assert answered["grid"] == SMALL_GRID and type(answered["follow"]) is bool
+    assert isinstance(answered["menu"], list) and all(isinstance(item, str) for item in answered["menu"])
+    assert_counts_itself({**view, **fields}, answered)
+
+
+@pytest.mark.parametrize("forged", ["a list", "an object", "a number", "another session's"])
+def test_a_forged_data_token_shows_no_data(server, trained_run, forged):
+    _, _, view_a = trained_run
+    token = {"a list": [view_a["dataset"]], "an object": {"token": 1}, "a number": 5,
+             "another session's": view_a["dataset"]}[forged]
+    session_b, _, view_b = other_session(server)
+    status, body = show(server, DATASET_TOKEN, session_b, token, view_b)
+    assert status == 200
+    assert no_panel_figure(body) and view_a["dataset"] not in json.dumps(body)
+    assert output(body, VIEW)["run"] is None
 
 
 # ---------------------------------------------------------------------------- 5. uploads
@@ -765,10 +1145,11 @@ def test_a_body_over_the_request_limit_is_refused_before_it_is_read(server):
 def test_run_ids_are_unguessable(server, cache_store):
     session = server.new_session()
     load_data(server, session)
-    settings = {"width": 3, "height": 2, "topology": "square", "toroidal": False, "metric": "euclidean",
-                "p": 3.0, "init": "random", "neighborhood": "gaussian", "decay": "linear", "sigma": 1.0,
-                "learning_rate": 0.5, "epochs": 1, "adaptive_lr": False, "algorithm": "batch", "seed": 0}
-    ids = [start_run(cache_store, session, settings)[0] for _ in range(1000)]
+    settings = parse_settings({**DEFAULTS, "width": 3, "height": 2, "epochs": 1, "sigma": 1.0})
+    runs = Runs(cache_store, RecordingBackend())  # the server's run lifecycle, with a backend that starts no job
+    schedule = settings.schedule()
+    ids = [runs.start(session, settings.run_settings(), schedule).run for _ in range(1000)]
+    runs.cancel(session)  # the last one, which no job will end
     alphabet = set(string.ascii_letters + string.digits + "-_")  # base64url: 6 bits a character
     assert all(set(run_id) <= alphabet for run_id in ids)
     assert min(len(run_id) for run_id in ids) * 6 >= 96

@@ -1,279 +1,370 @@
-"""The training job's body, run in this process, and the liveness rules."""
+"""The job layer: the training job's body run in this process, the run lifecycle through
+a job backend, and the liveness rules."""
 
 import os
+import time
 import uuid
 
 import numpy as np
+import psutil
 import pytest
-from dash import no_update
-from dash.exceptions import PreventUpdate
 from ui_testkit import cloud
 
 from callbacks.data import dataset_record
-from callbacks.jobs import (
-    DEAD_MESSAGE,
-    STALE_AFTER_S,
-    START_TIMEOUT_S,
+from components.settings import DEFAULTS, parse_settings
+from zsom_jobs import DEAD_MESSAGE, Liveness, NoDataset, RunRecord, Runs, RunStatus, liveness
+from zsom_jobs.backend import DashManagerBackend, JobManager
+from zsom_jobs.records import START_TIMEOUT_S
+from zsom_jobs.store import DiskcacheStore
+from zsom_jobs.training import (
+    INTERRUPTED_MESSAGE,
     THREADS_VARIABLE,
     busy_message,
     engine_threads,
-    liveness,
     run_training,
     threads_per_job,
 )
-from callbacks.store import BUSY, CANCELLED, DONE, FAILED, INTERRUPTED, RUNNING, SessionStore
-from callbacks.training import CANCEL_SETTLE_S, cancel_current_run, mark_dead_if_stopped, start_run, watchdog_update
-from components.settings import DEFAULTS, SettingsError
 
 
 def small_settings(**changes):
     return {**DEFAULTS, "width": 6, "height": 5, "epochs": 4, "sigma": 2.0, **changes}
 
 
+class RecordingBackend:
+    """A job backend that starts nothing: it records what the lifecycle asks of it, and
+    says a job is alive until it is stopped (or ``ended`` names it)."""
+
+    def __init__(self):
+        self.started, self.stopped, self.ended = [], [], set()
+
+    def start(self, session_id, run_id):
+        self.started.append(run_id)
+        return f"job-{run_id}"
+
+    def stop(self, handle):
+        self.stopped.append(handle)
+
+    def alive(self, handle):
+        return handle not in self.stopped and handle not in self.ended
+
+
 @pytest.fixture
 def session(store, session_id):
-    points = cloud(400, 3)
-    store.put_dataset(session_id, dataset_record("blob", "blob", points, None, None, None, "a blob", "builtin"))
+    store.put_dataset(session_id, dataset_record("blob", "blob", cloud(400, 3), None, None, None, "a blob", "builtin"))
     return session_id
 
 
-def test_a_run_streams_every_epoch_and_finishes(store, session):
-    run_id, _ = start_run(store, session, small_settings())
-    reports = []
-    final = run_training(store, session, run_id, report=reports.append, max_jobs=2)
-    assert final == {"run": run_id, "status": DONE, "epoch": 4, "epochs": 4, "message": ""}
-    assert reports == [{"run": run_id, "epoch": k} for k in range(1, 5)]
-    record = store.get_epoch(session, run_id, 3)
-    assert record["weights"].dtype == np.float32 and record["weights"].shape == (30, 3)
-    assert record["u_matrix"].shape == (30,) and record["hits"].sum() == 400
-    assert len(store.get_history(session, run_id)["mqe"]) == 4
-    assert store.get_run(session, run_id)["status"] == DONE
+@pytest.fixture
+def backend():
+    return RecordingBackend()
+
+
+@pytest.fixture
+def runs(store, backend):
+    return Runs(store, backend)
+
+
+def start(runs, session, **changes) -> RunRecord:
+    settings = parse_settings(small_settings(**changes))
+    return runs.start(session, settings.run_settings(), settings.schedule())
+
+
+def train(store, session, run_id, **options):
+    return run_training(store, session, run_id, **{"max_jobs": 1, **options})
+
+
+# ---------------------------------------------------------------------- the training job
+
+
+def test_a_run_stores_every_epoch_and_finishes(store, session, runs):
+    record = start(runs, session)
+    assert train(store, session, record.run, max_jobs=2) is RunStatus.DONE
+    stored = store.get_epoch(session, record.run, 3)
+    assert stored["weights"].dtype == np.float32 and stored["weights"].shape == (30, 3)
+    assert stored["u_matrix"].shape == (30,) and stored["hits"].sum() == 400
+    assert store.epochs_done(session, record.run) == 4
+    final = store.get_run(session, record.run)
+    assert final.status is RunStatus.DONE and final.epoch == 4 and final.elapsed > 0
     assert store.slots_in_use() == 0
 
 
-def test_two_dimensional_runs_store_the_bmus_of_the_line_sample(store, session_id):
+def test_two_dimensional_runs_store_the_bmus_of_the_line_sample(store, session_id, runs):
     store.put_dataset(session_id, dataset_record("flat", "flat", cloud(500, 2), None, None, None, "", "builtin"))
-    run_id, _ = start_run(store, session_id, small_settings(epochs=1))
-    run_training(store, session_id, run_id, report=lambda _: None, max_jobs=1)
-    bmus = store.get_epoch(session_id, run_id, 1)["bmus"]
+    record = start(runs, session_id, epochs=1)
+    train(store, session_id, record.run)
+    bmus = store.get_epoch(session_id, record.run, 1)["bmus"]
     assert bmus.shape == (300,) and bmus.max() < 30
 
 
 def fill_slots(store, count, ttl=60.0):
-    runs = [uuid.uuid4().hex for _ in range(count)]
-    for run in runs:
+    held = [uuid.uuid4().hex for _ in range(count)]
+    for run in held:
         store.take_slot(str(uuid.uuid4()), run, max_jobs=count, ttl=ttl)
-    return runs
+    return held
 
 
-def test_a_full_server_with_a_full_queue_answers_busy(store, session):
+def test_a_full_server_with_a_full_queue_answers_busy(store, session, runs):
     fill_slots(store, 2)
-    run_id, _ = start_run(store, session, small_settings())
-    final = run_training(store, session, run_id, report=lambda _: None, max_jobs=2, max_waiting=0)
-    assert final["status"] == BUSY
-    assert final["message"] == "Server busy: 2 trainings running, try again in a moment."
-    assert store.get_run(session, run_id)["status"] == BUSY
+    record = start(runs, session)
+    assert train(store, session, record.run, max_jobs=2, max_waiting=0) is RunStatus.BUSY
+    final = store.get_run(session, record.run)
+    assert final.message == "Server busy: 2 trainings running, try again in a moment."
 
 
-def test_a_run_waits_its_turn_and_reports_its_place(store, session, monkeypatch):
-    monkeypatch.setattr("callbacks.jobs.QUEUE_POLL_S", 0.01)
+def test_a_run_waits_its_turn_and_records_its_place(store, session, runs, monkeypatch):
+    monkeypatch.setattr("zsom_jobs.training.QUEUE_POLL_S", 0.01)
     (holder,) = fill_slots(store, 1)
-    run_id, _ = start_run(store, session, small_settings(epochs=2))
-    reports = []
+    record = start(runs, session, epochs=2)
+    places = []
+    real_update = store.update_run
 
-    def report(progress):
-        reports.append(progress)
-        if progress.get("queued"):
-            assert store.get_run(session, run_id)["status"] == "queued"
+    def update_run(session_id, run_id, **fields):
+        if "queue_place" in fields and fields["queue_place"]:
+            places.append(fields["queue_place"])
             store.release_slot(holder)  # the training ahead ends
+        return real_update(session_id, run_id, **fields)
 
-    final = run_training(store, session, run_id, report=report, max_jobs=1, max_waiting=1)
-    assert final["status"] == DONE
-    assert reports[0] == {"run": run_id, "epoch": 0, "queued": 1}
-    assert [report["epoch"] for report in reports[1:]] == [1, 2]
+    monkeypatch.setattr(store, "update_run", update_run)
+    assert train(store, session, record.run, max_waiting=1) is RunStatus.DONE
+    assert places == [1]
+    assert store.get_run(session, record.run).queue_place == 0
     assert store.slots_in_use() == 0 and store.runs_waiting() == 0
 
 
-def test_a_run_cancelled_while_it_waits_leaves_the_queue(store, session, monkeypatch):
-    monkeypatch.setattr("callbacks.jobs.QUEUE_POLL_S", 0.01)
+def test_a_run_cancelled_while_it_waits_leaves_the_queue(store, session, runs, monkeypatch):
+    monkeypatch.setattr("zsom_jobs.training.QUEUE_POLL_S", 0.01)
     fill_slots(store, 1)
-    run_id, _ = start_run(store, session, small_settings())
-    final = run_training(store, session, run_id, report=lambda _: cancel_current_run(store, session),
-                         max_jobs=1, max_waiting=1)
-    assert final["status"] == CANCELLED and final["epoch"] == 0
+    record = start(runs, session)
+    real_take = store.take_slot
+
+    def take_slot(*args, **kwargs):
+        answer = real_take(*args, **kwargs)
+        if answer[0] == "queued":
+            runs.cancel(session)  # the user presses Cancel while the run waits
+        return answer
+
+    monkeypatch.setattr(store, "take_slot", take_slot)
+    assert train(store, session, record.run, max_waiting=1) is RunStatus.CANCELLED
+    assert store.get_run(session, record.run).epoch == 0
     assert store.runs_waiting() == 0
 
 
-def test_an_engine_error_comes_back_as_a_failed_state(store, session):
-    # Settings the server accepts but the engine refuses (a broken record here) must
+def test_an_engine_error_ends_the_run_failed_with_its_message(store, session, runs):
+    # Settings the server accepts but the engine refuses (a damaged record here) must
     # reach the user as a message, not a silent job.
-    run_id, _ = start_run(store, session, small_settings())
-    meta = store.get_run(session, run_id)
-    store.update_run(session, run_id, settings={**meta["settings"], "neighborhood": "cosmic"}, force=True)
-    final = run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
-    assert final["status"] == FAILED and "unknown neighborhood 'cosmic'" in final["message"]
+    record = start(runs, session)
+    store.update_run(session, record.run, settings={**record.settings, "neighborhood": "cosmic"})
+    assert train(store, session, record.run) is RunStatus.FAILED
+    assert "unknown neighborhood 'cosmic'" in store.get_run(session, record.run).message
     assert store.slots_in_use() == 0
 
 
-def test_a_changed_dataset_fails_the_run(store, session):
-    run_id, _ = start_run(store, session, small_settings())
+def test_a_changed_dataset_fails_the_run(store, session, runs):
+    record = start(runs, session)
     store.put_dataset(session, dataset_record("other", "other", cloud(50, 3), None, None, None, "", "builtin"))
-    final = run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
-    assert final["status"] == FAILED and "dataset changed" in final["message"]
+    assert train(store, session, record.run) is RunStatus.FAILED
+    assert "dataset changed" in store.get_run(session, record.run).message
 
 
-def test_a_replaced_run_stops_itself(store, session):
-    run_id, _ = start_run(store, session, small_settings(epochs=20))
-    reports = []
+def test_a_replaced_run_stops_at_its_next_epoch(store, session, runs, monkeypatch):
+    record = start(runs, session, epochs=20)
+    real_put = store.put_epoch
+    newer = []
 
-    def report(progress):
-        reports.append(progress)
-        if len(reports) == 2:
-            start_run(store, session, small_settings())  # a newer request
+    def put_epoch(session_id, run_id, epoch, *args):
+        if epoch == 3 and not newer:
+            newer.append(start(runs, session))  # a newer request, while epoch 3 is stored
+        return real_put(session_id, run_id, epoch, *args)
 
-    final = run_training(store, session, run_id, report=report, max_jobs=1)
-    assert final["status"] == CANCELLED and len(reports) == 2
-
-
-def test_an_unknown_run_fails_with_a_message(store, session):
-    final = run_training(store, session, "nope", report=lambda _: None, max_jobs=1)
-    assert final["status"] == FAILED and "press Train again" in final["message"]
+    monkeypatch.setattr(store, "put_epoch", put_epoch)
+    assert train(store, session, record.run) is RunStatus.CANCELLED
+    assert store.epochs_done(session, record.run) == 2  # epoch 3 came after the cancel: refused
+    assert store.current_run_id(session) == newer[0].run
 
 
-def test_start_run_refuses_bad_settings_and_missing_data(store, session, session_id):
-    with pytest.raises(SettingsError, match="epochs must be between"):
-        start_run(store, session, small_settings(epochs=5000))
-    with pytest.raises(SettingsError, match="no dataset loaded"):
-        start_run(store, str(uuid.uuid4()), small_settings())
+def test_an_unknown_or_finished_run_trains_nothing(store, session, runs):
+    assert train(store, session, "nope") is None
+    record = start(runs, session)
+    runs.cancel(session)
+    assert train(store, session, record.run) is RunStatus.CANCELLED
+    assert store.epochs_done(session, record.run) == 0
 
 
-def test_start_run_records_the_plan(store, session):
-    run_id, line = start_run(store, session, small_settings(epochs=3, sigma=2.5))
-    meta = store.get_run(session, run_id)
-    sigmas, rates = meta["schedule"]
+# ---------------------------------------------------------------------- the lifecycle
+
+
+def test_start_records_the_plan_and_starts_a_job(store, session, runs, backend):
+    record = start(runs, session, epochs=3, sigma=2.5)
+    assert record.status is RunStatus.QUEUED and record.job == f"job-{record.run}"
+    assert backend.started == [record.run]
+    sigmas, _ = record.schedule
     assert len(sigmas) == 3 and sigmas[0] == 2.5
-    assert meta["dataset_token"] == store.get_dataset(session)["token"]
-    assert "sigma0 2.5" in line
+    assert record.dataset_token == store.get_dataset(session)["token"]
+    assert store.get_run(session, record.run) == record
 
 
-def test_cancel_marks_the_current_run_and_frees_its_slot(store, session):
-    run_id, _ = start_run(store, session, small_settings())
-    store.take_slot(session, run_id, max_jobs=1, ttl=60)
-    store.update_run(session, run_id, status=RUNNING)
-    store.put_epoch(session, run_id, 1, {"epoch": 1}, {"mqe": [1.0], "te": [0.0], "sigma": [1.0], "lr": [0.1]})
-    meta = cancel_current_run(store, session)
-    assert meta["status"] == CANCELLED and meta["epoch"] == 1
+def test_start_without_data_is_refused(runs):
+    with pytest.raises(NoDataset, match="no dataset loaded"):
+        start(runs, str(uuid.uuid4()))
+
+
+def test_a_new_run_cancels_the_one_it_replaces_and_stops_its_job(store, session, runs, backend):
+    first = start(runs, session)
+    second = start(runs, session)
+    assert store.get_run(session, first.run).status is RunStatus.CANCELLED
+    assert backend.stopped == [first.job]
+    assert store.current_run_id(session) == second.run
+    assert [record.run for record in store.runs(session) if not record.finished] == [second.run]
+
+
+def test_cancel_records_the_run_cancelled_before_it_stops_the_job(store, session, runs, backend):
+    record = start(runs, session)
+    store.take_slot(session, record.run, max_jobs=1, ttl=60)
+    store.update_run(session, record.run, status=RunStatus.RUNNING)
+    store.put_epoch(session, record.run, 1, {"epoch": 1}, {"mqe": [1.0], "te": [0.0], "sigma": [1.0], "lr": [0.1]})
+    seen = []
+    backend.stop = lambda handle: seen.append(store.get_run(session, record.run).status)
+    ended = runs.cancel(session)
+    assert ended.status is RunStatus.CANCELLED and ended.epoch == 1
+    assert seen == [RunStatus.CANCELLED]
+    assert store.slots_in_use() == 0
+    assert runs.cancel(session) is None  # nothing left to cancel
+
+
+def test_a_job_that_fails_to_start_fails_its_run(store, session, backend):
+    def refuse(session_id, run_id):
+        raise OSError("no processes left")
+
+    backend.start = refuse
+    record = start(Runs(store, backend), session)
+    assert record.status is RunStatus.FAILED and "no processes left" in record.message
+
+
+def test_observe_reports_a_dead_job_once_and_for_all(store, session, runs, backend):
+    record = start(runs, session)
+    store.update_run(session, record.run, status=RunStatus.RUNNING)
+    assert runs.observe(session, record.run)[1] is Liveness.ALIVE
+    backend.ended.add(record.job)  # the process died without a word
+    observed, state = runs.observe(session, record.run)
+    assert state is Liveness.FINISHED
+    assert observed.status is RunStatus.FAILED and observed.message == DEAD_MESSAGE
     assert store.slots_in_use() == 0
 
 
-def test_a_dead_process_is_reported_once_its_beat_is_old(store, session, monkeypatch):
-    run_id, _ = start_run(store, session, small_settings())
-    store.update_run(session, run_id, status=RUNNING, pid=2**22 + 12345, started=100.0)
-    store.beat(session, run_id, now=100.0)
-    store.take_slot(session, run_id, max_jobs=1, ttl=60, now=100.0)
-    # Just killed (a cancel marks it within this grace): not yet reported.
-    assert mark_dead_if_stopped(store, session, now=101.0)[0] == "alive"
-    state, meta = mark_dead_if_stopped(store, session, now=103.0)
-    assert state == "dead" and meta["status"] == FAILED and meta["message"] == DEAD_MESSAGE
-    assert store.slots_in_use(now=103.0) == 0
+def test_observe_keeps_the_ending_a_job_wrote_before_it_exited(store, session, runs, backend, monkeypatch):
+    record = start(runs, session)
+    store.update_run(session, record.run, status=RunStatus.RUNNING)
+
+    def alive_then_done(handle):
+        store.finish_run(session, record.run, RunStatus.DONE)  # the job ends between two looks
+        return False
+
+    monkeypatch.setattr(backend, "alive", alive_then_done)
+    observed, state = runs.observe(session, record.run)
+    assert state is Liveness.FINISHED and observed.status is RunStatus.DONE
 
 
-def test_the_watchdog_waits_on_a_live_run_and_reports_a_dead_one(store, session):
-    run_id, _ = start_run(store, session, small_settings())
-    store.update_run(session, run_id, status=RUNNING, pid=os.getpid(), started=100.0)
-    store.beat(session, run_id, now=100.0)
-    with pytest.raises(PreventUpdate):
-        watchdog_update(store, session, now=101.0)
-    disabled, status, progress, cancel_off = watchdog_update(store, session, now=100.0 + 60)  # no beat for a minute
-    assert disabled is True and DEAD_MESSAGE in str(status) and progress is no_update and cancel_off is True
-
-
-def test_the_watchdog_reports_a_run_another_server_left_unfinished(tmp_path, session_id):
-    before = SessionStore(tmp_path / "s", server_id="before")
+def test_observe_reports_a_run_another_server_left_unfinished(tmp_path, session_id, backend):
+    before = DiskcacheStore(tmp_path / "s", server_id="before")
     before.put_dataset(session_id, dataset_record("blob", "blob", cloud(100, 3), None, None, None, "", "builtin"))
-    run_id, _ = start_run(before, session_id, small_settings())
-    before.update_run(session_id, run_id, status=RUNNING, pid=os.getpid())
-    before.put_epoch(session_id, run_id, 1, {"epoch": 1}, {"mqe": [1.0]})
-    before.beat(session_id, run_id)
-    after = SessionStore(tmp_path / "s", server_id="after")  # the server restarted
-    disabled, status, _, _ = watchdog_update(after, session_id)
-    assert disabled is True and "Interrupted: the server stopped during this run (after epoch 1)" in str(status)
-    assert after.get_run(session_id, run_id)["status"] == INTERRUPTED
-    assert watchdog_update(after, session_id)[1] is not no_update  # said again to a page that looks later
+    record = start(Runs(before, backend), session_id)
+    before.update_run(session_id, record.run, status=RunStatus.RUNNING)
+    before.put_epoch(session_id, record.run, 1, {"epoch": 1}, {"mqe": [1.0]})
+    after = DiskcacheStore(tmp_path / "s", server_id="after")  # the server restarted
+    observed, state = Runs(after, backend).observe(session_id, record.run)
+    assert state is Liveness.FINISHED
+    assert observed.status is RunStatus.INTERRUPTED and observed.message == INTERRUPTED_MESSAGE
+    assert observed.epoch == 1
 
 
-def test_the_watchdog_lets_a_reloaded_page_follow_its_run(store, session):
-    run_id, _ = start_run(store, session, small_settings())
-    store.update_run(session, run_id, status=RUNNING, pid=os.getpid())
-    store.put_epoch(session, run_id, 1, {"epoch": 1}, {"mqe": [1.0], "te": [0.0], "sigma": [1.0], "lr": [0.1]})
-    store.beat(session, run_id)
-    with pytest.raises(PreventUpdate):
-        watchdog_update(store, session, {"run": run_id})  # the job's own page hears from the job
-    assert watchdog_update(store, session, {"run": run_id, "detached": True}) == (
-        False, no_update, {"run": run_id, "epoch": 1}, no_update)
-    store.update_run(session, run_id, status=DONE)
-    assert watchdog_update(store, session, {"run": run_id, "detached": True}) == (
-        True, no_update, {"run": run_id, "epoch": 1}, no_update)
+# ---------------------------------------------------------------------- the real backend
 
 
-def test_the_watchdog_shows_a_finished_run_to_a_page_that_missed_its_end(store, session):
-    run_id, _ = start_run(store, session, small_settings())
-    run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
-    # The page drew epoch 2 of 4, then heard nothing more from the job.
-    assert watchdog_update(store, session, {"run": run_id, "latest": 2}) == (
-        True, no_update, {"run": run_id, "epoch": 4}, no_update)
-    assert watchdog_update(store, session, {"run": run_id, "latest": 4})[2] is no_update
+def test_dash_manager_backend_runs_stops_and_observes_a_process(tmp_path):
+    import diskcache
+
+    backend = DashManagerBackend(JobManager(diskcache.Cache(str(tmp_path / "jobs"))), _sleep_job)
+    handle = backend.start(str(uuid.uuid4()), "run")
+    assert backend.alive(handle) and psutil.Process(int(handle)).is_running()
+    backend.stop(handle)
+    deadline = time.monotonic() + 10
+    while backend.alive(handle) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the process table: no event says a process ended
+    assert not backend.alive(handle)
 
 
-def test_the_watchdog_repeats_a_cancel_until_the_stream_settles(store, session):
-    start_run(store, session, small_settings())
-    meta = cancel_current_run(store, session)
-    disabled, status, _, cancel_off = watchdog_update(store, session, now=meta["finished_at"] + 0.5)
-    assert disabled is False and "Cancelled" in str(status) and cancel_off is True
-    disabled, _, _, _ = watchdog_update(store, session, now=meta["finished_at"] + CANCEL_SETTLE_S + 0.1)
-    assert disabled is True
+def _sleep_job(session_id, run_id):
+    time.sleep(60)
 
 
-def test_the_watchdog_stops_after_a_finished_run(store, session):
-    run_id, _ = start_run(store, session, small_settings())
-    run_training(store, session, run_id, report=lambda _: None, max_jobs=1)
-    assert watchdog_update(store, session) == (True, no_update, no_update, no_update)
+def test_the_job_manager_shrugs_off_a_job_that_ends_while_it_looks(tmp_path, monkeypatch):
+    import diskcache
+
+    gone = psutil.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process now
+    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
+    # Dash saw the pid a moment before the process was reaped.
+    monkeypatch.setattr(psutil, "pid_exists", lambda pid: True)
+    manager.terminate_job(gone.pid)
+    assert manager.job_running(gone.pid) is False
+
+
+# ---------------------------------------------------------------------- liveness
+
+
+def record(**changes) -> RunRecord:
+    fields = dict(run="r", number=1, status=RunStatus.QUEUED, settings={"epochs": 3}, dataset_token="t",
+                  created=0.0, schedule=((1.0,), (0.1,)), server="this")
+    return RunRecord(**{**fields, **changes})
 
 
 class TestLiveness:
-    def alive(self, pid):
-        return True
-
-    def gone(self, pid):
-        return False
-
     def test_finished_runs(self):
-        assert liveness({"status": DONE}, None, self.alive, now=0) == "finished"
+        for status in (RunStatus.DONE, RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.BUSY, RunStatus.INTERRUPTED):
+            assert liveness(record(status=status), job_alive=True, server_id="this", now=0) is Liveness.FINISHED
 
-    def test_missing_run_is_dead(self):
-        assert liveness(None, None, self.alive, now=0) == "dead"
+    def test_a_missing_run_is_dead(self):
+        assert liveness(None, job_alive=None, server_id="this", now=0) is Liveness.DEAD
 
-    def test_queued_runs_wait_for_their_process_to_start(self):
-        meta = {"status": "queued", "created": 0}
-        assert liveness(meta, None, self.alive, now=START_TIMEOUT_S - 1) == "starting"
-        assert liveness(meta, None, self.alive, now=START_TIMEOUT_S + 1) == "dead"
+    def test_queued_runs_wait_for_their_job_to_start(self):
+        assert liveness(record(), job_alive=None, server_id="this", now=START_TIMEOUT_S - 1) is Liveness.STARTING
+        assert liveness(record(), job_alive=None, server_id="this", now=START_TIMEOUT_S + 1) is Liveness.DEAD
 
-    def test_a_run_waiting_in_the_queue_is_starting_while_it_beats(self):
-        meta = {"status": "queued", "created": 0, "pid": 1}
-        assert liveness(meta, START_TIMEOUT_S * 3, self.alive, now=START_TIMEOUT_S * 3 + 1) == "starting"
-        assert liveness(meta, START_TIMEOUT_S * 3, self.gone, now=START_TIMEOUT_S * 3 + 1) == "dead"
+    def test_a_run_with_a_job_lives_as_long_as_its_job(self):
+        assert liveness(record(job="1"), job_alive=True, server_id="this", now=1e6) is Liveness.STARTING
+        running = record(job="1", status=RunStatus.RUNNING)
+        assert liveness(running, job_alive=True, server_id="this", now=1e6) is Liveness.ALIVE
+        assert liveness(running, job_alive=False, server_id="this", now=1) is Liveness.DEAD
 
     def test_an_unfinished_run_of_another_server_was_interrupted(self):
-        meta = {"status": RUNNING, "pid": 1, "server": "old"}
-        assert liveness(meta, 0.0, self.alive, now=1, server_id="new") == "interrupted"
-        assert liveness(meta, 0.0, self.alive, now=1, server_id="old") == "alive"
-        assert liveness({**meta, "status": DONE}, 0.0, self.alive, now=1, server_id="new") == "finished"
+        running = record(job="1", status=RunStatus.RUNNING, server="old")
+        assert liveness(running, job_alive=True, server_id="new", now=1) is Liveness.INTERRUPTED
+        assert liveness(running, job_alive=True, server_id="old", now=1) is Liveness.ALIVE
 
-    def test_running_needs_a_process_and_a_recent_beat(self):
-        meta = {"status": RUNNING, "pid": 1, "started": 0}
-        assert liveness(meta, 10.0, self.alive, now=11) == "alive"
-        assert liveness(meta, 10.0, self.gone, now=11) == "dead"
-        assert liveness(meta, 10.0, self.alive, now=10 + STALE_AFTER_S + 1) == "dead"
+
+def test_a_record_round_trips_through_the_store_format():
+    original = record(job="42", message="hi", epoch=2)
+    assert RunRecord.from_stored(original.to_stored()) == original
+
+
+@pytest.mark.parametrize("damage", [
+    {"status": "sleeping"}, {"number": "one"}, {"settings": None}, {"created": float("nan")}, {"epoch": -1},
+    {"schedule": [[1.0]]}, {"run": ""},
+])
+def test_a_damaged_record_is_refused_when_read(damage):
+    from zsom_jobs import RecordError
+
+    with pytest.raises(RecordError):
+        RunRecord.from_stored({**record().to_stored(), **damage})
+
+
+def test_the_store_reads_a_damaged_record_as_absent(store, session, runs):
+    record_ = start(runs, session)
+    store.cache.set(store.key(session, "run", record_.run), {"status": "weird"})
+    assert store.get_run(session, record_.run) is None
+
+
+# ---------------------------------------------------------------------- threads and messages
 
 
 def test_the_cores_are_shared_out_between_jobs():
@@ -292,18 +383,3 @@ def test_engine_threads_are_restored(monkeypatch):
 def test_busy_message_counts_trainings():
     assert busy_message(1) == "Server busy: 1 training running, try again in a moment."
     assert busy_message(2, 8) == "Server busy: 2 trainings running and 8 waiting, try again in a moment."
-
-
-def test_the_job_manager_shrugs_off_a_job_that_ends_while_it_looks(tmp_path, monkeypatch):
-    import diskcache
-    import psutil
-
-    from callbacks.jobs import JobManager
-
-    gone = psutil.Popen(["true"])
-    gone.wait()  # reaped: its pid names no process now
-    manager = JobManager(diskcache.Cache(str(tmp_path / "jobs")))
-    # Dash saw the pid a moment before the process was reaped.
-    monkeypatch.setattr(psutil, "pid_exists", lambda pid: True)
-    manager.terminate_job(gone.pid)
-    assert manager.job_running(gone.pid) is False

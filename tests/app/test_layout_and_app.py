@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from dash import dcc, html
 
-from components.ids import PANELS, SETTING_CONTROLS, Ids
+from components.ids import PANELS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
+from components.settings import SETTING_CONTROLS, SETTINGS, row_id
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,8 @@ def page():
 def test_every_id_appears_exactly_once(page):
     ids = [component.id for component in walk(page) if getattr(component, "id", None)]
     assert len(ids) == len(set(ids))
-    assert set(ids) == {str(member) for member in Ids}
+    setting_ids = set(SETTING_CONTROLS.values()) | {row_id(s) for s in SETTINGS if s.control != "switch"}
+    assert set(ids) == {str(member) for member in Ids} | setting_ids
 
 
 def test_the_session_id_is_in_a_store(page):
@@ -59,9 +61,25 @@ def test_every_setting_has_a_control(page):
 
 
 def test_sliders_show_values_and_update_on_release(page):
-    for control in (Ids.WIDTH, Ids.HEIGHT, Ids.SIGMA, Ids.LEARNING_RATE, Ids.EPOCHS):
-        slider = next(c for c in walk(page) if getattr(c, "id", None) == control)
+    sliders = [setting for setting in SETTINGS if setting.control == "slider"]
+    assert {setting.name for setting in sliders} == {"width", "height", "sigma", "learning_rate", "epochs"}
+    for setting in sliders:
+        slider = next(c for c in walk(page) if getattr(c, "id", None) == setting.control_id)
         assert isinstance(slider, dcc.Slider) and slider.updatemode == "mouseup"
+        assert slider.value == setting.default and slider.min > 0 and slider.max <= setting.high
+
+
+def test_the_sidebar_offers_exactly_the_choices_the_server_accepts(page):
+    from components.settings import parse_settings
+
+    for setting in SETTINGS:
+        control = next(c for c in walk(page) if getattr(c, "id", None) == setting.control_id)
+        if setting.kind != "choice":
+            continue
+        offered = [option["value"] for option in control.options]
+        assert offered == list(setting.choices) and all(label for label in setting.choices.values())
+        for value in offered:
+            parse_settings({**{s.name: s.default for s in SETTINGS}, setting.name: value})
 
 
 def test_the_composed_export_covers_every_panel():
@@ -82,8 +100,17 @@ def test_create_app_makes_a_session_per_page_load(tmp_path):
     first, second = app.layout(), app.layout()
     sessions = [next(c for c in walk(layout) if getattr(c, "id", None) == Ids.SESSION).data for layout in (first, second)]
     assert sessions[0] != sessions[1]
-    background = [spec for spec in app.callback_map.values() if spec.get("background")]
-    assert len(background) == 1 and background[0]["background"]["interval"] <= 250
+
+
+def test_each_output_has_one_writer(tmp_path):
+    from app import create_app
+
+    app = create_app(cache_dir=tmp_path / "cache", max_jobs=2)
+    written = [(str(output.component_id), output.component_property)
+               for spec in app.callback_map.values()
+               for output in (spec["output"] if isinstance(spec["output"], (list, tuple)) else [spec["output"]])]
+    assert len(written) == len(set(written))
+    assert not any("@" in key for key in app.callback_map)  # no allow_duplicate output
 
 
 def test_max_jobs_must_be_positive(tmp_path):
@@ -111,16 +138,16 @@ def test_an_unusable_cache_folder_ends_the_server_with_one_clear_line(tmp_path):
 
 def test_a_starting_server_cleans_the_store_and_forgets_old_jobs(tmp_path):
     from app import create_app
-    from callbacks.store import SessionStore
+    from zsom_jobs.store import DiskcacheStore
 
     session = str(uuid.uuid4())
-    old = SessionStore(tmp_path / "cache" / "store", ttl=0.1)
+    old = DiskcacheStore(tmp_path / "cache" / "store", ttl=0.1)
     old.put_dataset(session, {"token": "stale"})
     old.take_slot(str(uuid.uuid4()), "old-run", max_jobs=1, ttl=3600)
     old.close()
     time.sleep(0.2)
     create_app(tmp_path / "cache", max_jobs=1)
-    store = SessionStore(tmp_path / "cache" / "store")
+    store = DiskcacheStore(tmp_path / "cache" / "store")
     assert store.get_dataset(session) is None
     assert store.slots_in_use() == 0
     store.close()
@@ -133,7 +160,7 @@ def test_a_cache_folder_removed_while_serving_is_made_again_and_serving_goes_on(
     from dash_requests import DashRequests, output
 
     from app import create_app
-    from callbacks.store import SessionStore
+    from zsom_jobs.store import DiskcacheStore
 
     requests = DashRequests(create_app(tmp_path / "cache", max_jobs=1))
     shutil.rmtree(tmp_path / "cache")
@@ -142,7 +169,7 @@ def test_a_cache_folder_removed_while_serving_is_made_again_and_serving_goes_on(
                                                           "sample-count.value": 500, "session-id.data": session})
     assert status == 200 and output(body, "dataset-token.data")
     assert "was removed while serving" in caplog.text
-    store = SessionStore(tmp_path / "cache" / "store")
+    store = DiskcacheStore(tmp_path / "cache" / "store")
     assert store.get_dataset(session)["token"] == output(body, "dataset-token.data")
     store.close()
 

@@ -7,11 +7,18 @@ import uuid
 import numpy as np
 import pytest
 
-from callbacks.store import CANCELLED, DONE, QUEUED, RUNNING, SessionStore, StoreUnavailable, check_session_id
+from zsom_jobs import RunStatus
+from zsom_jobs.store import DiskcacheStore, StoreUnavailable, check_session_id
+
+SCHEDULE = ((1.0,), (0.1,))
+
+
+def new_run(store, session_id, run_id, token="data", epochs=3):
+    return store.new_run(session_id, run_id, settings={"epochs": epochs}, dataset_token=token, schedule=SCHEDULE)[0]
 
 
 def test_keys_are_built_from_session_and_run(session_id):
-    key = SessionStore.key(session_id, "run", "abc", "epoch", 3)
+    key = DiskcacheStore.key(session_id, "run", "abc", "epoch", 3)
     assert key == f"zsom/{session_id}/run/abc/epoch/3"
 
 
@@ -20,13 +27,13 @@ def test_session_ids_from_the_browser_are_checked(bad):
     with pytest.raises(ValueError):
         check_session_id(bad)
     with pytest.raises(ValueError):
-        SessionStore.key(bad, "dataset")
+        DiskcacheStore.key(bad, "dataset")
 
 
 def test_sessions_do_not_see_each_other(store):
     alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
     store.put_dataset(alice, {"token": "a", "points": np.zeros((3, 2))})
-    store.new_run(alice, "run1", {"settings": {}})
+    new_run(store, alice, "run1")
     store.put_epoch(alice, "run1", 1, {"epoch": 1}, {"mqe": [1.0]})
     assert store.get_dataset(bob) is None
     assert store.current_run_id(bob) is None
@@ -35,35 +42,52 @@ def test_sessions_do_not_see_each_other(store):
     assert store.get_epoch(alice, "run1", 1) == {"epoch": 1}
 
 
-def test_a_new_run_is_queued_and_current(store, session_id):
-    store.new_run(session_id, "r1", {"settings": {"epochs": 3}})
-    store.new_run(session_id, "r2", {"settings": {"epochs": 3}})
-    assert store.current_run_id(session_id) == "r2"
-    assert store.get_run(session_id, "r1")["status"] == QUEUED
+def test_a_new_run_is_queued_and_current_and_cancels_the_one_it_replaces(store, session_id):
+    first = new_run(store, session_id, "r1")
+    assert first.status is RunStatus.QUEUED and first.number == 1
+    record, replaced = store.new_run(session_id, "r2", settings={"epochs": 3}, dataset_token="data",
+                                     schedule=SCHEDULE)
+    assert store.current_run_id(session_id) == "r2" and record.number == 2
+    assert replaced.run == "r1" and store.get_run(session_id, "r1").status is RunStatus.CANCELLED
+    _, none_replaced = store.new_run(session_id, "r3", settings={"epochs": 3}, dataset_token="data",
+                                     schedule=SCHEDULE)
+    assert none_replaced.run == "r2"
 
 
 def test_a_finished_run_stays_finished(store, session_id):
-    store.new_run(session_id, "r", {})
-    store.update_run(session_id, "r", status=CANCELLED)
-    assert store.update_run(session_id, "r", status=RUNNING)["status"] == CANCELLED
-    assert store.update_run(session_id, "r", status=DONE, force=True)["status"] == DONE
+    new_run(store, session_id, "r")
+    ended = store.finish_run(session_id, "r", RunStatus.CANCELLED)
+    assert ended.status is RunStatus.CANCELLED and ended.finished_at is not None
+    assert store.update_run(session_id, "r", status=RunStatus.RUNNING).status is RunStatus.CANCELLED
+    assert store.finish_run(session_id, "r", RunStatus.DONE) is None
+    assert store.get_run(session_id, "r").status is RunStatus.CANCELLED
+
+
+def test_a_finished_run_takes_no_more_epochs(store, session_id):
+    new_run(store, session_id, "r")
+    assert store.put_epoch(session_id, "r", 1, {"epoch": 1}, {"mqe": [1.0]})
+    store.finish_run(session_id, "r", RunStatus.DONE)
+    assert store.get_run(session_id, "r").epoch == 1
+    assert not store.put_epoch(session_id, "r", 2, {"epoch": 2}, {"mqe": [1.0, 0.5]})
+    assert store.get_epoch(session_id, "r", 2) is None and store.epochs_done(session_id, "r") == 1
 
 
 def test_update_of_an_unknown_run_returns_none(store, session_id):
-    assert store.update_run(session_id, "missing", status=RUNNING) is None
+    assert store.update_run(session_id, "missing", status=RunStatus.RUNNING) is None
+    assert store.finish_run(session_id, "missing", RunStatus.DONE) is None
 
 
 def add_run(store, session_id, run, token="data", epochs=1):
-    store.new_run(session_id, run, {"dataset_token": token})
+    new_run(store, session_id, run, token)
     for epoch in range(1, epochs + 1):
         store.put_epoch(session_id, run, epoch, {"epoch": epoch}, {"mqe": [1.0] * epoch})
-    store.beat(session_id, run)
+    store.finish_run(session_id, run, RunStatus.DONE)
 
 
 def test_runs_are_numbered_and_listed_oldest_first(store, session_id):
     for run in ("a", "b", "c"):
         add_run(store, session_id, run)
-    assert [(meta["run"], meta["number"]) for meta in store.runs(session_id)] == [("a", 1), ("b", 2), ("c", 3)]
+    assert [(record.run, record.number) for record in store.runs(session_id)] == [("a", 1), ("b", 2), ("c", 3)]
     assert store.runs(str(uuid.uuid4())) == []
 
 
@@ -74,22 +98,22 @@ def test_trimming_keeps_the_newest_runs_with_epochs_on_the_same_data(store, sess
         add_run(store, session_id, run)
     add_run(store, session_id, "new", epochs=0)
     store.trim_runs(session_id, keep="new", max_runs=3)
-    assert [meta["run"] for meta in store.runs(session_id)] == ["r3", "r4", "new"]
+    assert [record.run for record in store.runs(session_id)] == ["r3", "r4", "new"]
     for dropped in ("other-data", "no-epochs", "r1", "r2"):
         assert store.get_run(session_id, dropped) is None
-        assert store.last_beat(session_id, dropped) is None
+        assert store.get_history(session_id, dropped) is None
     assert store.get_epoch(session_id, "r1", 1) is None
     assert store.get_epoch(session_id, "r4", 1) == {"epoch": 1}
 
 
 def test_runs_record_the_server_that_accepted_them(tmp_path, session_id):
-    store = SessionStore(tmp_path / "s", server_id="server-1")
-    assert store.new_run(session_id, "r", {})["server"] == "server-1"
+    store = DiskcacheStore(tmp_path / "s", server_id="server-1")
+    assert new_run(store, session_id, "r").server == "server-1"
     store.close()
 
 
 def test_entries_expire_after_the_store_ttl(tmp_path, session_id):
-    store = SessionStore(tmp_path / "s", ttl=0.2)
+    store = DiskcacheStore(tmp_path / "s", ttl=0.2)
     add_run(store, session_id, "r")
     store.put_dataset(session_id, {"token": "t"})
     time.sleep(0.3)
@@ -99,12 +123,14 @@ def test_entries_expire_after_the_store_ttl(tmp_path, session_id):
 
 
 def test_the_store_drops_the_oldest_entries_past_its_size_limit(tmp_path, session_id):
-    store = SessionStore(tmp_path / "s", size_limit=2**20)
+    store = DiskcacheStore(tmp_path / "s", size_limit=2**20)
+    new_run(store, session_id, "r")
     for epoch in range(1, 41):  # 40 epochs of 100 KB: four times the limit
         store.put_epoch(session_id, "r", epoch, {"weights": np.full(12_800, epoch, dtype=np.float64)}, {})
     store.cleanup()
     assert store.cache.volume() <= 2**20 + 2**16
     assert store.get_epoch(session_id, "r", 1) is None and store.get_epoch(session_id, "r", 40) is not None
+    assert store.get_run(session_id, "r") is not None  # a live run's record outlives its old epochs
     store.close()
 
 
@@ -122,9 +148,9 @@ def test_a_folder_that_cannot_hold_the_store_is_refused_with_a_reason(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(StoreUnavailable, match=f"cannot keep the store in {blocker}/store: "):
-        SessionStore(blocker / "store")
+        DiskcacheStore(blocker / "store")
     with pytest.raises(StoreUnavailable, match="(Permission denied|Operation not permitted|not writable)"):
-        SessionStore(unwritable_folder(tmp_path))
+        DiskcacheStore(unwritable_folder(tmp_path))
 
 
 def test_builtin_datasets_load_once(store):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from callbacks.jobs import epoch_record
+from zsom_jobs.training import epoch_record
 from components.display import display_data
 from zsom_core import SOM
 

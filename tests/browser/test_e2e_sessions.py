@@ -5,7 +5,7 @@ import signal
 import pytest
 from browser_testkit import Server
 
-from callbacks.jobs import DEAD_MESSAGE
+from zsom_jobs import DEAD_MESSAGE
 
 pytestmark = pytest.mark.browser
 

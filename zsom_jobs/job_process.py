@@ -1,4 +1,4 @@
-"""Imported once by the process that starts training jobs (see ``jobs.use_job_server``),
+"""Imported once by the process that starts training jobs (see ``training.use_job_server``),
 never by the web server: it loads the engine's compiled kernels there, so that each job,
 forked from that process, starts training at once, and lowers that process's scheduling
 priority, which its jobs inherit: training takes the cycles that serving pages and
@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .jobs import engine_threads
+from .training import engine_threads
 
 
 def _warm_up() -> None:

@@ -1,6 +1,6 @@
-"""The server-side state of every session: datasets, runs, epoch snapshots and job slots.
+"""The store on diskcache: every session's datasets, runs, epoch snapshots and job slots.
 
-One ``diskcache.Cache`` holds it all, shared by the web server and the training processes
+It implements ``seams.Store``. One ``diskcache.Cache`` holds it all, shared by the web server and the training processes
 (diskcache reconnects after a fork, and SQLite serialises the writers). Keys are built from
 the session id and the run id, so a session can only reach its own entries; each run's
 entries carry a tag so that an old run is dropped in one call. Entries expire ``ttl``
@@ -20,17 +20,13 @@ from pathlib import Path
 import diskcache
 from diskcache.core import DBNAME
 
+from .records import RecordError, RunRecord, RunStatus
+
 DEFAULT_TTL_S = 12 * 3600
 BUILTIN_TTL_S = 24 * 3600
 DEFAULT_SIZE_LIMIT = 4 * 2**30
 # Runs a session keeps (on its current dataset), newest first; older ones are dropped.
 MAX_RUNS_PER_SESSION = 6
-
-# Run states. A run is "queued" when the server accepted its settings and "running" once
-# its process trains; the others end it. "interrupted": the server stopped during the run.
-QUEUED, RUNNING, DONE, CANCELLED, FAILED, BUSY, INTERRUPTED = (
-    "queued", "running", "done", "cancelled", "failed", "busy", "interrupted")
-FINISHED = frozenset({DONE, CANCELLED, FAILED, BUSY, INTERRUPTED})
 
 _REOPEN_LOCK = threading.Lock()
 _SLOTS_KEY = "zsom/job-slots"
@@ -52,7 +48,7 @@ def check_session_id(session_id) -> str:
         raise ValueError(f"not a session id: {session_id!r}") from None
 
 
-class SessionStore:
+class DiskcacheStore:
     """Typed access to the shared cache; every method takes the session id first.
 
     ``server_id`` names the web server that records new runs: a run left queued or running
@@ -115,46 +111,76 @@ class SessionStore:
 
     # ------------------------------------------------------------------ runs
 
-    def new_run(self, session_id: str, run_id: str, meta: dict) -> dict:
-        """Record a run the server accepted and make it the session's current run.
+    def new_run(self, session_id: str, run_id: str, *, settings: dict, dataset_token: str, schedule,
+                now: float | None = None) -> tuple[RunRecord, RunRecord | None]:
+        """Record a queued run and make it the session's current run.
 
-        The record gets its id, its status, the server's id and the run's number in the session.
+        A session trains one run at a time: an unfinished current run is cancelled in the
+        same transaction and returned second (its job is the caller's to stop).
         """
-        tag = self.run_tag(session_id, run_id)
+        now = time.time() if now is None else now
         with self.cache.transact():
+            replaced = self.finish_run(session_id, self.current_run_id(session_id), RunStatus.CANCELLED)
             count = self.cache.get(self.key(session_id, "run-count"), 0) + 1
-            meta = {**meta, "run": run_id, "status": QUEUED, "server": self.server_id, "number": count}
-            self.cache.set(self.key(session_id, "run", run_id), meta, expire=self.ttl, tag=tag)
+            record = RunRecord(run=run_id, number=count, status=RunStatus.QUEUED, settings=dict(settings),
+                               dataset_token=dataset_token, created=now, schedule=schedule, server=self.server_id)
+            self._put_run(session_id, record)
             runs = self.cache.get(self.key(session_id, "runs"), [])
             self.cache.set(self.key(session_id, "runs"), [*runs, run_id], expire=self.ttl)
             self.cache.set(self.key(session_id, "run-count"), count, expire=self.ttl)
             self.cache.set(self.key(session_id, "current-run"), run_id, expire=self.ttl)
-        return meta
+        return record, replaced
 
     def current_run_id(self, session_id: str) -> str | None:
         return self.cache.get(self.key(session_id, "current-run"))
 
-    def get_run(self, session_id: str, run_id: str) -> dict | None:
-        return self.cache.get(self.key(session_id, "run", run_id))
+    def current_run(self, session_id: str) -> RunRecord | None:
+        run_id = self.current_run_id(session_id)
+        return None if run_id is None else self.get_run(session_id, run_id)
 
-    def update_run(self, session_id: str, run_id: str, *, force: bool = False, **fields) -> dict | None:
-        """Merge ``fields`` into a run's record and return it.
+    def get_run(self, session_id: str, run_id: str) -> RunRecord | None:
+        """The run's record; None when it is absent or not a record this version reads."""
+        try:
+            stored = self.cache.get(self.key(session_id, "run", run_id))
+            return None if stored is None else RunRecord.from_stored(stored)
+        except RecordError:
+            return None
 
-        A finished run stays finished: a late write from its process (which may still be
-        running for a moment after a cancel) does not bring it back, unless ``force``.
+    def update_run(self, session_id: str, run_id: str, **fields) -> RunRecord | None:
+        """Change fields of an unfinished run and return its record.
+
+        A finished run stays as it ended: a late write from its job (which may still run
+        for a moment after a cancel) changes nothing, and the finished record is returned.
         """
-        key = self.key(session_id, "run", run_id)
         with self.cache.transact():
-            meta = self.cache.get(key)
-            if meta is None:
-                return None
-            if meta.get("status") in FINISHED and not force:
-                return meta
-            meta = {**meta, **fields}
-            self.cache.set(key, meta, expire=self.ttl, tag=self.run_tag(session_id, run_id))
-            return meta
+            record = self.get_run(session_id, run_id)
+            if record is None or record.finished:
+                return record
+            record = record.replace(**fields)
+            self._put_run(session_id, record)
+            return record
 
-    def runs(self, session_id: str) -> list[dict]:
+    def finish_run(self, session_id: str, run_id: str | None, status: RunStatus, message: str = "",
+                   now: float | None = None) -> RunRecord | None:
+        """End an unfinished run with ``status``; returns the record it ended, or None when
+        there was no such run or it had ended already."""
+        if run_id is None:
+            return None
+        with self.cache.transact():
+            record = self.get_run(session_id, run_id)
+            if record is None or record.finished:
+                return None
+            record = record.replace(status=status, message=message, epoch=self.epochs_done(session_id, run_id),
+                                    queue_place=0, finished_at=time.time() if now is None else now)
+            self._put_run(session_id, record)
+        self.release_slot(run_id)
+        return record
+
+    def _put_run(self, session_id: str, record: RunRecord) -> None:
+        self.cache.set(self.key(session_id, "run", record.run), record.to_stored(), expire=self.ttl,
+                       tag=self.run_tag(session_id, record.run))
+
+    def runs(self, session_id: str) -> list[RunRecord]:
         """The records of the session's runs still in the store, oldest first."""
         records = (self.get_run(session_id, run) for run in self.cache.get(self.key(session_id, "runs"), []))
         return [record for record in records if record is not None]
@@ -164,7 +190,7 @@ class SessionStore:
         stored an epoch, and the oldest beyond ``max_runs`` (their snapshots above all)."""
         runs_key = self.key(session_id, "runs")
         kept = self.get_run(session_id, keep)
-        token = None if kept is None else kept.get("dataset_token")
+        token = None if kept is None else kept.dataset_token
         with self.cache.transact():
             runs = self.cache.get(runs_key, [])
             useful = [run for run in runs if run != keep and self._worth_keeping(session_id, run, token)]
@@ -175,18 +201,25 @@ class SessionStore:
                 self.cache.evict(self.run_tag(session_id, run))
 
     def _worth_keeping(self, session_id: str, run_id: str, token) -> bool:
-        meta = self.get_run(session_id, run_id)
-        return (meta is not None and meta.get("dataset_token") == token
-                and self.get_history(session_id, run_id) is not None)
+        record = self.get_run(session_id, run_id)
+        return record is not None and record.dataset_token == token and self.epochs_done(session_id, run_id) > 0
 
     # ------------------------------------------------------------------ epochs
 
-    def put_epoch(self, session_id: str, run_id: str, epoch: int, record: dict, history: dict) -> None:
-        """One epoch's snapshot and the run's metric history up to it, written together."""
+    def put_epoch(self, session_id: str, run_id: str, epoch: int, record: dict, history: dict) -> bool:
+        """One epoch's snapshot and the run's metric history up to it, written together
+        while the run is unfinished; False (nothing written) once it has ended."""
         tag = self.run_tag(session_id, run_id)
         with self.cache.transact():
+            run = self.get_run(session_id, run_id)
+            if run is None or run.finished:
+                return False
+            # Stored again so that a long run's record is never the oldest entry, which
+            # the size limit drops first.
+            self._put_run(session_id, run)
             self.cache.set(self.key(session_id, "run", run_id, "epoch", epoch), record, expire=self.ttl, tag=tag)
             self.cache.set(self.key(session_id, "run", run_id, "history"), history, expire=self.ttl, tag=tag)
+            return True
 
     def get_epoch(self, session_id: str, run_id: str, epoch: int) -> dict | None:
         return self.cache.get(self.key(session_id, "run", run_id, "epoch", int(epoch)))
@@ -194,15 +227,9 @@ class SessionStore:
     def get_history(self, session_id: str, run_id: str) -> dict | None:
         return self.cache.get(self.key(session_id, "run", run_id, "history"))
 
-    # ------------------------------------------------------------------ liveness
-
-    def beat(self, session_id: str, run_id: str, now: float | None = None) -> None:
-        """The training process is alive at ``now``."""
-        self.cache.set(self.key(session_id, "run", run_id, "beat"), time.time() if now is None else now,
-                       expire=self.ttl, tag=self.run_tag(session_id, run_id))
-
-    def last_beat(self, session_id: str, run_id: str) -> float | None:
-        return self.cache.get(self.key(session_id, "run", run_id, "beat"))
+    def epochs_done(self, session_id: str, run_id: str) -> int:
+        history = self.get_history(session_id, run_id)
+        return 0 if history is None else len(history["mqe"])
 
     # ------------------------------------------------------------------ job slots
 
