@@ -17,6 +17,9 @@ from threadpoolctl import ThreadpoolController
 
 # Lanes of work per parallel step; a lane is always handled by one thread.
 LANES = 8
+# Below this many elements of work (array entries, or (unit, unit) pairs), a step runs its
+# lanes on the calling thread: too little to pay for waking the pool.
+PARALLEL_MIN_ELEMENTS = 1 << 16
 
 # threadpoolctl finds the BLAS NumPy loaded; its controllers are called directly, since
 # its context manager costs about 10 us, a tenth of a small map's epoch.

@@ -18,30 +18,17 @@ from typing import Iterator
 import numpy as np
 
 from . import kernels, reference
-from .parallel import LANES, run_lanes, single_threaded_blas
+from .bmu import BMUPass, BMUSearch
 from .grid import Grid
-from .metrics import COSINE, EUCLIDEAN, METRICS, MINKOWSKI, metric_code
+from .init import INITS
+from .metrics import metric_code
 from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
+from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
 from .schedule import DECAYS, Schedule, adapt_rate
 
-INITS = ("random", "pca")
 ALGORITHMS = ("batch", "online")
 DTYPES = ("float32", "float64")
 UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
-
-# Above this many features, euclidean and cosine BMUs come from a BLAS matrix product
-# over row blocks instead of direct differences.
-GEMM_MIN_FEATURES = 12
-# Elements of one (rows, units) block of rank values: 1 MiB of float32, so it stays in L2.
-SCORE_BLOCK_ELEMENTS = 1 << 18
-# The same from a BLAS product: 8 MiB. Each block costs a handful of calls that take the
-# GIL back, and with L2-sized blocks of a product the two threads of a 2-core machine
-# spent their time waiting on each other (a 16-D pass took 35 % longer).
-GEMM_BLOCK_ELEMENTS = 1 << 21
-# Below this many (unit, unit) pairs the neighbourhood is filled on one thread.
-PARALLEL_MIN_ELEMENTS = 1 << 16
-# Elements of one (rows, units, features) block in the NumPy fallback.
-REFERENCE_BLOCK_ELEMENTS = 1 << 22
 
 _FORMAT_VERSION = 1
 
@@ -182,12 +169,11 @@ class SOM:
         schedule = self.schedule(epochs)
         data = _check_data(X)
         rng = np.random.default_rng(self.seed)
-        code = metric_code(self.metric, self.p)
         # BLAS is held to one thread while the engine works, not across the yields: the
         # consumer's own products keep the threads they were given.
         with single_threaded_blas():
-            search = _BMUSearch(data, grid, code, float(self.p), self.dtype, self.use_numba)
-            weights = self._initial_weights(data, grid, rng)
+            search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
+            weights = INITS[self.init](data, grid, rng)
             self.n_features_in_ = data.shape[1]
             self.weights_ = weights.reshape(grid.width, grid.height, -1)
             self.mqe_history_, self.te_history_ = [], []
@@ -229,12 +215,6 @@ class SOM:
                 adaptive_decision=decision,
                 u_matrix=u_matrix,
             )
-
-    def _initial_weights(self, data: np.ndarray, grid: Grid, rng: np.random.Generator) -> np.ndarray:
-        if self.init == "random":
-            low, high = data.min(axis=0), data.max(axis=0)
-            return low + rng.random((grid.n_units, data.shape[1])) * (high - low)
-        return pca_lattice(data, grid)
 
     def _batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
         if not self.use_numba:
@@ -280,11 +260,10 @@ class SOM:
     def _flat_weights(self) -> np.ndarray:
         return np.ascontiguousarray(self.weights_.reshape(-1, self.weights_.shape[-1]))
 
-    def _search(self, X) -> "_Pass":
+    def _search(self, X) -> BMUPass:
         self._check_fitted()
         data = _check_data(X, self.n_features_in_, min_samples=1)
-        code = metric_code(self.metric, self.p)
-        return _BMUSearch(data, self.grid, code, float(self.p), self.dtype, self.use_numba).run(self._flat_weights())
+        return BMUSearch(data, self.grid, self.metric, float(self.p), self.dtype, self.use_numba).run(self._flat_weights())
 
     def bmus(self, X) -> np.ndarray:
         """Flat index of each sample's best-matching unit (unit ``x * height + y``)."""
@@ -404,218 +383,6 @@ _PARAMETER_NAMES = (
     "algorithm", "dtype", "seed", "use_numba",
 )
 _DEFAULTS = SOM().get_params()
-
-# ---------------------------------------------------------------------- the BMU pass
-
-
-@dataclass
-class _Pass:
-    """What one pass over the data learns about a map: winners, distances, per-unit sums."""
-
-    data: np.ndarray  # float64 (n, d), the samples as given
-    first: np.ndarray
-    second: np.ndarray
-    distance: np.ndarray
-    sums: np.ndarray
-    counts: np.ndarray
-    topographic_error: float
-
-    def __post_init__(self):
-        self.mqe = float(np.mean(self.distance))
-
-
-class _BMUSearch:
-    """Prepares the data once (cast, centred, normalised for cosine) and runs BMU passes.
-
-    Euclidean, manhattan, chebyshev and minkowski distances do not change when data and
-    weights move together, so both are centred on the data mean: float32 then keeps its
-    precision for data far from the origin, and the BLAS expansion
-    ``||x||^2 - 2 x.w + ||w||^2`` does not cancel catastrophically.
-    """
-
-    def __init__(self, data, grid, code, p, dtype, use_numba):
-        self.data = data
-        self.grid = grid
-        self.code = code
-        self.p = p
-        self.use_numba = use_numba
-        self._totals = None
-        if not use_numba:
-            return
-        self.dtype = np.dtype(dtype)
-        self.center = np.zeros(data.shape[1]) if code == COSINE else data.mean(axis=0)
-        self.use_gemm = code in (EUCLIDEAN, COSINE) and data.shape[1] >= GEMM_MIN_FEATURES
-        if self.use_gemm and code == EUCLIDEAN:
-            # A column of ones lets one product give ||w||^2 - 2 x.w, with no extra pass.
-            # The centred samples are written straight into the product's rows (the same
-            # values as ``_prepare``: computed in float64, then cast) and seen through a view.
-            n, d = data.shape
-            self.gemm_rows = np.empty((n, d + 1), dtype=self.dtype)
-            np.subtract(data, self.center, out=self.gemm_rows[:, :d], casting="same_kind")
-            self.gemm_rows[:, d] = 1
-            self.work = self.gemm_rows[:, :d]
-        else:
-            self.work = self.gemm_rows = self._prepare(data)
-        self.row_magnitude = self._magnitude(self.work)
-        self.tolerance = 2 * math.sqrt(data.shape[1] + 2) * np.finfo(self.dtype).eps
-
-    def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-        """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), reused from pass to
-        pass: fresh ones cost their page faults on every pass (6.5 MB for a 40x40 map in
-        64-D, about 2 % of the pass)."""
-        if self._totals is None or self._totals[0].shape != (LANES, m, d):
-            self._totals = np.zeros((LANES, m, d)), np.zeros((LANES, m))
-        else:
-            for totals in self._totals:
-                totals.fill(0.0)
-        return self._totals
-
-    def _magnitude(self, A: np.ndarray) -> np.ndarray:
-        """Per-row size that bounds the rounding of a rank value, in its units."""
-        if self.code == COSINE:
-            return np.ones(len(A))
-        if self.code == EUCLIDEAN:
-            return np.einsum("ij,ij->i", A, A, dtype=np.float64)
-        return np.abs(A).sum(axis=1, dtype=np.float64)
-
-    def _prepare(self, A: np.ndarray) -> np.ndarray:
-        A = A - self.center
-        if self.code == COSINE:
-            norms = np.linalg.norm(A, axis=1, keepdims=True)
-            A = np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
-        return np.ascontiguousarray(A, dtype=self.dtype)
-
-    def run(self, weights: np.ndarray) -> _Pass:
-        """One pass over the data: each sample's two best units and distance, and the
-        winners' sums and counts.
-
-        Blocks of rank values (rows, units) come from a BLAS product (euclidean:
-        ``||w||^2 - 2 x.w``, from rows ``[x, 1]``; cosine: ``-x.w``) or from the Numba
-        distance kernel. NumPy's SIMD arg-min finds the winners (a scalar scan in Numba was
-        5x slower: LLVM does not vectorise a float arg-min), then one kernel call
-        (``kernels.finish_block``) settles the runners-up, decides near ties blurred by
-        rounding in float64 and computes the exact distance to the winner. No (n, m)
-        matrix is ever held.
-        """
-        n, m = len(self.data), weights.shape[0]
-        if not self.use_numba:
-            return self._run_reference(weights)
-        d = self.data.shape[1]
-        first = np.empty(n, dtype=np.int64)
-        second = np.empty(n, dtype=np.int64)
-        distance = np.empty(n, dtype=self.dtype)
-        lane_sums, lane_counts = self._lane_totals(m, d)
-        lane_errors = np.zeros(LANES, dtype=np.int64)
-        work_weights = self._prepare(weights)
-        if self.use_gemm and self.code == EUCLIDEAN:
-            squared_norms = np.einsum("ij,ij->i", work_weights, work_weights)
-            rank_weights = np.ascontiguousarray(np.vstack([-2.0 * work_weights.T, squared_norms]))
-        elif self.use_gemm:
-            rank_weights = np.ascontiguousarray(-work_weights.T)
-        else:
-            rank_weights = np.ascontiguousarray(work_weights.T)
-        rows = balanced_rows(n, max(16, (GEMM_BLOCK_ELEMENTS if self.use_gemm else SCORE_BLOCK_ELEMENTS) // m))
-        starts = range(0, n, rows)
-        indptr, indices = self.grid.neighbor_lists
-        weight_magnitude = self._magnitude(work_weights).max()
-        # What turns a rank value into a distance-like one: the row magnitude (||x||^2 for
-        # the euclidean product, 1 for cosine's 1 - cos); direct values are distance-like.
-        value_offset = 1.0 if self.use_gemm else 0.0
-
-        def search_lane(lane: int):
-            scores = np.empty((rows, m), dtype=self.dtype)
-            best = np.empty(rows, dtype=self.dtype)
-            second_best = np.empty(rows, dtype=np.int64)
-            for start in starts[lane::LANES]:
-                block = slice(start, min(n, start + rows))
-                out = scores[: block.stop - start]
-                if self.use_gemm:
-                    np.matmul(self.gemm_rows[block], rank_weights, out=out)
-                else:
-                    kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
-                lane_errors[lane] += kernels.finish_block(
-                    out, np.argmin(out, axis=1), best, second_best, indptr, indices, self.row_magnitude[block],
-                    weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start, self.data, weights,
-                    self.code, self.p, first, second, self.work[block], work_weights, distance[block],
-                    lane_sums[lane], lane_counts[lane])
-
-        run_lanes(search_lane, min(LANES, len(starts)))
-        return _Pass(self.data, first, second, distance.astype(np.float64), lane_sums.sum(axis=0),
-                     lane_counts.sum(axis=0), lane_errors.sum() / n)
-
-    def _run_reference(self, weights: np.ndarray) -> _Pass:
-        n, d = self.data.shape
-        m = weights.shape[0]
-        rows = max(1, REFERENCE_BLOCK_ELEMENTS // (m * d))
-        parts = [reference.best_two_units(self.data[s : s + rows], weights, _metric_name(self.code), self.p)
-                 for s in range(0, n, rows)]
-        first, second, distance = (np.concatenate(column) for column in zip(*parts))
-        counts = np.bincount(first, minlength=m).astype(np.float64)
-        sums = np.zeros((m, d))
-        np.add.at(sums, first, self.data)
-        return _Pass(self.data, first, second, distance, sums, counts,
-                     reference.topographic_error(first, second, self.grid))
-
-
-def _metric_name(code: int) -> str:
-    return next(name for name, value in METRICS.items() if value == code)
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def balanced_rows(n: int, most: int) -> int:
-    """Rows per block, at most ``most``, such that the blocks share out evenly over the
-    lanes: 39 blocks over 8 lanes gave one of two threads a tenth more rows than the other,
-    and the pass waited for it."""
-    blocks = -(-n // most)
-    if blocks >= LANES:
-        blocks = -(-blocks // LANES) * LANES
-    return -(-n // blocks)
-
-
-def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
-    """Weights on a lattice spanning the data's first two principal components.
-
-    Each unit's grid position, rescaled to the range of the data's scores along each
-    component, is mapped back to input space; the grid's longer side follows the first
-    component. With d = 1 (or data on a line) the second component is zero.
-    """
-    mean = data.mean(axis=0)
-    d = data.shape[1]
-    # The (d, d) covariance, not an SVD of the (n, d) data: O(n d^2), summed over the
-    # engine's lanes (in lane order), and no n-sized copy.
-    lane_rows = -(-len(data) // LANES)
-    chunks = [slice(lane * lane_rows, (lane + 1) * lane_rows) for lane in range(LANES)]
-    covariances = np.zeros((LANES, d, d))
-    low_high = np.zeros((LANES, 2, 2))
-    parallel = data.size >= PARALLEL_MIN_ELEMENTS
-
-    def covariance(lane: int):
-        centred = data[chunks[lane]] - mean
-        covariances[lane] = centred.T @ centred
-
-    run_lanes(covariance, LANES, parallel)
-    _, eigenvectors = np.linalg.eigh(covariances.sum(axis=0))
-    components = eigenvectors[:, ::-1].T
-    components = np.vstack([components, np.zeros((2, d))])[:2]
-
-    shift = mean @ components.T
-
-    def score_range(lane: int):
-        scores = data[chunks[lane]] @ components.T - shift  # no centred copy: only a range is needed
-        low_high[lane, 0] = scores.min(axis=0) if len(scores) else np.inf
-        low_high[lane, 1] = scores.max(axis=0) if len(scores) else -np.inf
-
-    run_lanes(score_range, LANES, parallel)
-    low, high = low_high[:, 0].min(axis=0), low_high[:, 1].max(axis=0)
-    positions = grid.positions
-    extent = positions.max(axis=0) - positions.min(axis=0)
-    fraction = np.divide(positions - positions.min(axis=0), extent, out=np.full_like(positions, 0.5),
-                         where=extent > 0)
-    if grid.height > grid.width:
-        fraction = fraction[:, ::-1]
-    return mean + (low + fraction * (high - low)) @ components
 
 
 def _check_choice(name, value, valid):
