@@ -6,11 +6,10 @@ loop runs over units with unit stride and vectorises. The BMU pass works in the 
 its inputs (float32 by default in ``SOM``); sums for the batch update are float64.
 Every kernel is compiled with ``cache=True``: a cold process loads them from disk.
 
-No kernel is ``parallel=True``: each runs on one thread without the GIL, and ``SOM``
-spreads blocks of work over its own thread pool. Numba's parallel layers either spin
-badly when cores are shared (OpenMP: 0.15 ms became 45 ms on this 2-core machine while
-other processes ran), abort on concurrent use (workqueue) or break in forked children,
-and the dashboard runs several trainings at once in forked processes.
+No kernel is ``parallel=True``: each runs on one thread without the GIL, and the engine
+spreads blocks of work over its own thread pool. Numba's parallel layers either spin when
+cores are shared (OpenMP), abort on concurrent use (workqueue) or break in forked
+children, and the dashboard runs several trainings at once in forked processes.
 """
 
 from __future__ import annotations
@@ -144,9 +143,9 @@ ARGMIN_LANES = 16
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def row_argmin(row):
-    """``np.argmin`` of a row without NaN (the first of equal minima), about 3x faster
-    than Numba's scalar scan: the minimum is found over 16 independent lanes (16 short
-    dependency chains instead of one long one), and then its first position."""
+    """``np.argmin`` of a row without NaN (the first of equal minima), faster than Numba's
+    scalar scan: the minimum is found over 16 independent lanes (16 short dependency
+    chains instead of one long one), and then its first position."""
     m = row.shape[0]
     lanes = np.full(ARGMIN_LANES, np.inf, dtype=row.dtype)
     full = m - m % ARGMIN_LANES
