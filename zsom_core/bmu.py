@@ -194,10 +194,10 @@ class BMUSearch:
                 else:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
                 lane_errors[lane] += kernels.finish_block(
-                    out, np.argmin(out, axis=1), best, second_best, indptr, indices, self.row_magnitude[block],
-                    weight_magnitude, self.tolerance, relative, value_offset, start, self.data, weights,
-                    self.code, self.p, first, second, self.work[block], work_weights, distance[block],
-                    lane_sums[lane], lane_counts[lane])
+                    out, np.argmin(out, axis=1), start, best, second_best, indptr, indices,
+                    self.row_magnitude[block], weight_magnitude, self.tolerance, relative, value_offset,
+                    self.data, weights, self.work[block], work_weights, self.code, self.p,
+                    first, second, distance[block], lane_sums[lane], lane_counts[lane])
 
         run_lanes(search_lane, min(LANES, len(starts)))
         return BMUPass(self.data, first, distance.astype(np.float64), lane_sums.sum(axis=0),
