@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 
 TOPOLOGIES = ("square", "hex")
+TOPOLOGY_LABELS = {"square": "Square", "hex": "Hexagonal"}
 
 _HEX_ROW_HEIGHT = np.sqrt(3.0) / 2.0
 # Positions are exact up to float rounding; neighbours are the units at distance 1.

@@ -3,7 +3,8 @@ principal components.
 
 ``INITS`` maps each public name to its function ``(data, grid, rng) -> (m, d) float64``;
 ``data`` is the C-contiguous float64 (n, d) training data, ``rng`` a
-``numpy.random.Generator`` (unused by ``pca``, which is deterministic).
+``numpy.random.Generator`` (unused by ``pca``, which is deterministic). ``INIT_LABELS``
+gives each name the label a user reads.
 """
 
 from __future__ import annotations
@@ -67,4 +68,9 @@ def pca_lattice(data: np.ndarray, grid: Grid, rng: np.random.Generator | None = 
 INITS = {
     "random": random_weights,
     "pca": pca_lattice,
+}
+
+INIT_LABELS = {
+    "random": "Random",
+    "pca": "PCA",
 }

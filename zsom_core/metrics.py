@@ -4,6 +4,7 @@ Each public name maps to a small integer code: the Numba kernels branch on the c
 inside their loops (LLVM hoists the branch), because a kernel that takes a jitted
 function as an argument cannot be served from Numba's on-disk cache. The NumPy
 reference in ``reference.pairwise_distances`` defines what each metric means.
+``METRIC_LABELS`` gives each name the label a user reads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ METRICS = {
     "chebyshev": CHEBYSHEV,
     "cosine": COSINE,
     "minkowski": MINKOWSKI,
+}
+
+METRIC_LABELS = {
+    "euclidean": "Euclidean",
+    "manhattan": "Manhattan",
+    "chebyshev": "Chebyshev",
+    "cosine": "Cosine",
+    "minkowski": "Minkowski",
 }
 
 

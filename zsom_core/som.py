@@ -27,6 +27,7 @@ from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_b
 from .schedule import DECAYS, Schedule, adapt_rate
 
 ALGORITHMS = ("batch", "online")
+ALGORITHM_LABELS = {"batch": "Batch", "online": "Online"}
 DTYPES = ("float32", "float64")
 UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
 
