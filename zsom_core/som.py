@@ -8,6 +8,7 @@ differ from float64 only where two units are within float32 rounding of each oth
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import numbers
@@ -57,14 +58,20 @@ class Snapshot:
 class SOM:
     """Kohonen's Self-Organizing Map on a ``width x height`` grid.
 
-    >>> som = SOM(12, 12, topology="hex", seed=0).fit(X, epochs=50)
+    >>> som = SOM(12, 12, topology="hex", epochs=50, seed=0).fit(X)
     >>> som.weights_.shape   # (12, 12, d)
 
-    Parameters are stored as given; ``fit`` validates them. ``sigma`` defaults to
-    ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
+    Parameters are stored as given; ``fit`` validates them, and ``get_params`` /
+    ``set_params`` read and change them as scikit-learn's estimators do. ``sigma`` defaults
+    to ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
     sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values.
-    ``seed`` (an int or a ``numpy.random.Generator``) drives initialisation and the
-    online algorithm's sample order: the same seed gives the same map.
+    ``epochs`` is how many epochs ``fit`` and ``iter_fit`` train unless they are given
+    another number. ``seed`` (an int or a ``numpy.random.Generator``) drives
+    initialisation and the online algorithm's sample order: the same seed gives the same
+    map.
+
+    Learned state ends in ``_``; ``weights_`` (width, height, d) float64 is the map's own
+    array, never one that training goes on to change.
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class SOM:
         learning_rate_end: float | None = None,
         adaptive_lr: bool = False,
         algorithm: str = "batch",
+        epochs: int = 10,
         dtype: str = "float32",
         seed: int | np.random.Generator | None = None,
         use_numba: bool = True,
@@ -106,21 +114,43 @@ class SOM:
         self.learning_rate_end = learning_rate_end
         self.adaptive_lr = adaptive_lr
         self.algorithm = algorithm
+        self.epochs = epochs
         self.dtype = dtype
         self.seed = seed
         self.use_numba = use_numba
 
     # ------------------------------------------------------------------ configuration
 
-    def get_params(self) -> dict:
-        """The constructor's arguments as plain Python values (a Generator seed becomes None)."""
-        params = {name: getattr(self, name) for name in _PARAMETER_NAMES}
-        if isinstance(params["seed"], np.random.Generator):
-            params["seed"] = None
-        return {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The constructor's parameter names, in its order: the one list of them."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters and their values, as stored.
+
+        ``deep`` is scikit-learn's; a SOM holds no other estimator, so it changes nothing.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> "SOM":
+        """Change constructor parameters; returns ``self``.
+
+        Values are stored as given and validated by ``fit``, as the constructor's are; a
+        name that is not a parameter raises ``ValueError`` and changes nothing.
+        """
+        valid = self._get_param_names()
+        unknown = [name for name in params if name not in valid]
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for SOM; "
+                             f"valid parameters: {', '.join(valid)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     @property
     def grid(self) -> Grid:
+        """The lattice of the current width, height, topology and toroidal parameters."""
         grid = getattr(self, "_grid", None)
         key = (self.width, self.height, self.topology, self.toroidal)
         if grid is None or (grid.width, grid.height, grid.topology, grid.toroidal) != key:
@@ -144,27 +174,32 @@ class SOM:
             raise ValueError(f"cutoff must be a positive number of sigmas or None, got {self.cutoff!r}")
         if self.adaptive_lr and self.learning_rate_end is not None:
             raise ValueError("adaptive_lr sets the learning rate's decay itself: leave learning_rate_end as None")
+        _check_epochs(self.epochs)
         return grid
 
-    def schedule(self, epochs: int) -> Schedule:
-        """The decay schedule a run of ``epochs`` epochs follows (before adaptive changes)."""
+    def schedule(self, epochs: int | None = None) -> Schedule:
+        """The decay schedule a run of ``epochs`` epochs (default: the ``epochs`` parameter)
+        follows, before adaptive changes."""
+        epochs = self.epochs if epochs is None else epochs
         sigma0 = self.sigma if self.sigma is not None else max(self.width, self.height) / 2.0
         return Schedule(self.decay, _check_epochs(epochs), float(sigma0), float(self.learning_rate),
                         self.sigma_end, self.learning_rate_end)
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, epochs: int = 10) -> "SOM":
-        """Train on ``X`` (n, d) for ``epochs`` epochs; returns ``self``."""
+    def fit(self, X, epochs: int | None = None) -> "SOM":
+        """Train on ``X`` (n, d) for ``epochs`` epochs (default: the ``epochs`` parameter,
+        which a number given here overrides for this run); returns ``self``."""
         for _ in self.iter_fit(X, epochs):
             pass
         return self
 
-    def iter_fit(self, X, epochs: int = 10, *, with_u_matrix: bool = False) -> Iterator[Snapshot]:
-        """Train on ``X``, yielding a ``Snapshot`` after each epoch.
+    def iter_fit(self, X, epochs: int | None = None, *, with_u_matrix: bool = False) -> Iterator[Snapshot]:
+        """Train on ``X`` as ``fit`` does, yielding a ``Snapshot`` after each epoch.
 
         Validation happens before the first snapshot; a consumer may stop early and the
-        estimator keeps the weights of the last finished epoch.
+        estimator keeps the weights of the last finished epoch. Neither a snapshot's
+        weights nor ``weights_`` change when training goes on.
         """
         grid = self._validate_params()
         schedule = self.schedule(epochs)
@@ -174,9 +209,9 @@ class SOM:
         # consumer's own products keep the threads they were given.
         with single_threaded_blas():
             search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
-            weights = INITS[self.init](data, grid, rng)
+            weights = INITS[self.init](data, grid, rng)  # (m, d), updated in place by every epoch
             self.n_features_in_ = data.shape[1]
-            self.weights_ = weights.reshape(grid.width, grid.height, -1)
+            self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
             self.mqe_history_, self.te_history_ = [], []
             self.sigma_history_, self.learning_rate_history_, self.adaptive_history_ = [], [], []
             self.schedule_ = schedule
@@ -194,6 +229,7 @@ class SOM:
                 else:
                     self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box)
                 pass_ = search.run(weights)
+                self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
                 u_matrix = self.u_matrix() if with_u_matrix else None
             decision = None
             if self.adaptive_lr:
@@ -338,9 +374,13 @@ class SOM:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path) -> None:
-        """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved."""
+        """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved.
+
+        A ``numpy.random.Generator`` seed cannot be written down: it is saved as None.
+        """
         self._check_fitted()
-        config = json.dumps({"format": _FORMAT_VERSION, "params": self.get_params()})
+        params = {name: _json_value(value) for name, value in self.get_params().items()}
+        config = json.dumps({"format": _FORMAT_VERSION, "params": params})
         with open(path, "wb") as stream:
             np.savez(stream, config=np.array(config), weights=self.weights_,
                      mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
@@ -348,7 +388,11 @@ class SOM:
 
     @classmethod
     def load(cls, path) -> "SOM":
-        """Read a map written by ``save``; anything else raises ``ValueError``."""
+        """Read a map written by ``save``; anything else raises ``ValueError``.
+
+        A parameter the file does not hold (``epochs``, in files from before it was one)
+        takes its default.
+        """
         try:
             with np.load(os.fspath(path), allow_pickle=False) as arrays:
                 config = json.loads(str(arrays["config"]))
@@ -358,7 +402,7 @@ class SOM:
                 raise ValueError("its configuration is not a JSON object with params")
             if config.get("format") != _FORMAT_VERSION:
                 raise ValueError(f"format {config.get('format')!r}; this version reads {_FORMAT_VERSION}")
-            unknown = set(config["params"]) - set(_PARAMETER_NAMES)
+            unknown = set(config["params"]) - set(cls._get_param_names())
             if unknown:
                 raise ValueError(f"unknown parameters {sorted(unknown)}")
             som = cls(**config["params"])
@@ -378,12 +422,16 @@ class SOM:
         return f"SOM({', '.join([str(self.width), str(self.height), *changed])})"
 
 
-_PARAMETER_NAMES = (
-    "width", "height", "topology", "toroidal", "metric", "p", "init", "neighborhood", "cutoff",
-    "decay", "sigma", "sigma_end", "learning_rate", "learning_rate_end", "adaptive_lr",
-    "algorithm", "dtype", "seed", "use_numba",
-)
-_DEFAULTS = SOM().get_params()
+_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(SOM.__init__).parameters.items()
+             if parameter.default is not inspect.Parameter.empty}
+
+
+def _json_value(value):
+    """A parameter as JSON holds it: NumPy scalars become Python numbers, and a Generator
+    seed, whose state cannot be written down, becomes None."""
+    if isinstance(value, np.random.Generator):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_choice(name, value, valid):
