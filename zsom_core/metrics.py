@@ -9,6 +9,8 @@ reference in ``reference.pairwise_distances`` defines what each metric means.
 
 from __future__ import annotations
 
+from .registry import check_name
+
 EUCLIDEAN, MANHATTAN, CHEBYSHEV, COSINE, MINKOWSKI = range(5)
 
 METRICS = {
@@ -30,8 +32,7 @@ METRIC_LABELS = {
 
 def metric_code(name: str, p: float = 2.0) -> int:
     """The kernel code of ``name``; raises ``ValueError`` naming the valid metrics."""
-    if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}")
+    check_name(name, METRICS, "metric", "metrics")
     if name == "minkowski" and not p > 0:
         raise ValueError(f"the minkowski parameter p must be > 0, got {p!r}")
     return METRICS[name]

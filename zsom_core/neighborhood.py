@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import check_name
+
 GAUSSIAN, BUBBLE, MEXICAN_HAT, TRIANGLE = range(4)
 
 NEIGHBORHOODS = {
@@ -32,8 +34,7 @@ NEIGHBORHOOD_LABELS = {
 
 def neighborhood_code(name: str) -> int:
     """The kernel code of ``name``; raises ``ValueError`` naming the valid neighbourhoods."""
-    if name not in NEIGHBORHOODS:
-        raise ValueError(f"unknown neighborhood {name!r}; valid neighborhoods: {', '.join(NEIGHBORHOODS)}")
+    check_name(name, NEIGHBORHOODS, "neighborhood", "neighborhoods")
     return NEIGHBORHOODS[name]
 
 

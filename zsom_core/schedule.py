@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from .registry import check_name
+
 LINEAR_DECAY_FACTOR = 0.8
 LINEAR_SIGMA_SHRINK = 0.85
 SIGMA_FLOOR = 1.0
@@ -114,9 +116,7 @@ DECAY_LABELS = {
 
 def get_decay(name: str) -> Decay:
     """The decay called ``name``; raises ``ValueError`` naming the valid decays."""
-    if name not in DECAYS:
-        raise ValueError(f"unknown decay {name!r}; valid decays: {', '.join(DECAYS)}")
-    return DECAYS[name]
+    return DECAYS[check_name(name, DECAYS, "decay", "decays")]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .init import INITS
 from .metrics import metric_code
 from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
+from .registry import check_name
 from .schedule import DECAYS, Schedule, adapt_rate
 
 ALGORITHMS = ("batch", "online")
@@ -159,10 +160,10 @@ class SOM:
 
     def _validate_params(self):
         grid = self.grid
-        _check_choice("init", self.init, INITS)
-        _check_choice("algorithm", self.algorithm, ALGORITHMS)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("decay", self.decay, DECAYS)
+        check_name(self.init, INITS, "init", "values")
+        check_name(self.algorithm, ALGORITHMS, "algorithm", "values")
+        check_name(self.dtype, DTYPES, "dtype", "values")
+        check_name(self.decay, DECAYS, "decay", "values")
         neighborhood_code(self.neighborhood)
         metric_code(self.metric, self.p)
         if not (isinstance(self.p, numbers.Real) and math.isfinite(self.p)):
@@ -346,7 +347,7 @@ class SOM:
         samples; mape: mean of |x - w| / |x| in percent, over the non-zero features.
         Units that win nothing are NaN, not 0.
         """
-        _check_choice("kind", kind, UNIT_ERRORS)
+        check_name(kind, UNIT_ERRORS, "kind", "values")
         pass_ = self._search(X)
         weights = self._flat_weights()
         m = self.grid.n_units
@@ -432,11 +433,6 @@ def _json_value(value):
     if isinstance(value, np.random.Generator):
         return None
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _check_choice(name, value, valid):
-    if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid values: {', '.join(valid)}")
 
 
 def _check_epochs(epochs) -> int:

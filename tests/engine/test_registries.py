@@ -1,5 +1,7 @@
 """The engine's registries of choices (name -> implementation) and the labels users read."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,14 @@ def test_every_registered_name_trains(name):
     for value in registry:
         som = SOM(4, 4, seed=0, **{name: value}).fit(X, epochs=2)
         assert np.isfinite(som.weights_).all()
+
+
+@pytest.mark.parametrize("name", [*REGISTRIES, "dtype"])
+@pytest.mark.parametrize("value", [["euclidean"], 3, None], ids=["list", "int", "none"])
+def test_a_name_that_is_not_a_string_is_an_unknown_name(name, value):
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match=rf"unknown {name} {re.escape(repr(value))}; valid "):
+        SOM(4, 4, **{name: value}).fit(X)
 
 
 def test_decays_iterate_as_their_names():
