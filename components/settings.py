@@ -50,9 +50,9 @@ FLAGS = ("toroidal", "adaptive_lr")
 CHOICES = {
     "topology": TOPOLOGIES,
     "metric": tuple(METRICS),
-    "init": INITS,
+    "init": tuple(INITS),
     "neighborhood": tuple(NEIGHBORHOODS),
-    "decay": DECAYS,
+    "decay": tuple(DECAYS),
     "algorithm": ALGORITHMS,
 }
 
