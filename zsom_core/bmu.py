@@ -29,16 +29,20 @@ NumPy's arg-min over a block finds the winners; one kernel call
 (``kernels.finish_block``) then takes each winner's value out, finds the runner-up (the
 winner's best grid neighbour, unless some other unit scores at most as well, which a
 second arg-min settles), decides again in float64 where float32 lost the distances, and
-summarises the block.
+summarises the block: each winner's distance (in the working precision, from the
+prepared samples), the winners' sums and counts (float64, from the samples as given) and
+the count of samples whose best two units are not grid neighbours.
 
-Deciding again in float64. In float32 the expansion cancels: for a sample far from its
-winner's scale, ``||x||^2`` and ``2 x.w`` are large and nearly equal, and what is left is
-rounding. ``kernels.settle_block`` bounds each rank value's rounding (a multiple of
-float32's epsilon times the row's and the weights' magnitudes) and, where the two best
-values lie within that bound of each other and the bound is a noticeable share of the
-winner's distance, recomputes the distances to every unit within reach in float64 from
-the samples and weights as given, and lets those decide. Units closer than that share
-are an honest tie: either is a best-matching unit.
+Deciding again in float64. Where distances are small next to the magnitudes of samples
+and weights (tight clusters far from the data mean), the expansion cancels: ``||x||^2``
+and ``2 x.w`` are large and nearly equal, and float32 keeps little of their difference.
+``kernels.settle_block`` bounds each rank value's rounding (a multiple of the working
+precision's epsilon times the row's and the weights' magnitudes, or times the value
+itself for minkowski) and, where the two best values lie within that bound of each other
+and the bound is a noticeable share of the winner's distance, recomputes the distances
+to every unit within reach in float64 from the samples and weights as given, and lets
+those decide. Units closer than that share are an honest tie: either is a
+best-matching unit.
 
 The reference fallback (``use_numba=False``) uses ``reference.best_two_units``, plain
 float64 NumPy, on row blocks small enough that its (rows, units, features) array stays
