@@ -21,7 +21,8 @@ from zsom_core.grid import TOPOLOGY_LABELS, Grid
 from zsom_core.metrics import METRIC_LABELS
 from zsom_core.neighborhood import NEIGHBORHOOD_LABELS
 from zsom_core.schedule import DECAY_LABELS
-from zsom_core.som import ALGORITHM_LABELS, INIT_LABELS
+from zsom_core.init import INIT_LABELS
+from zsom_core.som import ALGORITHM_LABELS
 
 MIN_SIDE, MAX_SIDE = 2, 100
 MAX_UNITS = 2_500
@@ -77,7 +78,7 @@ SETTINGS = (
             help="hexagonal units have six neighbours, square ones four"),
     Setting("toroidal", "Toroidal (edges wrap around)", "flag", "switch", "toroidal", False, "map",
             help="opposite edges of the map are neighbours"),
-    Setting("init", "Initialisation", "choice", "radio", "init", "pca", "map", choices=INIT_LABELS,
+    Setting("init", "Initialisation", "choice", "radio", "init", "pca", "map", choices={name: INIT_LABELS[name] for name in ("pca", "random")},
             help="PCA spreads the map over the data's first two principal components"),
     Setting("epochs", "Epochs", "integer", "slider", "epochs", 100, "training", 1, 1_000, 1,
             marks=(1, 250, 500, 1_000), help="passes over the data"),

@@ -11,6 +11,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .registry import check_name
+
 TOPOLOGIES = ("square", "hex")
 TOPOLOGY_LABELS = {"square": "Square", "hex": "Hexagonal"}
 
@@ -32,8 +34,7 @@ class Grid:
         width, height = _positive_int("width", width), _positive_int("height", height)
         if width * height < 2:
             raise ValueError(f"the grid must have at least 2 units (1 x 2 or larger), got {width} x {height}")
-        if topology not in TOPOLOGIES:
-            raise ValueError(f"unknown topology {topology!r}; valid topologies: {', '.join(TOPOLOGIES)}")
+        check_name(topology, TOPOLOGIES, "topology", "topologies")
         if toroidal and topology == "hex" and height % 2:
             raise ValueError(f"a toroidal hexagonal grid needs an even height, got {height}")
         self.width = width

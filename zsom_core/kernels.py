@@ -1,16 +1,20 @@
 """Numba kernels for the hot paths. Each is a plain function over C-contiguous arrays that
-writes into outputs it is handed (marked OUT); ``reference`` holds the float64 oracle.
+writes into outputs it is handed; ``reference`` holds the float64 oracle. Docstrings list
+the arguments as IN (read), OUT (written) and IN/OUT (read and updated), with shapes:
+n samples, m units, d features, ``rows`` samples in a block. "dtype" is the BMU pass's
+working precision (float32 or float64); ``code, p`` are a metric's kernel code
+(``metrics.METRICS``) and minkowski's p; ``indptr, indices`` are the grid's neighbours in
+CSR form (``Grid.neighbor_lists``).
 
 Weights reach the best-matching-unit kernels transposed, ``(d, m)``, so that the inner
 loop runs over units with unit stride and vectorises. The BMU pass works in the dtype of
 its inputs (float32 by default in ``SOM``); sums for the batch update are float64.
 Every kernel is compiled with ``cache=True``: a cold process loads them from disk.
 
-No kernel is ``parallel=True``: each runs on one thread without the GIL, and ``SOM``
-spreads blocks of work over its own thread pool. Numba's parallel layers either spin
-badly when cores are shared (OpenMP: 0.15 ms became 45 ms on this 2-core machine while
-other processes ran), abort on concurrent use (workqueue) or break in forked children,
-and the dashboard runs several trainings at once in forked processes.
+No kernel is ``parallel=True``: each runs on one thread without the GIL, and the engine
+spreads blocks of work over its own thread pool. Numba's parallel layers either spin when
+cores are shared (OpenMP), abort on concurrent use (workqueue) or break in forked
+children, and the dashboard runs several trainings at once in forked processes.
 """
 
 from __future__ import annotations
@@ -23,9 +27,14 @@ import numpy as np
 from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN
 from .neighborhood import BUBBLE, GAUSSIAN, MEXICAN_HAT
 
+
 @nb.njit(cache=True, inline="always")
 def _accumulate_distance(code, p, buffer, xk, weights_k):
-    """Fold one coordinate into the running per-unit distance: IN/OUT buffer (m,)."""
+    """Fold one coordinate into the running per-unit distance.
+
+    IN: xk, one coordinate of a sample; weights_k (m,), that coordinate of every unit.
+    IN/OUT: buffer (m,), the running values.
+    """
     m = buffer.shape[0]
     if code == EUCLIDEAN:
         for j in range(m):
@@ -64,7 +73,9 @@ def distance_block(X, Wt, code, p, out):
     The value orders units as the distance does without its final root: squared sum,
     p-power sum, maximum, or 1 - x.w for cosine on unit vectors. Runs on one thread
     without the GIL; the caller spreads blocks over threads.
-    IN: X (rows, d) samples; Wt (d, m) weights, transposed. OUT: out (rows, m).
+
+    IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
+    OUT: out (rows, m) dtype, rank values.
     """
     rows, d = X.shape
     for i in range(rows):
@@ -76,7 +87,8 @@ def distance_block(X, Wt, code, p, out):
 
 @nb.njit(cache=True, inline="always")
 def pair_distance(a, b, code, p):
-    """Distance between two vectors under the metric; cosine of a zero vector is 1."""
+    """Distance between two vectors (d,) under the metric ``code, p``; cosine of a zero
+    vector is 1."""
     if code == COSINE:
         dot = 0.0
         norm_a = 0.0
@@ -105,7 +117,10 @@ def pair_distance(a, b, code, p):
 @nb.njit(cache=True, nogil=True)
 def take_winners(scores, winners, best):
     """Move each row's winning rank value out of ``scores`` (left +inf) into ``best``,
-    so that a second arg-min finds the runner-up. IN/OUT: scores (rows, m). OUT: best."""
+    so that a second arg-min finds the runner-up.
+
+    IN: winners (rows,) int64. IN/OUT: scores (rows, m) dtype. OUT: best (rows,) dtype.
+    """
     for row in range(scores.shape[0]):
         best[row] = scores[row, winners[row]]
         scores[row, winners[row]] = np.inf
@@ -119,8 +134,9 @@ def runners_up(scores, winners, indptr, indices, out):
 
     The runner-up is the winner's best neighbour unless some unit scores at most as
     well; a count of such units vectorises (a scalar arg-min scan does not).
-    IN: scores (rows, m) with the winners' entries +inf; winners (rows,); indptr,
-    indices: grid neighbours (CSR). OUT: out (rows,).
+
+    IN: scores (rows, m) dtype, with the winners' entries +inf; winners (rows,) int64;
+    indptr, indices. OUT: out (rows,) int64, a unit or -1.
     """
     rows, m = scores.shape
     for row in range(rows):
@@ -144,9 +160,12 @@ ARGMIN_LANES = 16
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def row_argmin(row):
-    """``np.argmin`` of a row without NaN (the first of equal minima), about 3x faster
-    than Numba's scalar scan: the minimum is found over 16 independent lanes (16 short
-    dependency chains instead of one long one), and then its first position."""
+    """``np.argmin`` of a row without NaN (the first of equal minima), faster than Numba's
+    scalar scan: the minimum is found over 16 independent lanes (16 short dependency
+    chains instead of one long one), and then its first position.
+
+    IN: row (m,) float32 or float64. Returns the index.
+    """
     m = row.shape[0]
     lanes = np.full(ARGMIN_LANES, np.inf, dtype=row.dtype)
     full = m - m % ARGMIN_LANES
@@ -166,16 +185,28 @@ def row_argmin(row):
 
 
 @nb.njit(cache=True, nogil=True)
-def finish_block(scores, winners, best, second_best, indptr, indices, row_magnitude, weight_magnitude, tolerance,
-                 relative, value_offset, start, data, W, code, p, first, second, X, work_weights, distance, sums,
+def finish_block(scores, winners, start, best, second_best, indptr, indices, row_magnitude, weight_magnitude,
+                 tolerance, relative, value_offset, data, W, X, work_weights, code, p, first, second, distance, sums,
                  counts):
     """Everything a block of rank values needs once its winners are known, in one call:
     winners' values out (``take_winners``), runners-up (``runners_up``, and an arg-min
     where that leaves one open), the best two settled (``settle_block``) and the block
-    summarised (``summarise_block``; its count is returned). One call instead of five
-    spares each block four returns to the GIL, which two threads otherwise queue for.
-    ``best`` and ``second_best`` are (rows,) scratch; the rest as in those kernels, with
-    ``X``, ``distance`` the block's rows and ``data`` the whole data.
+    summarised (``summarise_block``). One call instead of five spares each block four
+    returns to the GIL, which the lanes' threads otherwise queue for.
+
+    IN/OUT: scores (rows, m) dtype, the block's rank values (the winners' entries are
+    left +inf).
+    IN: winners (rows,) int64, each row's arg-min of ``scores``; start, the block's first
+    sample in the pass.
+    Scratch: best (rows,) dtype; second_best (rows,) int64.
+    IN: indptr, indices; row_magnitude (rows,) float64, weight_magnitude, tolerance,
+    relative, value_offset: the rounding bound (see ``settle_block``); data (n, d) float64
+    and W (m, d) float64, samples and weights as given; X (rows, d) dtype and
+    work_weights (m, d) dtype, the block's samples and the weights as the search sees them
+    (centred, cast); code, p.
+    OUT: first, second (n,) int64, written at ``start + row``; distance (rows,) dtype.
+    IN/OUT: sums (m, d) float64 and counts (m,) float64, added to.
+    Returns the block's count of topographic errors.
     """
     rows = scores.shape[0]
     take_winners(scores, winners, best)
@@ -194,7 +225,7 @@ RELATIVE_TIE = 1e-3
 
 
 @nb.njit(cache=True, nogil=True)
-def settle_block(scores, winners, runners_up, best, row_magnitude, weight_magnitude, tolerance, relative,
+def settle_block(scores, winners, second_best, best, row_magnitude, weight_magnitude, tolerance, relative,
                  value_offset, start, data, W, code, p, first, second):
     """Record each row's best two units, deciding again in float64 where rounding blurs them.
 
@@ -207,20 +238,27 @@ def settle_block(scores, winners, runners_up, best, row_magnitude, weight_magnit
     that share are an honest tie, and either is a best-matching unit.
     Only units within reach of the runner-up's value can be among the true best two:
     their float64 distances decide (ties to the lower index).
-    IN: scores (rows, m) with the winners' entries taken out; winners, runners_up, best,
-    row_magnitude (rows,); data (n, d), W (m, d) float64 as given. OUT: first, second at
-    ``start + row``.
+
+    IN: scores (rows, m) dtype, with the winners' entries taken out; winners (rows,)
+    int64; second_best (rows,) int64, the runners-up by rank value; best (rows,) dtype,
+    the winners' rank values; row_magnitude (rows,) float64 and weight_magnitude, the
+    rows' and the weights' magnitudes (``bmu.BMUSearch._magnitude``); tolerance, the
+    rounding bound per unit of magnitude; relative (bool), bound the rounding by the
+    value itself (minkowski's powers); value_offset, the multiple of the row magnitude
+    that makes a rank value distance-like; start, the block's first sample; data (n, d)
+    float64 and W (m, d) float64, samples and weights as given; code, p.
+    OUT: first, second (n,) int64, written at ``start + row``.
     """
     for row in range(scores.shape[0]):
         i = start + row
         winner = winners[row]
-        runner_up_value = scores[row, runners_up[row]]
+        runner_up_value = scores[row, second_best[row]]
         if relative:
             bound = tolerance * abs(runner_up_value)
         else:
             bound = tolerance * (row_magnitude[row] + weight_magnitude)
         best_index = winner
-        runner_up_index = runners_up[row]
+        runner_up_index = second_best[row]
         distance_like = abs(best[row] + value_offset * row_magnitude[row])
         if runner_up_value - best[row] <= bound and bound > RELATIVE_TIE * distance_like:
             limit = runner_up_value + 2.0 * bound
@@ -242,6 +280,7 @@ def settle_block(scores, winners, runners_up, best, row_magnitude, weight_magnit
 
 @nb.njit(cache=True, inline="always")
 def _are_neighbors(indptr, indices, unit, other):
+    """Whether ``other`` is among the grid neighbours of ``unit``."""
     for position in range(indptr[unit], indptr[unit + 1]):
         if indices[position] == other:
             return True
@@ -254,10 +293,12 @@ def summarise_block(X, data, W, first, second, indptr, indices, code, p, distanc
     winners' sums and counts for the batch update; returns how many samples have first
     and second best units that are not grid neighbours (the topographic error's count).
 
-    IN: X (rows, d) samples as the search sees them (centred, cast); data (rows, d) the
-    samples as given; W (m, d) weights in the search's space; first, second (rows,);
-    indptr, indices: the grid's neighbours in CSR form. OUT: distance (rows,). IN/OUT: sums (m, d), counts (m,),
-    added to.
+    IN: X (rows, d) dtype, the samples as the search sees them (centred, cast); data
+    (rows, d) float64, the same samples as given; W (m, d) dtype, the weights in the
+    search's space; first, second (rows,) int64, each sample's best two units; indptr,
+    indices; code, p.
+    OUT: distance (rows,) dtype, to the winner.
+    IN/OUT: sums (m, d) float64 and counts (m,) float64, added to.
     """
     errors = 0
     for i in range(X.shape[0]):
@@ -273,7 +314,8 @@ def summarise_block(X, data, W, first, second, indptr, indices, code, p, distanc
 
 @nb.njit(cache=True, inline="always")
 def _neighborhood_value(squared_distance, sigma, code, squared_radius):
-    """h at a squared grid distance: squares spare a root for all but the triangle."""
+    """h at a squared grid distance for the neighbourhood ``code``; 0 beyond the squared
+    radius. Squares spare a root for all but the triangle."""
     if squared_distance > squared_radius:
         return 0.0
     ratio_squared = squared_distance / (sigma * sigma)
@@ -288,6 +330,7 @@ def _neighborhood_value(squared_distance, sigma, code, squared_radius):
 
 @nb.njit(cache=True, inline="always")
 def _squared_grid_distance(positions, a, b, period_x, period_y, toroidal):
+    """Squared grid distance between units ``a`` and ``b``, across the seams if toroidal."""
     dx = abs(positions[a, 0] - positions[b, 0])
     dy = abs(positions[a, 1] - positions[b, 1])
     if toroidal:
@@ -302,7 +345,11 @@ def neighborhood_matrix(positions, first_row, period_x, period_y, toroidal, sigm
     (see ``neighborhood.neighborhood_weights``); grid distances come from the unit
     positions, so no (m, m) distance matrix is kept.
 
-    IN: positions (m, 2) float64; cutoff in units of sigma, <= 0 for none. OUT: out (rows, m).
+    IN: positions (m, 2) float64, unit centres (``Grid.positions``); first_row, the unit
+    of the first row of ``out``; period_x, period_y, toroidal (``Grid.period``,
+    ``Grid.toroidal``); sigma; code, the neighbourhood's kernel code
+    (``neighborhood.NEIGHBORHOODS``); cutoff, in units of sigma, <= 0 for none.
+    OUT: out (rows, m) float64.
     """
     squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
     for i in range(out.shape[0]):
@@ -314,10 +361,14 @@ def neighborhood_matrix(positions, first_row, period_x, period_y, toroidal, sigm
 @nb.njit(cache=True, nogil=True)
 def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
     """W <- W + lr (T - W), T = numerator / denominator within [low, high] (the data's box),
-    where denominator > 0; other units keep their weights. IN/OUT: W (m, d).
+    where denominator > 0; other units keep their weights.
 
     A negative neighbourhood (mexican hat) can make the denominator nearly vanish and T
     leave the data: the box keeps such a unit bounded.
+
+    IN: numerator (m, d) float64 and denominator (m,) float64, the neighbourhood-weighted
+    sums and counts; learning_rate; low, high (d,) float64, the data's box.
+    IN/OUT: W (m, d) float64.
     """
     m, d = W.shape
     for unit in range(m):
@@ -330,11 +381,17 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
 @nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
                  neighborhood_code, cutoff, code, p, low, high):
-    """Sequential Kohonen updates, one sample at a time in ``order``. IN/OUT: W (m, d) float64.
+    """Sequential Kohonen updates, one sample at a time in ``order``.
 
     Sequential by nature: each sample's winner depends on the previous update. A negative
     neighbourhood (mexican hat) pushes units away from samples; updated coordinates are
     kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
+
+    IN: X (n, d) float64, the samples; order (n,) int64, the order to visit them in;
+    positions (m, 2) float64, period_x, period_y, toroidal: the grid (as in
+    ``neighborhood_matrix``); sigma, learning_rate; neighborhood_code, cutoff (in sigmas,
+    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box.
+    IN/OUT: W (m, d) float64.
     """
     m, d = W.shape
     squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
@@ -359,7 +416,10 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
 
 @nb.njit(cache=True, nogil=True)
 def u_matrix(W, indptr, indices, code, p, out):
-    """Mean distance from each unit to its grid neighbours. IN: W (m, d), CSR neighbours. OUT: out (m,)."""
+    """Mean distance from each unit to its grid neighbours (0 for a unit without any).
+
+    IN: W (m, d) float64; indptr, indices; code, p. OUT: out (m,) float64.
+    """
     for unit in range(W.shape[0]):
         total = 0.0
         for position in range(indptr[unit], indptr[unit + 1]):

@@ -4,11 +4,16 @@
 unit moves towards that sample. An optional cut-off radius, in units of sigma, zeroes the
 function beyond it (the original ZSOM cut the gaussian at 2.5 sigma); a cut-off also keeps
 far gaussian tails from turning into slow subnormal floats.
+
+``NEIGHBORHOODS`` maps each public name to the kernels' code, ``NEIGHBORHOOD_LABELS`` to
+the label a user reads.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .registry import check_name
 
 GAUSSIAN, BUBBLE, MEXICAN_HAT, TRIANGLE = range(4)
 
@@ -18,13 +23,18 @@ NEIGHBORHOODS = {
     "mexican_hat": MEXICAN_HAT,
     "triangle": TRIANGLE,
 }
-NEIGHBORHOOD_LABELS = {"gaussian": "Gaussian", "bubble": "Bubble", "mexican_hat": "Mexican hat",
-                       "triangle": "Triangle"}
+
+NEIGHBORHOOD_LABELS = {
+    "gaussian": "Gaussian",
+    "bubble": "Bubble",
+    "mexican_hat": "Mexican hat",
+    "triangle": "Triangle",
+}
 
 
 def neighborhood_code(name: str) -> int:
-    if name not in NEIGHBORHOODS:
-        raise ValueError(f"unknown neighborhood {name!r}; valid neighborhoods: {', '.join(NEIGHBORHOODS)}")
+    """The kernel code of ``name``; raises ``ValueError`` naming the valid neighbourhoods."""
+    check_name(name, NEIGHBORHOODS, "neighborhood", "neighborhoods")
     return NEIGHBORHOODS[name]
 
 

@@ -17,9 +17,12 @@ from threadpoolctl import ThreadpoolController
 
 # Lanes of work per parallel step; a lane is always handled by one thread.
 LANES = 8
+# Below this many elements of work (array entries, or (unit, unit) pairs), a step runs its
+# lanes on the calling thread: too little to pay for waking the pool.
+PARALLEL_MIN_ELEMENTS = 1 << 16
 
 # threadpoolctl finds the BLAS NumPy loaded; its controllers are called directly, since
-# its context manager costs about 10 us, a tenth of a small map's epoch.
+# its context manager is slow next to a small map's epoch.
 _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
 _pool: ThreadPoolExecutor | None = None
 
@@ -47,9 +50,8 @@ def single_threaded_blas():
     """BLAS held to one thread meanwhile.
 
     The engine's own products are either small or run on the engine's threads, and a
-    multi-threaded OpenBLAS keeps its idle threads spinning for a while after every call:
-    one product between two passes took the cores from the next pass (a 64-D epoch ran
-    in 127 ms instead of 92). The setting is process-wide.
+    multi-threaded OpenBLAS keeps its idle threads spinning for a while after every call,
+    taking the cores from the engine's next pass. The setting is process-wide.
     """
     previous = [library.num_threads for library in _blas_libraries]
     if all(count == 1 for count in previous):
@@ -69,7 +71,7 @@ def run_lanes(task: Callable[[int], None], n_lanes: int = LANES, parallel: bool 
 
     While the pool works, BLAS is held to one thread: its own threads beside the pool's
     would oversubscribe the cores. ``parallel=False`` runs the lanes in this thread, for
-    work too small to pay for waking the pool (about 0.1 ms).
+    work too small to pay for waking the pool.
     """
     global _pool
     workers = min(thread_count(), n_lanes) if parallel else 1

@@ -13,15 +13,18 @@ value runs from its start to exactly that end at the last epoch, linearly or
 geometrically. The adaptive learning rate changes the decay factor (linear) or tau
 (exponential) as training goes; the schedule takes that rate as an argument so that it
 stays a plain, queryable description.
+
+``DECAYS`` maps each decay's name to its implementation (a ``Decay``), ``DECAY_LABELS``
+to the label a user reads.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
-DECAYS = ("linear", "exponential")
-DECAY_LABELS = {"linear": "Linear", "exponential": "Exponential"}
+from .registry import check_name
 
 LINEAR_DECAY_FACTOR = 0.8
 LINEAR_SIGMA_SHRINK = 0.85
@@ -32,6 +35,88 @@ STEEP_DROP = 0.05   # more than 5 % better: learning pays, decay the learning ra
 PLATEAU = 0.005     # less than 0.5 % change: decay faster
 ADAPT_SLOWER, ADAPT_FASTER = 0.95, 1.05
 DECAY_FACTOR_FLOOR, DECAY_FACTOR_CAP = 0.4, 0.95
+
+
+class Decay(Protocol):
+    """How a value runs down over a run of ``epochs`` epochs. ``rate`` is the decay's own
+    parameter: the linear decay factor, or the exponential time constant."""
+
+    def default_rate(self, epochs: int) -> float:
+        """The learning rate's rate before any adaptive change."""
+
+    def sigma_rate(self, epochs: int) -> float:
+        """Sigma's rate."""
+
+    def value(self, start: float, epoch: int, epochs: int, rate: float) -> float:
+        """The value at ``epoch`` of a run that starts at ``start``."""
+
+    def towards(self, start: float, end: float, progress: float) -> float:
+        """The value ``progress`` (in [0, 1)) of the way from ``start`` to a pinned ``end``."""
+
+    def adapt(self, rate: float, step: float) -> float:
+        """The rate after one step of the adaptive rule (a step below 1 slows the decay)."""
+
+
+class LinearDecay:
+    """ZSOM's decay: ``start (1 - f t / T)``, with the decay factor ``f`` as the rate.
+
+    The learning rate starts with ``f = 0.8``, sigma shrinks with ``f = 0.85``; a pinned end
+    is reached along a straight line; the adaptive rule scales ``f`` within [0.4, 0.95].
+    """
+
+    def default_rate(self, epochs: int) -> float:
+        return LINEAR_DECAY_FACTOR
+
+    def sigma_rate(self, epochs: int) -> float:
+        return LINEAR_SIGMA_SHRINK
+
+    def value(self, start: float, epoch: int, epochs: int, rate: float) -> float:
+        return start * max(0.0, 1.0 - rate * epoch / epochs)
+
+    def towards(self, start: float, end: float, progress: float) -> float:
+        return start + (end - start) * progress
+
+    def adapt(self, rate: float, step: float) -> float:
+        return min(DECAY_FACTOR_CAP, max(DECAY_FACTOR_FLOOR, rate * step))
+
+
+class ExponentialDecay:
+    """Kohonen's decay: ``start exp(-t / tau)``, with the time constant ``tau`` as the rate.
+
+    Both sigma and the learning rate start with ``tau = T / 3``; a pinned end is reached
+    geometrically; the adaptive rule divides ``tau`` by its step.
+    """
+
+    def default_rate(self, epochs: int) -> float:
+        return epochs / 3.0
+
+    def sigma_rate(self, epochs: int) -> float:
+        return epochs / 3.0
+
+    def value(self, start: float, epoch: int, epochs: int, rate: float) -> float:
+        return start * math.exp(-epoch / rate)
+
+    def towards(self, start: float, end: float, progress: float) -> float:
+        return start * (end / start) ** progress
+
+    def adapt(self, rate: float, step: float) -> float:
+        return rate / step
+
+
+DECAYS: dict[str, Decay] = {
+    "linear": LinearDecay(),
+    "exponential": ExponentialDecay(),
+}
+
+DECAY_LABELS = {
+    "linear": "Linear",
+    "exponential": "Exponential",
+}
+
+
+def get_decay(name: str) -> Decay:
+    """The decay called ``name``; raises ``ValueError`` naming the valid decays."""
+    return DECAYS[check_name(name, DECAYS, "decay", "decays")]
 
 
 @dataclass(frozen=True)
@@ -46,8 +131,7 @@ class Schedule:
     learning_rate_end: float | None = None
 
     def __post_init__(self):
-        if self.decay not in DECAYS:
-            raise ValueError(f"unknown decay {self.decay!r}; valid decays: {', '.join(DECAYS)}")
+        get_decay(self.decay)
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         for name in ("sigma0", "learning_rate0", "sigma_end", "learning_rate_end"):
@@ -58,23 +142,21 @@ class Schedule:
     @property
     def default_rate(self) -> float:
         """The adaptive rule's starting point: the linear decay factor or the exponential tau."""
-        return LINEAR_DECAY_FACTOR if self.decay == "linear" else self.epochs / 3.0
+        return DECAYS[self.decay].default_rate(self.epochs)
 
     def sigma(self, epoch: int) -> float:
+        decay = DECAYS[self.decay]
         if self.sigma_end is not None:
-            return _interpolate(self.sigma0, self.sigma_end, self._progress(epoch), self.decay)
-        if self.decay == "linear":
-            return max(SIGMA_FLOOR, self.sigma0 * (1.0 - LINEAR_SIGMA_SHRINK * epoch / self.epochs))
-        return max(SIGMA_FLOOR, self.sigma0 * math.exp(-epoch / self.default_rate))
+            return _towards(decay, self.sigma0, self.sigma_end, self._progress(epoch))
+        return max(SIGMA_FLOOR, decay.value(self.sigma0, epoch, self.epochs, decay.sigma_rate(self.epochs)))
 
     def learning_rate(self, epoch: int, rate: float | None = None) -> float:
         """Learning rate at ``epoch``; ``rate`` is the adaptive decay factor or tau."""
+        decay = DECAYS[self.decay]
         if self.learning_rate_end is not None and rate is None:
-            return _interpolate(self.learning_rate0, self.learning_rate_end, self._progress(epoch), self.decay)
+            return _towards(decay, self.learning_rate0, self.learning_rate_end, self._progress(epoch))
         rate = self.default_rate if rate is None else rate
-        if self.decay == "linear":
-            return self.learning_rate0 * max(0.0, 1.0 - rate * epoch / self.epochs)
-        return self.learning_rate0 * math.exp(-epoch / rate)
+        return decay.value(self.learning_rate0, epoch, self.epochs, rate)
 
     def values(self) -> tuple[list[float], list[float]]:
         """Sigma and learning rate of every epoch, as the app plots them."""
@@ -85,12 +167,10 @@ class Schedule:
         return epoch / (self.epochs - 1) if self.epochs > 1 else 0.0
 
 
-def _interpolate(start: float, end: float, progress: float, decay: str) -> float:
+def _towards(decay: Decay, start: float, end: float, progress: float) -> float:
     if progress >= 1.0:
         return end  # exactly, not start + (end - start) * 1 rounded
-    if decay == "linear":
-        return start + (end - start) * progress
-    return start * (end / start) ** progress
+    return decay.towards(start, end, progress)
 
 
 def adapt_rate(rate: float, previous_mqe: float, mqe: float, decay: str) -> tuple[float, str]:
@@ -108,6 +188,4 @@ def adapt_rate(rate: float, previous_mqe: float, mqe: float, decay: str) -> tupl
         decision, step = "faster", ADAPT_FASTER
     else:
         return rate, "hold"
-    if decay == "linear":
-        return min(DECAY_FACTOR_CAP, max(DECAY_FACTOR_FLOOR, rate * step)), decision
-    return rate / step, decision
+    return get_decay(decay).adapt(rate, step), decision

@@ -8,6 +8,7 @@ differ from float64 only where two units are within float32 rounding of each oth
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import numbers
@@ -18,32 +19,19 @@ from typing import Iterator
 import numpy as np
 
 from . import kernels, reference
-from .parallel import LANES, run_lanes, single_threaded_blas
+from .bmu import BMUPass, BMUSearch
 from .grid import Grid
-from .metrics import COSINE, EUCLIDEAN, METRICS, MINKOWSKI, metric_code
+from .init import INITS
+from .metrics import metric_code
 from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
+from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
+from .registry import check_name
 from .schedule import DECAYS, Schedule, adapt_rate
 
-INITS = ("random", "pca")
 ALGORITHMS = ("batch", "online")
-INIT_LABELS = {"pca": "PCA", "random": "Random"}
 ALGORITHM_LABELS = {"batch": "Batch", "online": "Online"}
 DTYPES = ("float32", "float64")
 UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
-
-# Above this many features, euclidean and cosine BMUs come from a BLAS matrix product
-# over row blocks instead of direct differences.
-GEMM_MIN_FEATURES = 12
-# Elements of one (rows, units) block of rank values: 1 MiB of float32, so it stays in L2.
-SCORE_BLOCK_ELEMENTS = 1 << 18
-# The same from a BLAS product: 8 MiB. Each block costs a handful of calls that take the
-# GIL back, and with L2-sized blocks of a product the two threads of a 2-core machine
-# spent their time waiting on each other (a 16-D pass took 35 % longer).
-GEMM_BLOCK_ELEMENTS = 1 << 21
-# Below this many (unit, unit) pairs the neighbourhood is filled on one thread.
-PARALLEL_MIN_ELEMENTS = 1 << 16
-# Elements of one (rows, units, features) block in the NumPy fallback.
-REFERENCE_BLOCK_ELEMENTS = 1 << 22
 
 _FORMAT_VERSION = 1
 
@@ -71,14 +59,20 @@ class Snapshot:
 class SOM:
     """Kohonen's Self-Organizing Map on a ``width x height`` grid.
 
-    >>> som = SOM(12, 12, topology="hex", seed=0).fit(X, epochs=50)
+    >>> som = SOM(12, 12, topology="hex", epochs=50, seed=0).fit(X)
     >>> som.weights_.shape   # (12, 12, d)
 
-    Parameters are stored as given; ``fit`` validates them. ``sigma`` defaults to
-    ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
+    Parameters are stored as given; ``fit`` validates them, and ``get_params`` /
+    ``set_params`` read and change them as scikit-learn's estimators do. ``sigma`` defaults
+    to ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
     sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values.
-    ``seed`` (an int or a ``numpy.random.Generator``) drives initialisation and the
-    online algorithm's sample order: the same seed gives the same map.
+    ``epochs`` is how many epochs ``fit`` and ``iter_fit`` train unless they are given
+    another number. ``seed`` (an int or a ``numpy.random.Generator``) drives
+    initialisation and the online algorithm's sample order: the same seed gives the same
+    map.
+
+    Learned state ends in ``_``; ``weights_`` (width, height, d) float64 is the map's own
+    array, never one that training goes on to change.
     """
 
     def __init__(
@@ -100,6 +94,7 @@ class SOM:
         learning_rate_end: float | None = None,
         adaptive_lr: bool = False,
         algorithm: str = "batch",
+        epochs: int = 10,
         dtype: str = "float32",
         seed: int | np.random.Generator | None = None,
         use_numba: bool = True,
@@ -120,21 +115,43 @@ class SOM:
         self.learning_rate_end = learning_rate_end
         self.adaptive_lr = adaptive_lr
         self.algorithm = algorithm
+        self.epochs = epochs
         self.dtype = dtype
         self.seed = seed
         self.use_numba = use_numba
 
     # ------------------------------------------------------------------ configuration
 
-    def get_params(self) -> dict:
-        """The constructor's arguments as plain Python values (a Generator seed becomes None)."""
-        params = {name: getattr(self, name) for name in _PARAMETER_NAMES}
-        if isinstance(params["seed"], np.random.Generator):
-            params["seed"] = None
-        return {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The constructor's parameter names, in its order: the one list of them."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters and their values, as stored.
+
+        ``deep`` is scikit-learn's; a SOM holds no other estimator, so it changes nothing.
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> "SOM":
+        """Change constructor parameters; returns ``self``.
+
+        Values are stored as given and validated by ``fit``, as the constructor's are; a
+        name that is not a parameter raises ``ValueError`` and changes nothing.
+        """
+        valid = self._get_param_names()
+        unknown = [name for name in params if name not in valid]
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for SOM; "
+                             f"valid parameters: {', '.join(valid)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     @property
     def grid(self) -> Grid:
+        """The lattice of the current width, height, topology and toroidal parameters."""
         grid = getattr(self, "_grid", None)
         key = (self.width, self.height, self.topology, self.toroidal)
         if grid is None or (grid.width, grid.height, grid.topology, grid.toroidal) != key:
@@ -143,10 +160,10 @@ class SOM:
 
     def _validate_params(self):
         grid = self.grid
-        _check_choice("init", self.init, INITS)
-        _check_choice("algorithm", self.algorithm, ALGORITHMS)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("decay", self.decay, DECAYS)
+        check_name(self.init, INITS, "init", "values")
+        check_name(self.algorithm, ALGORITHMS, "algorithm", "values")
+        check_name(self.dtype, DTYPES, "dtype", "values")
+        check_name(self.decay, DECAYS, "decay", "values")
         neighborhood_code(self.neighborhood)
         metric_code(self.metric, self.p)
         if not (isinstance(self.p, numbers.Real) and math.isfinite(self.p)):
@@ -158,40 +175,44 @@ class SOM:
             raise ValueError(f"cutoff must be a positive number of sigmas or None, got {self.cutoff!r}")
         if self.adaptive_lr and self.learning_rate_end is not None:
             raise ValueError("adaptive_lr sets the learning rate's decay itself: leave learning_rate_end as None")
+        _check_epochs(self.epochs)
         return grid
 
-    def schedule(self, epochs: int) -> Schedule:
-        """The decay schedule a run of ``epochs`` epochs follows (before adaptive changes)."""
+    def schedule(self, epochs: int | None = None) -> Schedule:
+        """The decay schedule a run of ``epochs`` epochs (default: the ``epochs`` parameter)
+        follows, before adaptive changes."""
+        epochs = self.epochs if epochs is None else epochs
         sigma0 = self.sigma if self.sigma is not None else max(self.width, self.height) / 2.0
         return Schedule(self.decay, _check_epochs(epochs), float(sigma0), float(self.learning_rate),
                         self.sigma_end, self.learning_rate_end)
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, epochs: int = 10) -> "SOM":
-        """Train on ``X`` (n, d) for ``epochs`` epochs; returns ``self``."""
+    def fit(self, X, epochs: int | None = None) -> "SOM":
+        """Train on ``X`` (n, d) for ``epochs`` epochs (default: the ``epochs`` parameter,
+        which a number given here overrides for this run); returns ``self``."""
         for _ in self.iter_fit(X, epochs):
             pass
         return self
 
-    def iter_fit(self, X, epochs: int = 10, *, with_u_matrix: bool = False) -> Iterator[Snapshot]:
-        """Train on ``X``, yielding a ``Snapshot`` after each epoch.
+    def iter_fit(self, X, epochs: int | None = None, *, with_u_matrix: bool = False) -> Iterator[Snapshot]:
+        """Train on ``X`` as ``fit`` does, yielding a ``Snapshot`` after each epoch.
 
         Validation happens before the first snapshot; a consumer may stop early and the
-        estimator keeps the weights of the last finished epoch.
+        estimator keeps the weights of the last finished epoch. Neither a snapshot's
+        weights nor ``weights_`` change when training goes on.
         """
         grid = self._validate_params()
         schedule = self.schedule(epochs)
         data = _check_data(X)
         rng = np.random.default_rng(self.seed)
-        code = metric_code(self.metric, self.p)
         # BLAS is held to one thread while the engine works, not across the yields: the
         # consumer's own products keep the threads they were given.
         with single_threaded_blas():
-            search = _BMUSearch(data, grid, code, float(self.p), self.dtype, self.use_numba)
-            weights = self._initial_weights(data, grid, rng)
+            search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
+            weights = INITS[self.init](data, grid, rng)  # (m, d), updated in place by every epoch
             self.n_features_in_ = data.shape[1]
-            self.weights_ = weights.reshape(grid.width, grid.height, -1)
+            self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
             self.mqe_history_, self.te_history_ = [], []
             self.sigma_history_, self.learning_rate_history_, self.adaptive_history_ = [], [], []
             self.schedule_ = schedule
@@ -209,6 +230,7 @@ class SOM:
                 else:
                     self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box)
                 pass_ = search.run(weights)
+                self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
                 u_matrix = self.u_matrix() if with_u_matrix else None
             decision = None
             if self.adaptive_lr:
@@ -231,12 +253,6 @@ class SOM:
                 adaptive_decision=decision,
                 u_matrix=u_matrix,
             )
-
-    def _initial_weights(self, data: np.ndarray, grid: Grid, rng: np.random.Generator) -> np.ndarray:
-        if self.init == "random":
-            low, high = data.min(axis=0), data.max(axis=0)
-            return low + rng.random((grid.n_units, data.shape[1])) * (high - low)
-        return pca_lattice(data, grid)
 
     def _batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
         if not self.use_numba:
@@ -282,11 +298,10 @@ class SOM:
     def _flat_weights(self) -> np.ndarray:
         return np.ascontiguousarray(self.weights_.reshape(-1, self.weights_.shape[-1]))
 
-    def _search(self, X) -> "_Pass":
+    def _search(self, X) -> BMUPass:
         self._check_fitted()
         data = _check_data(X, self.n_features_in_, min_samples=1)
-        code = metric_code(self.metric, self.p)
-        return _BMUSearch(data, self.grid, code, float(self.p), self.dtype, self.use_numba).run(self._flat_weights())
+        return BMUSearch(data, self.grid, self.metric, float(self.p), self.dtype, self.use_numba).run(self._flat_weights())
 
     def bmus(self, X) -> np.ndarray:
         """Flat index of each sample's best-matching unit (unit ``x * height + y``)."""
@@ -332,7 +347,7 @@ class SOM:
         samples; mape: mean of |x - w| / |x| in percent, over the non-zero features.
         Units that win nothing are NaN, not 0.
         """
-        _check_choice("kind", kind, UNIT_ERRORS)
+        check_name(kind, UNIT_ERRORS, "kind", "values")
         pass_ = self._search(X)
         weights = self._flat_weights()
         m = self.grid.n_units
@@ -360,9 +375,13 @@ class SOM:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path) -> None:
-        """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved."""
+        """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved.
+
+        A ``numpy.random.Generator`` seed cannot be written down: it is saved as None.
+        """
         self._check_fitted()
-        config = json.dumps({"format": _FORMAT_VERSION, "params": self.get_params()})
+        params = {name: _json_value(value) for name, value in self.get_params().items()}
+        config = json.dumps({"format": _FORMAT_VERSION, "params": params})
         with open(path, "wb") as stream:
             np.savez(stream, config=np.array(config), weights=self.weights_,
                      mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
@@ -370,7 +389,11 @@ class SOM:
 
     @classmethod
     def load(cls, path) -> "SOM":
-        """Read a map written by ``save``; anything else raises ``ValueError``."""
+        """Read a map written by ``save``; anything else raises ``ValueError``.
+
+        A parameter the file does not hold (``epochs``, in files from before it was one)
+        takes its default.
+        """
         try:
             with np.load(os.fspath(path), allow_pickle=False) as arrays:
                 config = json.loads(str(arrays["config"]))
@@ -380,7 +403,7 @@ class SOM:
                 raise ValueError("its configuration is not a JSON object with params")
             if config.get("format") != _FORMAT_VERSION:
                 raise ValueError(f"format {config.get('format')!r}; this version reads {_FORMAT_VERSION}")
-            unknown = set(config["params"]) - set(_PARAMETER_NAMES)
+            unknown = set(config["params"]) - set(cls._get_param_names())
             if unknown:
                 raise ValueError(f"unknown parameters {sorted(unknown)}")
             som = cls(**config["params"])
@@ -400,229 +423,16 @@ class SOM:
         return f"SOM({', '.join([str(self.width), str(self.height), *changed])})"
 
 
-_PARAMETER_NAMES = (
-    "width", "height", "topology", "toroidal", "metric", "p", "init", "neighborhood", "cutoff",
-    "decay", "sigma", "sigma_end", "learning_rate", "learning_rate_end", "adaptive_lr",
-    "algorithm", "dtype", "seed", "use_numba",
-)
-_DEFAULTS = SOM().get_params()
-
-# ---------------------------------------------------------------------- the BMU pass
+_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(SOM.__init__).parameters.items()
+             if parameter.default is not inspect.Parameter.empty}
 
 
-@dataclass
-class _Pass:
-    """What one pass over the data learns about a map: winners, distances, per-unit sums."""
-
-    data: np.ndarray  # float64 (n, d), the samples as given
-    first: np.ndarray
-    second: np.ndarray
-    distance: np.ndarray
-    sums: np.ndarray
-    counts: np.ndarray
-    topographic_error: float
-
-    def __post_init__(self):
-        self.mqe = float(np.mean(self.distance))
-
-
-class _BMUSearch:
-    """Prepares the data once (cast, centred, normalised for cosine) and runs BMU passes.
-
-    Euclidean, manhattan, chebyshev and minkowski distances do not change when data and
-    weights move together, so both are centred on the data mean: float32 then keeps its
-    precision for data far from the origin, and the BLAS expansion
-    ``||x||^2 - 2 x.w + ||w||^2`` does not cancel catastrophically.
-    """
-
-    def __init__(self, data, grid, code, p, dtype, use_numba):
-        self.data = data
-        self.grid = grid
-        self.code = code
-        self.p = p
-        self.use_numba = use_numba
-        self._totals = None
-        if not use_numba:
-            return
-        self.dtype = np.dtype(dtype)
-        self.center = np.zeros(data.shape[1]) if code == COSINE else data.mean(axis=0)
-        self.use_gemm = code in (EUCLIDEAN, COSINE) and data.shape[1] >= GEMM_MIN_FEATURES
-        if self.use_gemm and code == EUCLIDEAN:
-            # A column of ones lets one product give ||w||^2 - 2 x.w, with no extra pass.
-            # The centred samples are written straight into the product's rows (the same
-            # values as ``_prepare``: computed in float64, then cast) and seen through a view.
-            n, d = data.shape
-            self.gemm_rows = np.empty((n, d + 1), dtype=self.dtype)
-            np.subtract(data, self.center, out=self.gemm_rows[:, :d], casting="same_kind")
-            self.gemm_rows[:, d] = 1
-            self.work = self.gemm_rows[:, :d]
-        else:
-            self.work = self.gemm_rows = self._prepare(data)
-        self.row_magnitude = self._magnitude(self.work)
-        self.tolerance = 2 * math.sqrt(data.shape[1] + 2) * np.finfo(self.dtype).eps
-
-    def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-        """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), reused from pass to
-        pass: fresh ones cost their page faults on every pass (6.5 MB for a 40x40 map in
-        64-D, about 2 % of the pass)."""
-        if self._totals is None or self._totals[0].shape != (LANES, m, d):
-            self._totals = np.zeros((LANES, m, d)), np.zeros((LANES, m))
-        else:
-            for totals in self._totals:
-                totals.fill(0.0)
-        return self._totals
-
-    def _magnitude(self, A: np.ndarray) -> np.ndarray:
-        """Per-row size that bounds the rounding of a rank value, in its units."""
-        if self.code == COSINE:
-            return np.ones(len(A))
-        if self.code == EUCLIDEAN:
-            return np.einsum("ij,ij->i", A, A, dtype=np.float64)
-        return np.abs(A).sum(axis=1, dtype=np.float64)
-
-    def _prepare(self, A: np.ndarray) -> np.ndarray:
-        A = A - self.center
-        if self.code == COSINE:
-            norms = np.linalg.norm(A, axis=1, keepdims=True)
-            A = np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
-        return np.ascontiguousarray(A, dtype=self.dtype)
-
-    def run(self, weights: np.ndarray) -> _Pass:
-        """One pass over the data: each sample's two best units and distance, and the
-        winners' sums and counts.
-
-        Blocks of rank values (rows, units) come from a BLAS product (euclidean:
-        ``||w||^2 - 2 x.w``, from rows ``[x, 1]``; cosine: ``-x.w``) or from the Numba
-        distance kernel. NumPy's SIMD arg-min finds the winners (a scalar scan in Numba was
-        5x slower: LLVM does not vectorise a float arg-min), then one kernel call
-        (``kernels.finish_block``) settles the runners-up, decides near ties blurred by
-        rounding in float64 and computes the exact distance to the winner. No (n, m)
-        matrix is ever held.
-        """
-        n, m = len(self.data), weights.shape[0]
-        if not self.use_numba:
-            return self._run_reference(weights)
-        d = self.data.shape[1]
-        first = np.empty(n, dtype=np.int64)
-        second = np.empty(n, dtype=np.int64)
-        distance = np.empty(n, dtype=self.dtype)
-        lane_sums, lane_counts = self._lane_totals(m, d)
-        lane_errors = np.zeros(LANES, dtype=np.int64)
-        work_weights = self._prepare(weights)
-        if self.use_gemm and self.code == EUCLIDEAN:
-            squared_norms = np.einsum("ij,ij->i", work_weights, work_weights)
-            rank_weights = np.ascontiguousarray(np.vstack([-2.0 * work_weights.T, squared_norms]))
-        elif self.use_gemm:
-            rank_weights = np.ascontiguousarray(-work_weights.T)
-        else:
-            rank_weights = np.ascontiguousarray(work_weights.T)
-        rows = balanced_rows(n, max(16, (GEMM_BLOCK_ELEMENTS if self.use_gemm else SCORE_BLOCK_ELEMENTS) // m))
-        starts = range(0, n, rows)
-        indptr, indices = self.grid.neighbor_lists
-        weight_magnitude = self._magnitude(work_weights).max()
-        # What turns a rank value into a distance-like one: the row magnitude (||x||^2 for
-        # the euclidean product, 1 for cosine's 1 - cos); direct values are distance-like.
-        value_offset = 1.0 if self.use_gemm else 0.0
-
-        def search_lane(lane: int):
-            scores = np.empty((rows, m), dtype=self.dtype)
-            best = np.empty(rows, dtype=self.dtype)
-            second_best = np.empty(rows, dtype=np.int64)
-            for start in starts[lane::LANES]:
-                block = slice(start, min(n, start + rows))
-                out = scores[: block.stop - start]
-                if self.use_gemm:
-                    np.matmul(self.gemm_rows[block], rank_weights, out=out)
-                else:
-                    kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
-                lane_errors[lane] += kernels.finish_block(
-                    out, np.argmin(out, axis=1), best, second_best, indptr, indices, self.row_magnitude[block],
-                    weight_magnitude, self.tolerance, self.code == MINKOWSKI, value_offset, start, self.data, weights,
-                    self.code, self.p, first, second, self.work[block], work_weights, distance[block],
-                    lane_sums[lane], lane_counts[lane])
-
-        run_lanes(search_lane, min(LANES, len(starts)))
-        return _Pass(self.data, first, second, distance.astype(np.float64), lane_sums.sum(axis=0),
-                     lane_counts.sum(axis=0), lane_errors.sum() / n)
-
-    def _run_reference(self, weights: np.ndarray) -> _Pass:
-        n, d = self.data.shape
-        m = weights.shape[0]
-        rows = max(1, REFERENCE_BLOCK_ELEMENTS // (m * d))
-        parts = [reference.best_two_units(self.data[s : s + rows], weights, _metric_name(self.code), self.p)
-                 for s in range(0, n, rows)]
-        first, second, distance = (np.concatenate(column) for column in zip(*parts))
-        counts = np.bincount(first, minlength=m).astype(np.float64)
-        sums = np.zeros((m, d))
-        np.add.at(sums, first, self.data)
-        return _Pass(self.data, first, second, distance, sums, counts,
-                     reference.topographic_error(first, second, self.grid))
-
-
-def _metric_name(code: int) -> str:
-    return next(name for name, value in METRICS.items() if value == code)
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def balanced_rows(n: int, most: int) -> int:
-    """Rows per block, at most ``most``, such that the blocks share out evenly over the
-    lanes: 39 blocks over 8 lanes gave one of two threads a tenth more rows than the other,
-    and the pass waited for it."""
-    blocks = -(-n // most)
-    if blocks >= LANES:
-        blocks = -(-blocks // LANES) * LANES
-    return -(-n // blocks)
-
-
-def pca_lattice(data: np.ndarray, grid: Grid) -> np.ndarray:
-    """Weights on a lattice spanning the data's first two principal components.
-
-    Each unit's grid position, rescaled to the range of the data's scores along each
-    component, is mapped back to input space; the grid's longer side follows the first
-    component. With d = 1 (or data on a line) the second component is zero.
-    """
-    mean = data.mean(axis=0)
-    d = data.shape[1]
-    # The (d, d) covariance, not an SVD of the (n, d) data: O(n d^2), summed over the
-    # engine's lanes (in lane order), and no n-sized copy.
-    lane_rows = -(-len(data) // LANES)
-    chunks = [slice(lane * lane_rows, (lane + 1) * lane_rows) for lane in range(LANES)]
-    covariances = np.zeros((LANES, d, d))
-    low_high = np.zeros((LANES, 2, 2))
-    parallel = data.size >= PARALLEL_MIN_ELEMENTS
-
-    def covariance(lane: int):
-        centred = data[chunks[lane]] - mean
-        covariances[lane] = centred.T @ centred
-
-    run_lanes(covariance, LANES, parallel)
-    _, eigenvectors = np.linalg.eigh(covariances.sum(axis=0))
-    components = eigenvectors[:, ::-1].T
-    components = np.vstack([components, np.zeros((2, d))])[:2]
-
-    shift = mean @ components.T
-
-    def score_range(lane: int):
-        scores = data[chunks[lane]] @ components.T - shift  # no centred copy: only a range is needed
-        low_high[lane, 0] = scores.min(axis=0) if len(scores) else np.inf
-        low_high[lane, 1] = scores.max(axis=0) if len(scores) else -np.inf
-
-    run_lanes(score_range, LANES, parallel)
-    low, high = low_high[:, 0].min(axis=0), low_high[:, 1].max(axis=0)
-    positions = grid.positions
-    extent = positions.max(axis=0) - positions.min(axis=0)
-    fraction = np.divide(positions - positions.min(axis=0), extent, out=np.full_like(positions, 0.5),
-                         where=extent > 0)
-    if grid.height > grid.width:
-        fraction = fraction[:, ::-1]
-    return mean + (low + fraction * (high - low)) @ components
-
-
-def _check_choice(name, value, valid):
-    if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid values: {', '.join(valid)}")
+def _json_value(value):
+    """A parameter as JSON holds it: NumPy scalars become Python numbers, and a Generator
+    seed, whose state cannot be written down, becomes None."""
+    if isinstance(value, np.random.Generator):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_epochs(epochs) -> int:

@@ -113,16 +113,14 @@ def _train(store: Store, session_id: str, run_id: str, max_jobs: int, max_waitin
         if dataset is None or dataset["token"] != record.dataset_token:
             raise ValueError("the dataset changed since this run was requested; press Train again")
         # The settings were checked when the server accepted the run: the engine's keywords.
-        engine_kwargs = dict(record.settings)
-        epochs = engine_kwargs.pop("epochs")
-        som = SOM(**engine_kwargs)
+        som = SOM(**record.settings)
         started = time.perf_counter()
         running = store.update_run(session_id, run_id, status=RunStatus.RUNNING, started=time.time(), queue_place=0)
         if running is None or running.finished:
             return _status(store, session_id, run_id)
         bmu_sample = dataset["display"].get("bmu_index")
         history = {"mqe": [], "te": [], "sigma": [], "lr": []}
-        for snapshot in som.iter_fit(dataset["points"], epochs, with_u_matrix=True):
+        for snapshot in som.iter_fit(dataset["points"], with_u_matrix=True):
             for name, value in (("mqe", snapshot.mqe), ("te", snapshot.topographic_error),
                                 ("sigma", snapshot.sigma), ("lr", snapshot.learning_rate)):
                 history[name].append(float(value))

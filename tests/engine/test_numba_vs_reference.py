@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from zsom_core import SOM, Grid
-from zsom_core.metrics import metric_code
-from zsom_core.som import GEMM_MIN_FEATURES, _BMUSearch
+from zsom_core.bmu import GEMM_MIN_FEATURES, BMUSearch
 
 from .helpers import LATTICE_IDS, LATTICES, METRICS, NEIGHBORHOODS, check_bmus, distance_matrix
 
@@ -97,7 +96,7 @@ def test_float32_bmus_match_brute_force_float64(metric, d, offset, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(2000, d)) + offset
     W = _units_near(X, 48, rng)
-    search = _BMUSearch(X, Grid(6, 8), metric_code(metric, 3.0), 3.0, "float32", True)
+    search = BMUSearch(X, Grid(6, 8), metric, 3.0, "float32", True)
     assert search.use_gemm == (d >= GEMM_MIN_FEATURES and metric in ("euclidean", "cosine"))
     found = search.run(W)
     check_bmus(found.first, X, W, metric, 3.0, np.float32, max_disagreement=0.001)
@@ -110,7 +109,7 @@ def test_gemm_path_over_many_blocks(metric, dtype):
     rng = np.random.default_rng(4)
     X = rng.normal(size=(8001, GEMM_MIN_FEATURES + 3)) + (1e4 if metric == "euclidean" else 0.0)
     W = _units_near(X, 100, rng)
-    search = _BMUSearch(X, Grid(10, 10), metric_code(metric), 2.0, dtype, True)
+    search = BMUSearch(X, Grid(10, 10), metric, 2.0, dtype, True)
     assert search.use_gemm
     found = search.run(W)
     agreement = check_bmus(found.first, X, W, metric, 2.0, np.dtype(dtype), max_disagreement=0.001)
@@ -141,7 +140,7 @@ def test_float32_gemm_path_keeps_precision_for_clusters_far_from_the_mean():
     # two tight clusters 2000 apart: spread / distance from the mean = 1e-3
     X = np.concatenate([centre + rng.normal(size=(1000, d)), -centre + rng.normal(size=(1000, d))])
     W = _units_near(X, 48, rng, noise=0.1)
-    search = _BMUSearch(X, Grid(6, 8), metric_code("euclidean"), 2.0, "float32", True)
+    search = BMUSearch(X, Grid(6, 8), "euclidean", 2.0, "float32", True)
     assert search.use_gemm
     first = search.run(W).first
     best = np.argmin(((X[:, None, :] - W[None]) ** 2).sum(-1), axis=1)
@@ -156,7 +155,7 @@ def test_float32_direct_path_keeps_precision_for_clusters_far_from_the_mean():
     centre[0] = 1000.0
     X = np.concatenate([centre + rng.normal(size=(1000, d)), -centre + rng.normal(size=(1000, d))])
     W = _units_near(X, 48, rng, noise=0.1)
-    search = _BMUSearch(X, Grid(6, 8), metric_code("euclidean"), 2.0, "float32", True)
+    search = BMUSearch(X, Grid(6, 8), "euclidean", 2.0, "float32", True)
     assert not search.use_gemm
     first = search.run(W).first
     best = np.argmin(((X[:, None, :] - W[None]) ** 2).sum(-1), axis=1)
