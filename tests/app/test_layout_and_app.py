@@ -1,5 +1,6 @@
 """The page layout and the app factory."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dash import dcc, html
+from dash import Input, dcc, html
 
 from components.ids import PANELS, SETTING_CONTROLS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
@@ -35,6 +36,16 @@ def test_every_id_appears_exactly_once(page):
     ids = [component.id for component in walk(page) if getattr(component, "id", None)]
     assert len(ids) == len(set(ids))
     assert set(ids) == {str(member) for member in Ids}
+
+
+def test_an_id_is_its_string_everywhere_a_string_goes():
+    # Dash, the store and the tests use members and plain strings interchangeably.
+    member = Ids.SESSION
+    assert member == "session-id" and {"session-id": 1}[member] == 1
+    assert str(member) == f"{member}" == "%s" % member == format(member, "") == "session-id"
+    assert f"#{member}.data" == "#session-id.data"
+    assert json.dumps({member: member}) == '{"session-id": "session-id"}'
+    assert str(Input(member, "data")) == "session-id.data"
 
 
 def test_the_session_id_is_in_a_store(page):
