@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 import time
 import uuid
 from pathlib import Path
@@ -111,8 +113,45 @@ def unusable_cache_dir(tmp_path) -> str:
     return str(blocker / "cache")
 
 
-def test_an_unusable_cache_folder_ends_the_server_with_one_clear_line(tmp_path):
-    command = [sys.executable, str(REPO / "app.py"), "--port", "0", "--cache-dir", unusable_cache_dir(tmp_path)]
+def zsom_command() -> list[str]:
+    """The installed ``zsom`` console script of the Python running the tests."""
+    script = Path(sysconfig.get_path("scripts")) / "zsom"
+    if not script.exists():
+        pytest.fail(f"{script} is missing: the package's entry point is not installed (pip install -e .)")
+    return [str(script)]
+
+
+# The two ways to serve: the script in the checkout and the installed command.
+SERVE_COMMANDS = {"python app.py": lambda: [sys.executable, str(REPO / "app.py")],
+                  "zsom serve": lambda: [*zsom_command(), "serve"]}
+
+
+def test_zsom_lists_its_commands():
+    finished = subprocess.run([*zsom_command(), "--help"], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.startswith("usage: zsom ")
+    assert re.search(r"^ +serve +serve the dashboard", finished.stdout, re.MULTILINE), finished.stdout
+
+
+def test_zsom_serve_takes_exactly_the_options_of_app_py():
+    helps = [subprocess.run([*SERVE_COMMANDS[name](), "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+             for name in ("python app.py", "zsom serve")]
+    assert [finished.returncode for finished in helps] == [0, 0], [finished.stderr for finished in helps]
+    assert "--cache-dir" in helps[0].stdout and "--store-limit-mb" in helps[0].stdout
+    # The same parser: the help differs only in the program's name (and so in its wrapping).
+    app_py, serve = (" ".join(finished.stdout.replace(prog, "PROG").split())
+                     for finished, prog in zip(helps, ("app.py", "zsom serve")))
+    assert app_py == serve
+
+
+def test_zsom_without_a_command_says_which_it_takes():
+    finished = subprocess.run(zsom_command(), capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "required: command" in finished.stderr, finished.stderr
+
+
+@pytest.mark.parametrize("entry", SERVE_COMMANDS)
+def test_an_unusable_cache_folder_ends_the_server_with_one_clear_line(tmp_path, entry):
+    command = [*SERVE_COMMANDS[entry](), "--port", "0", "--cache-dir", unusable_cache_dir(tmp_path)]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert finished.returncode == os.EX_CANTCREAT
     lines = finished.stderr.strip().splitlines()
