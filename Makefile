@@ -1,8 +1,8 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make run    install into .venv and start the dashboard
-#   make test   install into .venv (plus Debian's Chromium for the browser tests) and
-#               run every test; the engine and data tests run again on the oldest Python
-#               that requires-python admits
+#   make test   install into .venv (plus Debian's Chromium for the browser tests), lint
+#               with ruff, and run every test; the engine and data tests run again on
+#               the oldest Python that requires-python admits
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,13 +18,16 @@ OLDEST_PYTHON ?= $(firstword $(wildcard \
 	/usr/bin/python$(OLDEST) /usr/local/bin/python$(OLDEST)))
 OLDEST_VENV ?= .venv-py$(subst .,,$(OLDEST))
 
-.PHONY: run test test-oldest bench install browser clean
+.PHONY: run test test-oldest lint bench install browser clean
 
 run: $(VENV)/.installed
 	$(PY) app.py $(RUN_ARGS)
 
-test: $(VENV)/.installed-test browser test-oldest
+test: lint $(VENV)/.installed-test browser test-oldest
 	$(PY) -m pytest
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
 
 # The engine and the mesh loaders, which a notebook on an older Python imports, run again
 # there; the dashboard's tests run once, on the default Python, to keep the run short.
@@ -68,5 +71,5 @@ browser:
 		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OLDEST_VENV) .pytest_cache .hypothesis .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

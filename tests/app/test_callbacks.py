@@ -3,14 +3,14 @@
 import base64
 
 import pytest
-from ui_testkit import cloud
 from dash import Patch, no_update
 from dash.exceptions import PreventUpdate
+from ui_testkit import cloud
 
 from callbacks.data import builtin_record, dataset_record, decode_upload, upload_record
 from callbacks.jobs import run_training
-from callbacks.store import BUSY, FAILED
 from callbacks.runs import run_panels
+from callbacks.store import BUSY, FAILED
 from callbacks.training import start_run
 from callbacks.view import choose_epoch, epoch_view
 from components.ids import PANELS, Ids
