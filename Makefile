@@ -1,19 +1,38 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make run    install into .venv and start the dashboard
-#   make test   install into .venv (plus Debian's Chromium for the browser tests) and run every test
+#   make test   install into .venv (plus Debian's Chromium for the browser tests), lint
+#               with ruff, and run every test; the engine and data tests run again on
+#               the oldest Python that requires-python admits
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
-.PHONY: run test bench install browser clean
+# The oldest Python the package claims, read from pyproject.toml so that the claim is what
+# gets tested. Its interpreter comes from pyenv, or from PATH; OLDEST_PYTHON=... overrides.
+OLDEST := $(shell sed -n 's/^requires-python *= *">= *\([0-9.]*\)".*/\1/p' pyproject.toml)
+OLDEST_PYTHON ?= $(firstword $(wildcard \
+	$(addsuffix /bin/python3,$(shell pyenv prefix $(OLDEST) 2>/dev/null)) \
+	$(HOME)/.pyenv/versions/$(OLDEST).*/bin/python3 \
+	/usr/bin/python$(OLDEST) /usr/local/bin/python$(OLDEST)))
+OLDEST_VENV ?= .venv-py$(subst .,,$(OLDEST))
+
+.PHONY: run test test-oldest lint bench install browser clean
 
 run: $(VENV)/.installed
 	$(PY) app.py $(RUN_ARGS)
 
-test: $(VENV)/.installed-test browser
+test: lint $(VENV)/.installed-test browser test-oldest
 	$(PY) -m pytest
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+# The engine and the mesh loaders, which a notebook on an older Python imports, run again
+# there; the dashboard's tests run once, on the default Python, to keep the run short.
+test-oldest: $(OLDEST_VENV)/.installed-test
+	$(OLDEST_VENV)/bin/python -m pytest tests/engine tests/data
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_engine.py
@@ -34,6 +53,17 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[bench]'
 	touch $@
 
+$(OLDEST_VENV)/.installed-test: pyproject.toml
+	@[ -n "$(OLDEST)" ] || { echo "make: cannot read requires-python from pyproject.toml" >&2; exit 1; }
+	@[ -n "$(OLDEST_PYTHON)" ] || { echo "make: Python $(OLDEST), the oldest that pyproject.toml admits, is" \
+		"not installed: 'pyenv install $(OLDEST)', or pass OLDEST_PYTHON=/path/to/python$(OLDEST)" >&2; exit 1; }
+	@$(OLDEST_PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(v != "$(OLDEST)" and \
+		f"make: $(OLDEST_PYTHON) is Python {v}, not $(OLDEST)")'
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
 # The browser tests drive Debian's Chromium through Playwright; Playwright's own
 # browser download does not work offline, so the system package is installed instead.
 browser:
@@ -41,5 +71,5 @@ browser:
 		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OLDEST_VENV) .pytest_cache .hypothesis .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -104,8 +104,8 @@ def keep_caches(server, store: DiskcacheStore, manager: JobManager, jobs_dir: Pa
         return None
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the ZSOM dashboard.")
+def main(argv=None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description="Serve the ZSOM dashboard.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
@@ -137,6 +137,17 @@ def main(argv=None) -> None:
     print(f"ZSOM dashboard on http://{args.host}:{args.port}/ (cache {Path(args.cache_dir).resolve()}, "
           f"at most {args.max_jobs} trainings at once)", flush=True)
     app.run(host=args.host, port=args.port, debug=False)
+
+
+def cli(argv=None) -> None:
+    """The ``zsom`` command: ``zsom serve [options]`` is ``python app.py [options]``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="zsom", description="Train, watch and understand Self-Organizing Maps.")
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
+    # The options are main's own (its parser reads them, --help included), not copied here.
+    commands.add_parser("serve", add_help=False, help="serve the dashboard; 'zsom serve --help' lists its options")
+    parser.parse_args(argv[:1])
+    main(argv[1:], prog="zsom serve")
 
 
 if __name__ == "__main__":

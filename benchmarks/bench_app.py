@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_app.py [--epochs 300] [--scrubs 6]
 
-Serves ``app.py`` on a free port with a fresh cache, opens it in Debian's Chromium (as
-the browser tests do), and on the Stanford bunny (20,000 points) with a 30 x 30
+Serves ``app.py`` on a free port with a fresh cache, opens it in Debian's Chromium (with
+the browser tests' kit, ``tests/zsom_testkit.py``), and on the Stanford bunny (20,000 points) with a 30 x 30
 hexagonal map measures:
 
 - Train click -> first streamed epoch on screen: until the status line shows the first
@@ -21,22 +21,18 @@ assume a warm machine.
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from zsom_testkit import VIEWPORT, Server, launch_chromium, set_number, wait_for_callbacks, wait_for_status  # noqa: E402
+
 PANELS = ["panel-data-view", "panel-u-matrix", "panel-u-surface", "panel-hits", "panel-curves"]
 
 BUDGET_FIRST_EPOCH_S = 1.0
@@ -65,42 +61,8 @@ new MutationObserver(() => {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_app(cache_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    process = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port), "--cache-dir", str(cache_dir)],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "_dash-layout", timeout=2)
-            return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the app did not start")
-
-
 def now(page) -> float:
     return page.evaluate("performance.now()")
-
-
-def wait_status(page, pattern: str, timeout: float = 120_000) -> None:
-    page.wait_for_function(
-        "pattern => { const l = document.getElementById('status-line');"
-        " return l && new RegExp(pattern, 'i').test(l.innerText.replace(/\\s+/g, ' ')); }",
-        arg=pattern, timeout=timeout)
-
-
-def set_value(page, control: str, value) -> None:
-    box = page.locator(f"#{control} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")  # the dashboard commits a slider's box on Enter
 
 
 def train_once(page, epochs: int) -> dict:
@@ -120,9 +82,9 @@ def train_once(page, epochs: int) -> dict:
     page.on("response", on_response)
     clicked = now(page)
     page.click("#train-button")
-    wait_status(page, "^(starting|training)")  # the previous run's "Done" is gone
-    wait_status(page, "^done")
-    page.wait_for_timeout(1500)
+    wait_for_status(page, "^(starting|training)", timeout=120_000)  # the previous run's "Done" is gone
+    wait_for_status(page, "^done", timeout=120_000)
+    wait_for_callbacks(page)  # the run's last answers have come in
     page.remove_listener("response", on_response)
     bench = page.evaluate("window.__bench")
     return {"clicked": clicked, "draws": bench["draws"], "status": bench["status"], "responses": responses}
@@ -142,16 +104,16 @@ def analyse_run(run: dict) -> dict:
                 seen[panel] = t
         if len(seen) == len(PANELS):
             first_all = max(seen.values())
-    done = next((t for t, text in run["status"] if text.upper().startswith("DONE") and first_status and t > first_status),
-                None)
+    done = next((t for t, text in run["status"]
+                 if text.upper().startswith("DONE") and first_status and t > first_status), None)
     streaming = [t for t in data_draws if done is None or t < done]
     rate = None
     if len(streaming) >= 3:
         rate = (len(streaming) - 2) / ((streaming[-1] - streaming[1]) / 1000)
     panel_draws = [t for t, _ in draws if streaming and streaming[1] <= t <= streaming[-1]]
     panel_rate = len(panel_draws) / ((streaming[-1] - streaming[1]) / 1000) if len(streaming) >= 3 else None
-    epoch_payloads = [size for _, size, head in run["responses"] if '"panel-data-view":{"figure":{"__dash_patch_update"' in head
-                      and size > 10_000]
+    patch_head = '"panel-data-view":{"figure":{"__dash_patch_update"'
+    epoch_payloads = [size for _, size, head in run["responses"] if patch_head in head and size > 10_000]
     return {
         "first_status_s": None if first_status is None else (first_status - clicked) / 1000,
         "first_all_s": None if first_all is None else (first_all - clicked) / 1000,
@@ -168,13 +130,13 @@ def scrub(page, epochs: int, count: int) -> list[float]:
     for target in targets:
         page.evaluate("window.__bench.draws = []")
         start = now(page)
-        set_value(page, "timeline", target)
+        set_number(page, "timeline", target)
         page.wait_for_function(
             "([start, panels]) => panels.every(p => window.__bench.draws.some(([t, q]) => q === p && t > start))",
             arg=[start, PANELS], timeout=30_000)
         draws = page.evaluate("window.__bench.draws")
         latencies.append((max(t for t, _ in draws if t > start) - start) / 1000)
-        page.wait_for_timeout(400)
+        wait_for_callbacks(page)  # this scrub is answered in full before the next one starts
     return latencies
 
 
@@ -188,31 +150,26 @@ def main() -> None:
     parser.add_argument("--scrubs", type=int, default=6, help="timeline changes to time (default 6)")
     args = parser.parse_args()
 
-    cache_dir = Path(tempfile.mkdtemp(prefix="zsom-bench-"))
-    process, url = start_app(cache_dir)
-    try:
+    with tempfile.TemporaryDirectory(prefix="zsom-bench-") as folder, Server(Path(folder) / "cache") as server:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            browser = launch_chromium(playwright)
+            page = browser.new_page(viewport=VIEWPORT)
             page.add_init_script(PROBE)
-            page.goto(url)
-            wait_status(page, "ready.*bunny")
-            set_value(page, "epochs", 20)
+            page.goto(server.url)
+            wait_for_status(page, "ready.*bunny", timeout=120_000)
+            set_number(page, "epochs", 20)
             train_once(page, 20)  # warm-up: Numba's cache, the job server, the browser
-            set_value(page, "epochs", args.epochs)
-            page.wait_for_timeout(1000)
+            set_number(page, "epochs", args.epochs)
+            wait_for_callbacks(page)  # the settings change has gone through before the measured run
             run = analyse_run(train_once(page, args.epochs))
             latencies = scrub(page, args.epochs, args.scrubs)
             browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(cache_dir, ignore_errors=True)
 
     payloads = run["payloads_kb"]
     rows = [
         ("Train click -> first epoch in the status line", f"< {BUDGET_FIRST_EPOCH_S:.1f} s",
-         fmt(run["first_status_s"], " s"), run["first_status_s"] is not None and run["first_status_s"] < BUDGET_FIRST_EPOCH_S),
+         fmt(run["first_status_s"], " s"),
+         run["first_status_s"] is not None and run["first_status_s"] < BUDGET_FIRST_EPOCH_S),
         ("Train click -> first epoch drawn in all panels", f"< {BUDGET_FIRST_EPOCH_S:.1f} s",
          fmt(run["first_all_s"], " s"), run["first_all_s"] is not None and run["first_all_s"] < BUDGET_FIRST_EPOCH_S),
         ("Full 5-panel updates while streaming", f">= {BUDGET_UPDATES_PER_S:.0f} /s",
@@ -234,7 +191,8 @@ def main() -> None:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)) + "  ok")
     print("  ".join("-" * w for w in widths) + "  --")
     for name, budget, measured, ok in rows:
-        print("  ".join(str(v).ljust(w) for v, w in zip((name, budget, measured), widths)) + ("  yes" if ok else "  NO"))
+        cells = "  ".join(str(v).ljust(w) for v, w in zip((name, budget, measured), widths))
+        print(cells + ("  yes" if ok else "  NO"))
 
 
 if __name__ == "__main__":

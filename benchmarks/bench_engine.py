@@ -5,9 +5,10 @@
     .venv/bin/python benchmarks/bench_engine.py --only bunny,zsom   # workloads and/or libraries
 
 Every (library, workload) run happens in a fresh subprocess, so its peak resident memory
-(``VmHWM``; ``ru_maxrss`` would inherit the parent's across fork and exec) is its own: interpreter, library, the data and the training. The parent
-builds each workload's data once (``_workloads.make_data``) and hands the same array to
-every library; it then measures each library's final weights the same way
+(``VmHWM``; ``ru_maxrss`` would inherit the parent's across fork and exec) is its own:
+interpreter, library, the data and the training. The parent builds each workload's data
+once (``_workloads.make_data``) and hands the same array to every library; it then
+measures each library's final weights the same way
 (``_workloads.map_quality``): MQE is the mean euclidean distance to the best-matching
 unit, the topographic error counts best-two pairs that are not 4-neighbours.
 
@@ -135,7 +136,7 @@ def train_zsom(w: Workload, X: np.ndarray, epochs: int, repeats: int, extra: dic
     times = []
     for _ in range(repeats):
         som = make()
-        times.append(_timed(lambda: som.fit(X, epochs=epochs)))
+        times.append(_timed(lambda som=som: som.fit(X, epochs=epochs)))
     extra["own_mqe"] = float(som.mqe_history_[-1])
     extra["own_te"] = float(som.te_history_[-1])
     return np.asarray(som.weights_), times
@@ -158,7 +159,7 @@ def train_minisom(w: Workload, X: np.ndarray, epochs: int, repeats: int, extra: 
         som = _minisom(w, X.shape[1], learning_rate=0.5, decay_function="linear_decay_to_zero",
                        sigma_decay_function="linear_decay_to_one")
 
-        def run():
+        def run(som=som):  # bound now: ruff's B023 cannot see that it runs at once
             som.pca_weights_init(X)
             som.train(X, epochs * len(X), random_order=True)
 
@@ -183,7 +184,7 @@ def train_minisom_batch(w: Workload, X: np.ndarray, epochs: int, repeats: int, e
                        sigma_decay_function="linear_decay_to_one")
         som._sigma_decay_function = _linear_sigma_to_one
 
-        def run():
+        def run(som=som):  # bound now: ruff's B023 cannot see that it runs at once
             som.pca_weights_init(X)
             som.train_batch_offline(X, epochs)
 
@@ -206,7 +207,7 @@ def train_xpysom(w: Workload, X: np.ndarray, epochs: int, repeats: int, extra: d
                      learning_rateN=1.0, decay_function="linear", neighborhood_function="gaussian",
                      std_coeff=1.0, topology="rectangular", activation_distance="euclidean", random_seed=0, xp=np)
 
-        def run():
+        def run(som=som):  # bound now: ruff's B023 cannot see that it runs at once
             som.pca_weights_init(X)
             som.train(X, epochs)
 

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/stress.py [--sessions 8] [--epochs 100] [--requests 200] [--quick]
 
 Serves ``app.py`` on a free port with a fresh cache (at most one training per core, the
-default) and, in Debian's headless Chromium:
+default) and, in Debian's headless Chromium (both through the browser tests' kit,
+``tests/zsom_testkit.py``):
 
 1. Load: ``--sessions`` browser contexts (separate users) press Train at once, each on
    the bunny (20,000 points) with a 30 x 30 hexagonal map and its own seed. Every page
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -43,9 +43,9 @@ from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from bench_app import CHROMIUM, CHROMIUM_ARGS, set_value, start_app, wait_status  # noqa: E402
+from zsom_testkit import VIEWPORT, Dashboard, Server, launch_chromium  # noqa: E402
 
 from callbacks.data import DATA_SEED  # noqa: E402
 from zsom_jobs.store import DiskcacheStore  # noqa: E402
@@ -53,16 +53,6 @@ from components.settings import DEFAULTS, parse_settings  # noqa: E402
 from zsom_core import SOM  # noqa: E402
 from zsom_core.datasets import load_dataset  # noqa: E402
 
-VIEWPORT = {"width": 1366, "height": 768}
-STATUS_LOG = """
-window.__status = [];
-new MutationObserver(() => {
-  const line = document.getElementById('status-line');
-  if (!line) return;
-  const text = line.innerText.replace(/\\s+/g, ' ').trim();
-  if (!window.__status.length || window.__status[window.__status.length - 1] !== text) window.__status.push(text);
-}).observe(document, {subtree: true, childList: true, characterData: true});
-"""
 EPOCH_LINE = re.compile(r"Epoch (\d+) / (\d+).*?MQE (\S+)")
 
 
@@ -106,41 +96,34 @@ def engine_mqe(seed: int, epochs: int) -> list[str]:
 
 def open_page(browser, url: str):
     context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.add_init_script(STATUS_LOG)
-    page.goto(url)
-    wait_status(page, "ready")
-    return context, page, errors
+    return context, Dashboard(context.new_page(), url)
 
 
 def load_phase(browser, url: str, sessions: int, epochs: int, max_jobs: int) -> dict:
     pages = [open_page(browser, url) for _ in range(sessions)]
-    for seed, (_, page, _) in enumerate(pages, start=1):
-        set_value(page, "epochs", epochs)
-        page.fill("#seed", str(seed))
-        page.press("#seed", "Enter")
+    for seed, (_, dashboard) in enumerate(pages, start=1):
+        dashboard.set_number("epochs", epochs)
+        dashboard.set_number("seed", seed)
     started = time.perf_counter()
-    for _, page, _ in pages:
-        page.click("#train-button")
+    for _, dashboard in pages:
+        dashboard.train()
     finished = []
-    for _, page, _ in pages:
-        wait_status(page, rf"done.*Epoch {epochs} / {epochs}", timeout=600_000)
+    for _, dashboard in pages:
+        dashboard.wait_for_status(rf"done.*Epoch {epochs} / {epochs}", timeout=600_000)
         finished.append(time.perf_counter() - started)
     failures = []
     session_ids = set()
-    for seed, (context, page, errors) in enumerate(pages, start=1):
+    for seed, (context, dashboard) in enumerate(pages, start=1):
         expected = engine_mqe(seed, epochs)
-        shown = [(int(m.group(1)), m.group(3)) for m in map(EPOCH_LINE.search, page.evaluate("window.__status")) if m]
+        shown = [(int(m.group(1)), m.group(3)) for m in map(EPOCH_LINE.search, dashboard.status_log()) if m]
         wrong = [(epoch, mqe, expected[epoch - 1]) for epoch, mqe in shown if mqe != expected[epoch - 1]]
         if not shown or shown[-1] != (epochs, expected[-1]):
             failures.append(f"seed {seed}: final {shown[-1:] or 'none'} != engine {expected[-1]}")
         if wrong:
             failures.append(f"seed {seed}: {len(wrong)} epochs showed another MQE, e.g. {wrong[:2]}")
-        if errors:
-            failures.append(f"seed {seed}: console errors {errors[:3]}")
-        session_ids.add(page.evaluate("sessionStorage.getItem('session-id')"))
+        if dashboard.errors:
+            failures.append(f"seed {seed}: console errors {dashboard.errors[:3]}")
+        session_ids.add(dashboard.session_id())
         context.close()
     if len(session_ids) != sessions:
         failures.append(f"{sessions} pages shared {len(session_ids)} session ids")
@@ -165,11 +148,11 @@ def callback_body(dependencies: list, input_prop: str, values: dict) -> dict:
 
 def request_phase(browser, url: str, count: int, threads: int = 8) -> dict:
     streams = [open_page(browser, url) for _ in range(2)]
-    for _, page, _ in streams:
-        set_value(page, "epochs", 1000)
-        page.click("#train-button")
-    for _, page, _ in streams:
-        wait_status(page, r"training.*Epoch \d+ /", timeout=120_000)
+    for _, dashboard in streams:
+        dashboard.set_number("epochs", 1000)
+        dashboard.train()
+    for _, dashboard in streams:
+        dashboard.wait_for_status(r"training.*Epoch \d+ /", timeout=120_000)
     dependencies = json.load(urllib.request.urlopen(url + "_dash-dependencies"))
     settings = {f"{control}.value": value for control, value in
                 (("grid-width", 30), ("grid-height", 30), ("topology", "hex"), ("metric", "euclidean"))}
@@ -211,10 +194,9 @@ def request_phase(browser, url: str, count: int, threads: int = 8) -> dict:
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(send, plan))
     wall = time.perf_counter() - started
-    still_streaming = all("Training" in page.inner_text("#status-line") or "TRAINING" in page.inner_text("#status-line")
-                          for _, page, _ in streams)
-    for context, page, _ in streams:
-        page.click("#cancel-button")
+    still_streaming = all("TRAINING" in dashboard.status().upper() for _, dashboard in streams)
+    for context, dashboard in streams:
+        dashboard.page.click("#cancel-button")
         context.close()
     return {"results": results, "wall_s": wall, "streaming": still_streaming}
 
@@ -236,24 +218,20 @@ def main(argv=None) -> int:
         args.sessions, args.epochs, args.requests = 3, 20, 50
     max_jobs = psutil.cpu_count() or 1
 
-    cache = Path(tempfile.mkdtemp(prefix="zsom-stress-"))
-    server, url = start_app(cache / "cache")
-    store = DiskcacheStore(cache / "cache" / "store")
-    sampler = Sampler(server.pid, store)
-    sampler.start()
     failures = []
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            load = load_phase(browser, url, args.sessions, args.epochs, max_jobs)
-            requests = request_phase(browser, url, args.requests)
-            browser.close()
-    finally:
-        sampler.stop()
-        server.terminate()
-        server.wait(timeout=10)
-        store.close()
-        shutil.rmtree(cache, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="zsom-stress-") as folder, Server(Path(folder) / "cache") as server:
+        store = DiskcacheStore(server.cache_dir / "store")
+        sampler = Sampler(server.pid, store)
+        sampler.start()
+        try:
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright)
+                load = load_phase(browser, server.url, args.sessions, args.epochs, max_jobs)
+                requests = request_phase(browser, server.url, args.requests)
+                browser.close()
+        finally:
+            sampler.stop()
+            store.close()
 
     failures += load["failures"]
     if sampler.peak_slots > max_jobs:
@@ -270,7 +248,8 @@ def main(argv=None) -> int:
     finished = load["finished_s"]
     print(f"\nLoad: {args.sessions} sessions at once, bunny 20,000 points, 30x30 hex, {args.epochs} epochs, "
           f"at most {max_jobs} trainings at once")
-    print(f"  all finished in {max(finished):.1f} s (first {min(finished):.1f} s, median {statistics.median(finished):.1f} s)")
+    print(f"  all finished in {max(finished):.1f} s (first {min(finished):.1f} s, "
+          f"median {statistics.median(finished):.1f} s)")
     print(f"  every shown epoch's MQE equals the engine's for its seed: {'yes' if not load['failures'] else 'NO'}")
     print(f"  peak trainings holding a slot {sampler.peak_slots} (cap {max_jobs}), peak waiting {sampler.peak_waiting}")
     print(f"  peak server memory (server + job server + trainings, {sampler.peak_processes} processes at most): "

@@ -5,10 +5,16 @@ browser tests all take their ids from here; the setting controls' ids come from 
 settings table (``components.settings.SETTING_CONTROLS``).
 """
 
-from enum import StrEnum
+from enum import Enum
 
 
-class Ids(StrEnum):
+class Ids(str, Enum):
+    """A member is its id wherever a string goes: ``==``, hashing, JSON, ``str()`` and
+    f-strings (``enum.StrEnum`` does this too, but only from Python 3.11)."""
+
+    def __str__(self) -> str:
+        return self.value
+
     # state held by the browser: ids, epoch numbers, small flags
     SESSION = "session-id"
     DATASET_TOKEN = "dataset-token"

@@ -3,9 +3,9 @@
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from ui_testkit import cloud, trained_epoch
 from dash import Patch
 from dash._utils import to_json
+from ui_testkit import cloud, trained_epoch
 
 from components import figures, theme
 from components.display import display_data
@@ -93,7 +93,8 @@ def test_curves_show_the_plan_and_mark_no_epoch_yet():
     assert list(figure.layout.xaxis.range) == [0.5, 5.5]
 
 
-@pytest.mark.parametrize(("d", "kind", "trace_type"), [(2, "2d", go.Scattergl), (3, "3d", go.Scatter3d), (8, "pca", go.Scatter3d)])
+@pytest.mark.parametrize(("d", "kind", "trace_type"),
+                         [(2, "2d", go.Scattergl), (3, "3d", go.Scatter3d), (8, "pca", go.Scatter3d)])
 def test_data_view_by_dimension(d, kind, trace_type):
     display = display_data(cloud(8000, d), np.zeros(8000, dtype=np.int32))
     assert display["kind"] == kind

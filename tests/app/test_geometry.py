@@ -46,7 +46,8 @@ def test_toroidal_wrap_edges_are_not_drawn(topology):
     flat = Grid(6, 4, topology)
     assert len(grid.edges()) > len(flat.edges())
     structure = map_structure(6, 4, topology)
-    lengths = np.linalg.norm(structure.positions[structure.edges[:, 0]] - structure.positions[structure.edges[:, 1]], axis=1)
+    ends = structure.positions[structure.edges]
+    lengths = np.linalg.norm(ends[:, 0] - ends[:, 1], axis=1)
     assert np.allclose(lengths, 1.0)
 
 

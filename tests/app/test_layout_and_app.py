@@ -1,14 +1,17 @@
 """The page layout and the app factory."""
 
+import json
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from dash import dcc, html
+from dash import Input, dcc, html
 
 from components.ids import PANELS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
@@ -37,6 +40,17 @@ def test_every_id_appears_exactly_once(page):
     assert len(ids) == len(set(ids))
     setting_ids = set(SETTING_CONTROLS.values()) | {row_id(s) for s in SETTINGS if s.control != "switch"}
     assert set(ids) == {str(member) for member in Ids} | setting_ids
+
+
+def test_an_id_is_its_string_everywhere_a_string_goes():
+    # Dash, the store and the tests use members and plain strings interchangeably.
+    member = Ids.SESSION
+    assert member == "session-id" and {"session-id": 1}[member] == 1
+    assert str(member) == f"{member}" == format(member, "") == "session-id"
+    assert "%s" % member == "session-id"  # noqa: UP031 - the old format is one way code makes strings
+    assert f"#{member}.data" == "#session-id.data"
+    assert json.dumps({member: member}) == '{"session-id": "session-id"}'
+    assert str(Input(member, "data")) == "session-id.data"
 
 
 def test_the_session_id_is_in_a_store(page):
@@ -98,7 +112,8 @@ def test_create_app_makes_a_session_per_page_load(tmp_path):
     app = create_app(cache_dir=tmp_path / "cache", max_jobs=2)
     assert (tmp_path / "cache" / "store").is_dir()
     first, second = app.layout(), app.layout()
-    sessions = [next(c for c in walk(layout) if getattr(c, "id", None) == Ids.SESSION).data for layout in (first, second)]
+    sessions = [next(c for c in walk(layout) if getattr(c, "id", None) == Ids.SESSION).data
+                for layout in (first, second)]
     assert sessions[0] != sessions[1]
 
 
@@ -127,8 +142,45 @@ def unusable_cache_dir(tmp_path) -> str:
     return str(blocker / "cache")
 
 
-def test_an_unusable_cache_folder_ends_the_server_with_one_clear_line(tmp_path):
-    command = [sys.executable, str(REPO / "app.py"), "--port", "0", "--cache-dir", unusable_cache_dir(tmp_path)]
+def zsom_command() -> list[str]:
+    """The installed ``zsom`` console script of the Python running the tests."""
+    script = Path(sysconfig.get_path("scripts")) / "zsom"
+    if not script.exists():
+        pytest.fail(f"{script} is missing: the package's entry point is not installed (pip install -e .)")
+    return [str(script)]
+
+
+# The two ways to serve: the script in the checkout and the installed command.
+SERVE_COMMANDS = {"python app.py": lambda: [sys.executable, str(REPO / "app.py")],
+                  "zsom serve": lambda: [*zsom_command(), "serve"]}
+
+
+def test_zsom_lists_its_commands():
+    finished = subprocess.run([*zsom_command(), "--help"], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.startswith("usage: zsom ")
+    assert re.search(r"^ +serve +serve the dashboard", finished.stdout, re.MULTILINE), finished.stdout
+
+
+def test_zsom_serve_takes_exactly_the_options_of_app_py():
+    helps = [subprocess.run([*SERVE_COMMANDS[name](), "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+             for name in ("python app.py", "zsom serve")]
+    assert [finished.returncode for finished in helps] == [0, 0], [finished.stderr for finished in helps]
+    assert "--cache-dir" in helps[0].stdout and "--store-limit-mb" in helps[0].stdout
+    # The same parser: the help differs only in the program's name (and so in its wrapping).
+    app_py, serve = (" ".join(finished.stdout.replace(prog, "PROG").split())
+                     for finished, prog in zip(helps, ("app.py", "zsom serve")))
+    assert app_py == serve
+
+
+def test_zsom_without_a_command_says_which_it_takes():
+    finished = subprocess.run(zsom_command(), capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "required: command" in finished.stderr, finished.stderr
+
+
+@pytest.mark.parametrize("entry", SERVE_COMMANDS)
+def test_an_unusable_cache_folder_ends_the_server_with_one_clear_line(tmp_path, entry):
+    command = [*SERVE_COMMANDS[entry](), "--port", "0", "--cache-dir", unusable_cache_dir(tmp_path)]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert finished.returncode == os.EX_CANTCREAT
     lines = finished.stderr.strip().splitlines()
@@ -145,7 +197,7 @@ def test_a_starting_server_cleans_the_store_and_forgets_old_jobs(tmp_path):
     old.put_dataset(session, {"token": "stale"})
     old.take_slot(str(uuid.uuid4()), "old-run", max_jobs=1, ttl=3600)
     old.close()
-    time.sleep(0.2)
+    time.sleep(0.2)  # past the old entries' 0.1 s ttl: what is awaited is time itself
     create_app(tmp_path / "cache", max_jobs=1)
     store = DiskcacheStore(tmp_path / "cache" / "store")
     assert store.get_dataset(session) is None

@@ -116,7 +116,7 @@ def test_entries_expire_after_the_store_ttl(tmp_path, session_id):
     store = DiskcacheStore(tmp_path / "s", ttl=0.2)
     add_run(store, session_id, "r")
     store.put_dataset(session_id, {"token": "t"})
-    time.sleep(0.3)
+    time.sleep(0.3)  # past the 0.2 s ttl: what is awaited is time itself
     assert store.cleanup() > 0
     assert store.get_dataset(session_id) is None and store.get_run(session_id, "r") is None
     store.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_testkit import CHROMIUM, CHROMIUM_ARGS, MESH_DIR, VIEWPORT, Dashboard, Server
+from zsom_testkit import CHROMIUM, MESH_DIR, VIEWPORT, Dashboard, Server, launch_chromium
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,7 @@ def browser():
         pytest.skip(f"{CHROMIUM} is not installed")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

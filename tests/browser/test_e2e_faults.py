@@ -1,11 +1,10 @@
 """Faults a shared server meets: a restart mid-run, impatient users, hostile uploads."""
 
 import threading
-import time
 
 import psutil
 import pytest
-from browser_testkit import REPO, Server
+from zsom_testkit import REPO, Server, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -21,13 +20,11 @@ def own_server(tmp_path):
     server.stop()
 
 
-def wait_until(condition, timeout: float = 10.0, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_a_restart_mid_run_is_reported_and_finished_runs_survive_a_reload(open_dashboard, own_server):
@@ -43,15 +40,15 @@ def test_a_restart_mid_run_is_reported_and_finished_runs_survive_a_reload(open_d
     own_server.process.kill()  # a crash, not a clean stop
     own_server.restart()
     # The job notices that its server is gone and stops: nothing trains for no one.
-    assert wait_until(lambda: not any(job.is_running() and job.status() != psutil.STATUS_ZOMBIE for job in jobs))
+    wait_until(lambda: not any(alive(job) for job in jobs), what="the orphaned training process to stop")
     status = page.wait_for_status("interrupted", timeout=30_000)
     assert "the server stopped during this run" in status
     page.errors[:] = [error for error in page.errors if not any(noise in error for noise in RESTART_NOISE)]
 
     page.page.reload()
     page.wait_for_status(r"interrupted.*Epoch \d+ / 1000")
-    labels = page.page.locator("#run-choice").inner_text()
-    assert "Run 2: interrupted" in labels or "Run 2" in labels
+    # The run menu tells what happened to the run shown: the restart cut it short.
+    page.wait_for_text("#run-choice", "Run 2: interrupted")
     page.page.click("#run-choice")
     options = page.page.locator(".dash-dropdown-option").all_inner_texts()
     assert any(text.startswith("Run 1: done, 5/5 epochs") for text in options), options
@@ -71,13 +68,17 @@ def test_a_reloaded_page_keeps_following_its_run(open_dashboard, own_server):
     assert "Epoch 400 / 400" in page.wait_for_status("done", timeout=90_000)
 
 
-def count_jobs(server: Server, peak: list, stop: threading.Event) -> None:
-    while not stop.is_set():
+def count_jobs(server: Server, counts: list, stop: threading.Event) -> None:
+    """Sample the number of training processes every 50 ms until ``stop`` is set.
+
+    Nothing announces a process starting, so sampling is the only way to see how many run
+    at once; the test sets ``stop`` when it is done.
+    """
+    while not stop.wait(0.05):
         try:
-            peak.append(len(server.training_processes()))
+            counts.append(len(server.training_processes()))
         except psutil.Error:
-            pass
-        time.sleep(0.05)
+            pass  # a process ended while it was being looked at
 
 
 def test_impatient_clicks_leave_at_most_one_job_per_page_and_no_orphans(dashboard, server):
@@ -90,7 +91,7 @@ def test_impatient_clicks_leave_at_most_one_job_per_page_and_no_orphans(dashboar
         dashboard.wait_for_status(r"training.*Epoch \d+ /")
         for sigma in (5, 6, 7, 8, 9):  # settings changed again and again during the run
             dashboard.set_number("sigma0", sigma)
-            dashboard.page.wait_for_timeout(150)
+            dashboard.page.wait_for_timeout(150)  # a user's pace between changes, not a wait for the app
         dashboard.wait_for_status(r"training.*sigma0 9|training.*Epoch")
         starts = sum(text.upper().startswith("STARTING") for text in dashboard.status_log())
         dashboard.page.dblclick("#train-button")
@@ -103,7 +104,7 @@ def test_impatient_clicks_leave_at_most_one_job_per_page_and_no_orphans(dashboar
         for _ in range(8):  # the first one cancels; the others hit a button that says it is done
             dashboard.page.click("#cancel-button", force=True)
         dashboard.wait_for_status("cancelled")
-        assert wait_until(lambda: not server.training_processes(), timeout=15)
+        wait_until(lambda: not server.training_processes(), timeout=15, what="the cancelled run's process to end")
     finally:
         stop.set()
         watcher.join()
@@ -111,7 +112,7 @@ def test_impatient_clicks_leave_at_most_one_job_per_page_and_no_orphans(dashboar
     dashboard.set_number("epochs", 5)
     dashboard.train()
     assert "Epoch 5 / 5" in dashboard.wait_for_status("done")
-    assert wait_until(lambda: not server.training_processes(), timeout=15)
+    wait_until(lambda: not server.training_processes(), timeout=15, what="the finished run's process to end")
 
 
 def test_hostile_uploads_get_messages_and_the_page_keeps_working(dashboard, server, tmp_path, mesh_dir):

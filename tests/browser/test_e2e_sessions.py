@@ -3,7 +3,7 @@
 import signal
 
 import pytest
-from browser_testkit import Server
+from zsom_testkit import Server
 
 from zsom_jobs import DEAD_MESSAGE
 

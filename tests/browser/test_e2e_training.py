@@ -2,9 +2,9 @@
 
 import re
 import struct
-import time
 
 import pytest
+from zsom_testkit import wait_until
 
 from components.layout import export_size
 
@@ -36,29 +36,39 @@ def test_timeline_scrubs_back_and_plays(dashboard):
     dashboard.set_number("timeline", 3)
     dashboard.page.wait_for_function("document.getElementById('timeline-label').innerText === 'Epoch 3 / 30'")
     dashboard.wait_for_status("Epoch 3 / 30")
-    dashboard.page.wait_for_timeout(300)
-    assert dashboard.graph_values("panel-u-matrix") != final_map
-    assert dashboard.graph_values("panel-hits") != final_hits
+    # Plotly draws the new figures after Dash hands them over.
+    wait_until(lambda: dashboard.graph_values("panel-u-matrix") != final_map, what="the U-Matrix of epoch 3")
+    wait_until(lambda: dashboard.graph_values("panel-hits") != final_hits, what="the hit map of epoch 3")
     dashboard.page.click("#play-button")
     dashboard.page.wait_for_function("document.getElementById('timeline-label').innerText === 'Epoch 30 / 30'",
                                      timeout=30_000)
-    assert dashboard.graph_values("panel-u-matrix") == final_map
+    wait_until(lambda: dashboard.graph_values("panel-u-matrix") == final_map, what="the final U-Matrix again")
 
 
-def test_cancel_stops_the_run_at_once(dashboard):
+def test_cancel_stops_the_run_at_once(dashboard, server):
     dashboard.set_number("epochs", 1000)
     dashboard.train()
     dashboard.wait_for_status(r"training.*Epoch \d+ /")
+    at_click = len(dashboard.label_log()) - 1  # the label shown when Cancel is pressed
     dashboard.page.click("#cancel-button")
     status = dashboard.wait_for_status("cancelled", timeout=10_000)
     match = re.search(r"epoch (\d+)", status, re.IGNORECASE)
     assert match and int(match.group(1)) < 1000
-    time.sleep(2.5)  # an epoch reported just before the cancel may still be drawn
-    label = dashboard.timeline_label()
-    time.sleep(1.5)
+    cancelled_at = int(match.group(1))
+    # The server's side is final once the training process is gone: nothing stores an epoch after it.
+    wait_until(lambda: not server.training_processes(), timeout=15, what="the cancelled run's process to end")
+    record, stored = server.current_run(dashboard.session_id())
+    assert record["status"] == "cancelled"
+    assert cancelled_at <= stored <= cancelled_at + 1, "more than the epoch under way at the click was trained"
+    # The page's side is final once Dash has answered every callback and polls the job no
+    # more: an epoch streamed just before the click has been drawn by then.
+    dashboard.wait_for_callbacks()
     assert "cancelled" in dashboard.status().lower(), dashboard.status_log()
-    assert dashboard.timeline_label() == label, dashboard.status_log()
     assert dashboard.page.is_disabled("#cancel-button")
+    # No label the timeline showed from the click on reached past what the server holds.
+    since_click = dashboard.label_log()[at_click:]
+    ends = [int(match.group(1)) for match in map(re.compile(r"^Epoch \d+ / (\d+)$").match, since_click) if match]
+    assert ends and max(ends) <= stored, (since_click, stored)
 
 
 def test_changing_sigma_while_streaming_starts_a_new_run(dashboard):

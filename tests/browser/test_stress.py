@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_testkit import CHROMIUM, REPO
+from zsom_testkit import CHROMIUM, REPO
 
 pytestmark = pytest.mark.browser
 

@@ -29,7 +29,8 @@ W_HAND = np.array([[3.0, 4.0], [1.0, 1.0]])
         ("minkowski", 0.5, [[(math.sqrt(3) + 2) ** 2, 4.0], [(math.sqrt(2) + math.sqrt(3)) ** 2, 0.0],
                             [(2 + math.sqrt(2)) ** 2, (math.sqrt(2) + 1) ** 2]]),
         # zero vector: distance 1 from everything (as if orthogonal), not NaN
-        ("cosine", 2.0, [[1.0, 1.0], [1 - 7 / (5 * math.sqrt(2)), 0.0], [1 - 5 / (5 * math.sqrt(5)), 1 - 1 / math.sqrt(10)]]),
+        ("cosine", 2.0, [[1.0, 1.0], [1 - 7 / (5 * math.sqrt(2)), 0.0],
+                         [1 - 5 / (5 * math.sqrt(5)), 1 - 1 / math.sqrt(10)]]),
     ],
 )
 def test_reference_pairwise_distances_by_hand(metric, p, expected):
@@ -88,7 +89,8 @@ def test_minkowski_p_must_be_positive(p):
 
 
 def test_unknown_metric_lists_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown metric 'hamming'.*euclidean, manhattan, chebyshev, cosine, minkowski"):
+    names = "euclidean, manhattan, chebyshev, cosine, minkowski"
+    with pytest.raises(ValueError, match=rf"unknown metric 'hamming'.*{names}"):
         metric_code("hamming")
 
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from zsom_core import Grid
 from zsom_core.neighborhood import NEIGHBORHOODS, gaussian_smooth, neighborhood_code, neighborhood_weights
 
-from .helpers import LATTICE_IDS, LATTICES, NEIGHBORHOODS as NAMES
-from .helpers import numba_neighborhood_matrix
+from .helpers import LATTICE_IDS, LATTICES, numba_neighborhood_matrix
+from .helpers import NEIGHBORHOODS as NAMES
 
 D = np.array([0.0, 0.5, 1.0, 2.0, 3.0])
 

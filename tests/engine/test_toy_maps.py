@@ -7,7 +7,7 @@ import pytest
 
 from zsom_core import SOM, reference
 
-from .helpers import flat, fitted_som
+from .helpers import fitted_som, flat
 
 # The three ways a map can search: the float32 default, float64 Numba, the NumPy reference.
 PATHS = [

@@ -77,7 +77,8 @@ def test_grid_smaller_than_one_by_two(X):
         SOM(1, 1).fit(X)
 
 
-@pytest.mark.parametrize("shape, match", [((0, 4), r"width must be at least 1"), ((3, 2.0), r"height must be an integer")])
+@pytest.mark.parametrize("shape, match",
+                         [((0, 4), r"width must be at least 1"), ((3, 2.0), r"height must be an integer")])
 def test_grid_size_must_be_positive_integers(X, shape, match):
     with pytest.raises(ValueError, match=match):
         SOM(*shape).fit(X)

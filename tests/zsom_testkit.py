@@ -1,0 +1,306 @@
+"""What drives the dashboard from outside, for the browser tests and the benchmarks alike.
+
+- ``Server``: ``python app.py`` in a subprocess, on a free port with its own cache folder;
+- ``launch_chromium``: Debian's ``/usr/bin/chromium`` through Playwright, with the flags
+  this machine needs (Playwright's own browser download does not work offline);
+- ``Dashboard``: one page on the dashboard, with the actions a user takes and a record of
+  what the page showed (its status line and timeline label, its console errors);
+- waits with a deadline: ``wait_until`` (a condition sampled until it holds),
+  ``wait_for_status`` (the status line) and ``wait_for_callbacks`` (Dash has answered
+  everything the page asked).
+
+The tests find this module through pytest's ``pythonpath``; the benchmarks put ``tests/``
+on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+REPO = Path(__file__).resolve().parents[1]
+MESH_DIR = REPO.parent / "shared" / "testdata" / "meshes"
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps calling out of a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1366, "height": 768}
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "", step: float = 0.1) -> T:
+    """Sample ``condition`` every ``step`` s until it returns something true, and return
+    that; ``AssertionError`` naming ``what`` when ``timeout`` s pass first.
+
+    For conditions nothing announces (a process count, a server starting to answer):
+    sampling is the only way to see them, and the deadline bounds it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout} s for {what or condition}, in vain")
+        time.sleep(step)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------- the server
+
+
+class Server:
+    """``python app.py`` on a free port with its own cache folder; its output goes to a log
+    file beside that folder, which an error quotes.
+
+    Usable as a context manager, which stops it.
+    """
+
+    def __init__(self, cache_dir: Path, max_jobs: int | None = None, *options: str, port: int | None = None,
+                 timeout: float = 60.0):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.cache_dir = Path(cache_dir)
+        self.log_path = self.cache_dir.parent / f"{self.cache_dir.name}-server.log"
+        self.command = [sys.executable, str(REPO / "app.py"), "--port", str(self.port),
+                        "--cache-dir", str(self.cache_dir), *options]
+        if max_jobs is not None:
+            self.command += ["--max-jobs", str(max_jobs)]
+        self.timeout = timeout
+        self._start()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def restart(self) -> None:
+        """Stop the server (if it still runs) and start it again on the same port and folder."""
+        self.stop()
+        self._start()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def training_processes(self) -> list:
+        """The live training processes: children of the job server (a forkserver), itself
+        a child of the app."""
+        import psutil
+
+        jobs = []
+        for child in psutil.Process(self.process.pid).children():
+            if "forkserver" in " ".join(child.cmdline()):
+                jobs += [job for job in child.children() if job.status() != psutil.STATUS_ZOMBIE]
+        return jobs
+
+    def current_run(self, session_id: str) -> tuple[dict | None, int]:
+        """(record, epochs stored) of a session's current run, as the server's store holds
+        them; (None, 0) without one."""
+        from zsom_jobs.store import DiskcacheStore
+
+        store = DiskcacheStore(self.cache_dir / "store")  # the settings the server has: the defaults
+        try:
+            run_id = store.current_run_id(session_id)
+            meta = store.get_run(session_id, run_id) if run_id else None
+            history = store.get_history(session_id, run_id) if run_id else None
+            return meta, 0 if history is None else len(history["mqe"])
+        finally:
+            store.close()
+
+    def _start(self) -> None:
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(self._serving, self.timeout, f"the app to serve on port {self.port}", step=0.2)
+        except AssertionError as error:
+            self.stop()
+            raise RuntimeError(f"{error}:\n{self.log_path.read_text()}") from None
+
+    def _serving(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the app exited early:\n{self.log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(self.url + "_dash-layout", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
+# ---------------------------------------------------------------------------- the browser
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, driven by ``playwright`` (a ``sync_playwright()``)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# Records every text the status line and the timeline label show, so that a test sees
+# what was on screen only for a moment.
+PAGE_RECORDER = """
+window.__zsomStatus = [];
+window.__zsomLabels = [];
+new MutationObserver(() => {
+  for (const [id, log] of [['status-line', window.__zsomStatus], ['timeline-label', window.__zsomLabels]]) {
+    const element = document.getElementById(id);
+    if (!element) continue;
+    const text = element.innerText.replace(/\\s+/g, ' ').trim();
+    if (!log.length || log[log.length - 1] !== text) log.push(text);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+# True once Dash has nothing in flight: no callback waits for its answer and no background
+# job is polled. Read from the renderer's store, as Dash's own test kit does.
+CALLBACKS_SETTLED = """() => {
+  if (!window.store) return false;
+  const state = window.store.getState();
+  const waiting = Object.entries(state.callbacks)
+    .some(([stage, list]) => stage !== 'stored' && stage !== 'completed' && list.length > 0);
+  return !waiting && Object.keys(state.callbackJobs || {}).length === 0;
+}"""
+
+
+def status_text(page) -> str:
+    return page.inner_text("#status-line").replace("\n", " ")
+
+
+def wait_for_status(page, pattern: str, timeout: float = 60_000) -> str:
+    """Wait until the status line matches ``pattern`` (a regular expression, any case);
+    returns its text."""
+    try:
+        page.wait_for_function(
+            "pattern => { const line = document.getElementById('status-line');"
+            " return line !== null && new RegExp(pattern, 'i').test(line.innerText.replace(/\\s+/g, ' ')); }",
+            arg=pattern, timeout=timeout)
+    except Exception as error:  # a timeout: say what the page showed instead
+        raise AssertionError(f"the status line never matched {pattern!r}; it shows {status_text(page)!r}") from error
+    return status_text(page)
+
+
+def wait_for_callbacks(page, timeout: float = 30_000) -> None:
+    """Wait until Dash has answered every callback the page sent and polls no job."""
+    try:
+        page.wait_for_function(CALLBACKS_SETTLED, timeout=timeout)
+    except Exception as error:
+        raise AssertionError(f"Dash callbacks still pending after {timeout / 1000:.0f} s") from error
+
+
+def set_number(page, control: str, value) -> None:
+    """Type into a slider's value box or a number input, and commit it (on Enter)."""
+    box = page.locator(f"#{control} input[type=number], input#{control}").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+class Dashboard:
+    """One browser page on the dashboard, with the actions a user takes."""
+
+    def __init__(self, page, url: str):
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.add_init_script(PAGE_RECORDER)
+        page.goto(url)
+        self.wait_for_status("ready")
+
+    # ------------------------------------------------------------------ reading
+
+    def status(self) -> str:
+        return status_text(self.page)
+
+    def status_log(self) -> list[str]:
+        return self.page.evaluate("window.__zsomStatus")
+
+    def label_log(self) -> list[str]:
+        """Every text the timeline's label showed, in order."""
+        return self.page.evaluate("window.__zsomLabels")
+
+    def session_id(self) -> str:
+        return json.loads(self.page.evaluate("sessionStorage.getItem('session-id')"))
+
+    def wait_for_status(self, pattern: str, timeout: float = 60_000) -> str:
+        try:
+            return wait_for_status(self.page, pattern, timeout)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; it showed {self.status_log()}; console errors {self.errors}") from None
+
+    def wait_for_callbacks(self, timeout: float = 30_000) -> None:
+        wait_for_callbacks(self.page, timeout)
+
+    def wait_for_text(self, selector: str, text: str, timeout: float = 30_000) -> str:
+        """Wait until the element's text contains ``text``; returns the element's text."""
+        try:
+            self.page.wait_for_function(
+                "([selector, text]) => { const element = document.querySelector(selector);"
+                " return element !== null && element.innerText.includes(text); }",
+                arg=[selector, text], timeout=timeout)
+        except Exception as error:
+            shown = self.page.inner_text(selector) if self.page.query_selector(selector) else "nothing"
+            raise AssertionError(f"{selector} never showed {text!r}; it shows {shown!r}") from error
+        return self.page.inner_text(selector)
+
+    def shown_epochs(self, state: str = "training") -> list[int]:
+        """Distinct epochs the status line showed while in ``state``, in order."""
+        epochs = []
+        for text in self.status_log():
+            match = re.search(rf"^{state}\b.*?Epoch (\d+) /", text, re.IGNORECASE)
+            if match and (not epochs or epochs[-1] != int(match.group(1))):
+                epochs.append(int(match.group(1)))
+        return epochs
+
+    def timeline_label(self) -> str:
+        return self.page.inner_text("#timeline-label")
+
+    def graph_values(self, panel: str, trace: int = 0, attribute: str = "marker.color") -> list[float]:
+        """A trace's array as plotly holds it (first 200 values)."""
+        return self.page.evaluate(
+            """([panel, trace, attribute]) => {
+                const gd = document.getElementById(panel).querySelector('.js-plotly-plot');
+                let value = gd._fullData[trace];
+                for (const key of attribute.split('.')) value = value[key];
+                return Array.from(value).slice(0, 200);
+            }""", [panel, trace, attribute])
+
+    # ------------------------------------------------------------------ acting
+
+    def set_number(self, control: str, value) -> None:
+        set_number(self.page, control, value)
+
+    def choose_dataset(self, name: str) -> None:
+        self.page.click("#dataset-choice")
+        self.page.click(f".dash-dropdown-option:has(input[value='{name}'])")
+        self.wait_for_status(f"ready.*{name}")
+
+    def upload(self, path: Path) -> None:
+        self.page.set_input_files("#mesh-upload input[type=file]", str(path))
+
+    def train(self) -> None:
+        self.page.click("#train-button")
+
+    def assert_no_console_errors(self) -> None:
+        assert not self.errors, f"browser console errors: {self.errors}"
