@@ -20,8 +20,14 @@ from components.settings import DEFAULTS, MAX_UPLOAD_BYTES, parse_settings
 from zsom_core.datasets import DATASETS
 from zsom_jobs import Runs
 from zsom_jobs.backend import DashManagerBackend, JobManager
-from zsom_jobs.store import (DEFAULT_SIZE_LIMIT, DEFAULT_TTL_S, DiskcacheStore, StoreUnavailable, open_cache,
-                             reopen_if_removed)
+from zsom_jobs.store import (
+    DEFAULT_SIZE_LIMIT,
+    DEFAULT_TTL_S,
+    DiskcacheStore,
+    StoreUnavailable,
+    open_cache,
+    reopen_if_removed,
+)
 from zsom_jobs.training import run_training, threads_per_job, use_job_server
 
 DEFAULT_CACHE_DIR = Path(".cache") / "zsom"

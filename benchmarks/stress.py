@@ -48,10 +48,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from zsom_testkit import VIEWPORT, Dashboard, Server, launch_chromium  # noqa: E402
 
 from callbacks.data import DATA_SEED  # noqa: E402
-from zsom_jobs.store import DiskcacheStore  # noqa: E402
 from components.settings import DEFAULTS, parse_settings  # noqa: E402
 from zsom_core import SOM  # noqa: E402
 from zsom_core.datasets import load_dataset  # noqa: E402
+from zsom_jobs.store import DiskcacheStore  # noqa: E402
 
 EPOCH_LINE = re.compile(r"Epoch (\d+) / (\d+).*?MQE (\S+)")
 

@@ -22,7 +22,6 @@ from components.settings import MAX_UPLOAD_BYTES, SETTING_CONTROLS, SettingsErro
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
-
 from zsom_jobs.seams import Store
 
 from .inputs import session_of

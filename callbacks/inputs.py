@@ -10,9 +10,8 @@ import math
 
 from dash.exceptions import PreventUpdate
 
-from components.settings import MAX_UNITS, MAX_SIDE, MIN_SIDE
+from components.settings import MAX_SIDE, MAX_UNITS, MIN_SIDE
 from zsom_core.grid import TOPOLOGIES
-
 from zsom_jobs.store import check_session_id
 
 

@@ -22,8 +22,15 @@ from dataclasses import dataclass, field, replace
 
 from dash import Input, Output, State, ctx, html, no_update
 
-from components.figures import (curves_cleared, data_view_figure, data_view_reset, data_view_title, map_skeletons,
-                                panel_updates, run_skeletons)
+from components.figures import (
+    curves_cleared,
+    data_view_figure,
+    data_view_reset,
+    data_view_title,
+    map_skeletons,
+    panel_updates,
+    run_skeletons,
+)
 from components.geometry import map_structure
 from components.ids import PANELS, Ids
 from components.run_menu import run_label

@@ -40,7 +40,8 @@ def display_data(points: np.ndarray, labels: np.ndarray | None = None, vertices:
     mesh = None
     if vertices is not None and faces is not None and len(faces) and kind == KIND_3D:
         mesh_vertices, mesh_faces = decimate_mesh(np.asarray(vertices), np.asarray(faces), MAX_DISPLAY_FACES)
-        mesh = {"vertices": np.asarray(mesh_vertices, dtype=np.float32), "faces": np.asarray(mesh_faces, dtype=np.int32)}
+        mesh = {"vertices": np.asarray(mesh_vertices, dtype=np.float32),
+                "faces": np.asarray(mesh_faces, dtype=np.int32)}
     shown_labels = None if labels is None else np.asarray(labels)[index].astype(np.int32)
     return {
         "kind": kind,

@@ -170,7 +170,8 @@ def data_view_figure(display: dict, title: str, revision) -> go.Figure:
 
 
 def _data_axes(low, high) -> dict:
-    common = dict(showgrid=True, gridcolor=theme.GRID_LINE, zeroline=False, ticks="", tickfont=dict(size=9), type="linear")
+    common = dict(showgrid=True, gridcolor=theme.GRID_LINE, zeroline=False, ticks="", tickfont=dict(size=9),
+                  type="linear")
     return dict(
         xaxis=dict(range=[float(low[0]), float(high[0])], constrain="domain", **common),
         yaxis=dict(range=[float(low[1]), float(high[1])], scaleanchor="x", scaleratio=1, constrain="domain", **common),
@@ -193,7 +194,8 @@ def data_view_patch(display: dict, structure: MapStructure, weights: np.ndarray,
         patch["data"][MAP_UNITS_2D]["x"] = typed_array(shown[:, 0])
         patch["data"][MAP_UNITS_2D]["y"] = typed_array(shown[:, 1])
         patch["data"][MAP_UNITS_2D]["marker"]["color"] = typed_array(u_matrix)
-        patch["data"][MAP_UNITS_2D]["marker"]["cmin"], patch["data"][MAP_UNITS_2D]["marker"]["cmax"] = value_range(u_matrix)
+        marker = patch["data"][MAP_UNITS_2D]["marker"]
+        marker["cmin"], marker["cmax"] = value_range(u_matrix)
         if bmus is not None:
             lines = segments(display["points"][: len(bmus)], shown[bmus])
             patch["data"][BMU_LINES]["x"] = typed_array(lines[:, 0])
@@ -561,7 +563,8 @@ def data_view_reset(display: dict, structure: MapStructure) -> Patch:
     return patch
 
 
-def panel_updates(display: dict, structure: MapStructure, record: dict, history: dict, *, adaptive: bool = False) -> dict:
+def panel_updates(display: dict, structure: MapStructure, record: dict, history: dict, *,
+                  adaptive: bool = False) -> dict:
     """Every panel's patch for one stored epoch; keys are panel ids.
 
     ``record`` is one epoch as the training job stores it and ``history`` the run's metric

@@ -17,7 +17,7 @@ BREAK = -1
 
 
 @lru_cache(maxsize=32)
-def map_structure(width: int, height: int, topology: str) -> "MapStructure":
+def map_structure(width: int, height: int, topology: str) -> MapStructure:
     """What the figures need to draw a map, computed once per grid shape."""
     return MapStructure(Grid(width, height, topology))
 

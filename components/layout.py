@@ -121,14 +121,14 @@ def _control(setting: Setting):
     if setting.control == "slider":
         marks = {mark: f"{mark:g}" for mark in setting.marks} or None
         low = setting.step if setting.low_open else setting.low
-        return dcc.Slider(id=id_, min=low, max=setting.slider_high or setting.high, step=setting.step, value=value, marks=marks,
-                          updatemode="mouseup", className="slider")
+        return dcc.Slider(id=id_, min=low, max=setting.slider_high or setting.high, step=setting.step, value=value,
+                          marks=marks, updatemode="mouseup", className="slider")
     if setting.control == "switch":
         return dcc.Checklist(id=id_, options=[{"label": setting.label, "value": "on"}], value=["on"] if value else [],
                              className="switch", inputClassName="switch-input", labelClassName="switch-label")
     if setting.control == "radio":
-        return dcc.RadioItems(id=id_, options=[{"label": label, "value": key} for key, label in setting.choices.items()],
-                              value=value, className="segmented", inline=True)
+        options = [{"label": label, "value": key} for key, label in setting.choices.items()]
+        return dcc.RadioItems(id=id_, options=options, value=value, className="segmented", inline=True)
     if setting.control == "dropdown":
         return dcc.Dropdown(id=id_, value=value, clearable=False, searchable=False, className="dropdown",
                             options=[{"label": label, "value": key} for key, label in setting.choices.items()])

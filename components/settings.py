@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from zsom_core import SOM
 from zsom_core.grid import TOPOLOGY_LABELS, Grid
+from zsom_core.init import INIT_LABELS
 from zsom_core.metrics import METRIC_LABELS
 from zsom_core.neighborhood import NEIGHBORHOOD_LABELS
 from zsom_core.schedule import DECAY_LABELS
-from zsom_core.init import INIT_LABELS
 from zsom_core.som import ALGORITHM_LABELS
 
 MIN_SIDE, MAX_SIDE = 2, 100
@@ -69,6 +69,9 @@ class Setting:
         return self.noun or self.label.lower()
 
 
+# The sidebar offers PCA first: it is the default and the better start.
+PCA_FIRST = {name: INIT_LABELS[name] for name in ("pca", "random")}
+
 SETTINGS = (
     Setting("width", "Width", "integer", "slider", "grid-width", 30, "map", MIN_SIDE, MAX_SIDE, 1,
             marks=(MIN_SIDE, 25, 50, 75, MAX_SIDE), noun="grid width", help="units across"),
@@ -78,12 +81,13 @@ SETTINGS = (
             help="hexagonal units have six neighbours, square ones four"),
     Setting("toroidal", "Toroidal (edges wrap around)", "flag", "switch", "toroidal", False, "map",
             help="opposite edges of the map are neighbours"),
-    Setting("init", "Initialisation", "choice", "radio", "init", "pca", "map", choices={name: INIT_LABELS[name] for name in ("pca", "random")},
+    Setting("init", "Initialisation", "choice", "radio", "init", "pca", "map", choices=PCA_FIRST,
             help="PCA spreads the map over the data's first two principal components"),
     Setting("epochs", "Epochs", "integer", "slider", "epochs", 100, "training", 1, 1_000, 1,
             marks=(1, 250, 500, 1_000), help="passes over the data"),
     Setting("sigma", "Sigma0 (neighbourhood radius)", "number", "slider", "sigma0", 8.0, "training", 0.0, 200.0, 0.5,
-            low_open=True, slider_high=50.0, marks=(0.5, 25, 50), noun="sigma0", help="in grid units, at the first epoch"),
+            low_open=True, slider_high=50.0, marks=(0.5, 25, 50), noun="sigma0",
+            help="in grid units, at the first epoch"),
     Setting("learning_rate", "Learning rate", "number", "slider", "learning-rate", 0.5, "training", 0.0, 1.0, 0.01,
             low_open=True, marks=(0.01, 0.5, 1), help="at the first epoch"),
     Setting("decay", "Decay", "choice", "radio", "decay", "linear", "training", choices=DECAY_LABELS,

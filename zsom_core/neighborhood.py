@@ -38,7 +38,8 @@ def neighborhood_code(name: str) -> int:
     return NEIGHBORHOODS[name]
 
 
-def neighborhood_weights(distances: np.ndarray, sigma: float, name: str = "gaussian", cutoff: float | None = None) -> np.ndarray:
+def neighborhood_weights(distances: np.ndarray, sigma: float, name: str = "gaussian",
+                         cutoff: float | None = None) -> np.ndarray:
     """Plain float64 NumPy neighbourhood, the reference for the Numba kernel.
 
     gaussian: exp(-d^2 / 2 sigma^2); bubble: 1 where d <= sigma; mexican hat (Ricker):

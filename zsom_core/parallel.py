@@ -8,9 +8,9 @@ the machine has 2 cores or 64.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable
 
 import numpy  # noqa: F401 - loads the BLAS that threadpoolctl must find
 from threadpoolctl import ThreadpoolController

@@ -13,8 +13,8 @@ import json
 import math
 import numbers
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -134,7 +134,7 @@ class SOM:
         """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params) -> "SOM":
+    def set_params(self, **params) -> SOM:
         """Change constructor parameters; returns ``self``.
 
         Values are stored as given and validated by ``fit``, as the constructor's are; a
@@ -188,7 +188,7 @@ class SOM:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, epochs: int | None = None) -> "SOM":
+    def fit(self, X, epochs: int | None = None) -> SOM:
         """Train on ``X`` (n, d) for ``epochs`` epochs (default: the ``epochs`` parameter,
         which a number given here overrides for this run); returns ``self``."""
         for _ in self.iter_fit(X, epochs):
@@ -282,8 +282,8 @@ class SOM:
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
         if self.use_numba:
-            kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma, learning_rate,
-                                 neighborhood_code(self.neighborhood), self.cutoff or 0.0,
+            kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma,
+                                 learning_rate, neighborhood_code(self.neighborhood), self.cutoff or 0.0,
                                  metric_code(self.metric, self.p), float(self.p), *box)
         else:
             weights[:] = reference.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
@@ -301,7 +301,8 @@ class SOM:
     def _search(self, X) -> BMUPass:
         self._check_fitted()
         data = _check_data(X, self.n_features_in_, min_samples=1)
-        return BMUSearch(data, self.grid, self.metric, float(self.p), self.dtype, self.use_numba).run(self._flat_weights())
+        search = BMUSearch(data, self.grid, self.metric, float(self.p), self.dtype, self.use_numba)
+        return search.run(self._flat_weights())
 
     def bmus(self, X) -> np.ndarray:
         """Flat index of each sample's best-matching unit (unit ``x * height + y``)."""
@@ -388,7 +389,7 @@ class SOM:
                      te_history=np.asarray(self.te_history_, dtype=np.float64))
 
     @classmethod
-    def load(cls, path) -> "SOM":
+    def load(cls, path) -> SOM:
         """Read a map written by ``save``; anything else raises ``ValueError``.
 
         A parameter the file does not hold (``epochs``, in files from before it was one)

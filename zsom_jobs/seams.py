@@ -9,7 +9,8 @@ methods; nothing above this package changes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .records import RunRecord, RunStatus
 

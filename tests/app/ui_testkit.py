@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zsom_jobs.training import epoch_record
 from components.display import display_data
 from zsom_core import SOM
+from zsom_jobs.training import epoch_record
 
 
 def cloud(n: int, d: int, seed: int = 0) -> np.ndarray:
