@@ -3,6 +3,8 @@
 #   make test   install into .venv (plus Debian's Chromium for the browser tests), lint
 #               with ruff, and run every test; the engine and data tests run again on
 #               the oldest Python that requires-python admits
+# and one for a quick loop while editing:
+#   make test-fast   every test but the browser ones (no Chromium, no second Python)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -18,13 +20,17 @@ OLDEST_PYTHON ?= $(firstword $(wildcard \
 	/usr/bin/python$(OLDEST) /usr/local/bin/python$(OLDEST)))
 OLDEST_VENV ?= .venv-py$(subst .,,$(OLDEST))
 
-.PHONY: run test test-oldest lint bench install browser clean
+.PHONY: run test test-fast test-oldest lint bench install browser clean
 
 run: $(VENV)/.installed
 	$(PY) app.py $(RUN_ARGS)
 
 test: lint $(VENV)/.installed-test browser test-oldest
 	$(PY) -m pytest
+
+# The browser tests (stress script included) carry the "browser" marker.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest -m "not browser"
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
