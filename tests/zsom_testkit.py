@@ -117,17 +117,15 @@ class Server:
                 jobs += [job for job in child.children() if job.status() != psutil.STATUS_ZOMBIE]
         return jobs
 
-    def current_run(self, session_id: str) -> tuple[dict | None, int]:
+    def current_run(self, session_id: str):
         """(record, epochs stored) of a session's current run, as the server's store holds
         them; (None, 0) without one."""
         from zsom_jobs.store import DiskcacheStore
 
         store = DiskcacheStore(self.cache_dir / "store")  # the settings the server has: the defaults
         try:
-            run_id = store.current_run_id(session_id)
-            meta = store.get_run(session_id, run_id) if run_id else None
-            history = store.get_history(session_id, run_id) if run_id else None
-            return meta, 0 if history is None else len(history["mqe"])
+            record = store.current_run(session_id)
+            return record, 0 if record is None else store.epochs_done(session_id, record.run)
         finally:
             store.close()
 
@@ -181,6 +179,14 @@ CALLBACKS_SETTLED = """() => {
   const waiting = Object.entries(state.callbacks)
     .some(([stage, list]) => stage !== 'stored' && stage !== 'completed' && list.length > 0);
   return !waiting && Object.keys(state.callbackJobs || {}).length === 0;
+}"""
+
+
+VIEW_STATE = """() => {
+  const state = window.store.getState();
+  let node = state.layout;
+  for (const key of state.paths.strs['view-state']) node = node[key];
+  return node.props.data || {};
 }"""
 
 
@@ -251,6 +257,19 @@ class Dashboard:
 
     def wait_for_callbacks(self, timeout: float = 30_000) -> None:
         wait_for_callbacks(self.page, timeout)
+
+    def view_state(self) -> dict:
+        """What the page's view state store holds (Dash's own copy of the layout)."""
+        return self.page.evaluate(VIEW_STATE)
+
+    def wait_for_answers(self, count: int, timeout: float = 30_000) -> None:
+        """Wait until the server answered the page ``count`` more times (the view state
+        counts its answers), so that what the page shows was decided after this call."""
+        seen = self.view_state().get("seq", 0)
+        try:
+            self.page.wait_for_function(f"() => (({VIEW_STATE})().seq || 0) >= {seen + count}", timeout=timeout)
+        except Exception as error:
+            raise AssertionError(f"the page got fewer than {count} answers in {timeout / 1000:.0f} s") from error
 
     def wait_for_text(self, selector: str, text: str, timeout: float = 30_000) -> str:
         """Wait until the element's text contains ``text``; returns the element's text."""
