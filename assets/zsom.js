@@ -1,6 +1,10 @@
 /* ZSOM dashboard, browser side: hexagon tiling, timeline playback, debounced settings,
  * and the composed PNG export. Loaded by Dash from assets/; Plotly is the global one that
- * Dash serves from plotly's package (no CDN). */
+ * Dash serves from plotly's package (no CDN).
+ *
+ * Ids and constants come from Python (components/client.py): the clientside callbacks
+ * get the client config as State; the document's listeners read data- attributes on the
+ * elements they work on. */
 (function () {
     "use strict";
 
@@ -10,9 +14,6 @@
     // hides anti-aliasing seams between neighbours.
     var HEX_SIZE_PER_UNIT = 2 / Math.sqrt(3);
     var HEX_OVERLAP_PX = 0.6;
-    var DEBOUNCE_MS = 400;
-    // About this many steps play a whole run, however many epochs it has.
-    var PLAY_STEPS = 60;
 
     function hexTraceIndices(gd) {
         var indices = [];
@@ -84,7 +85,7 @@
      * an oversized file without a word; this says why, next to the upload. Listeners on
      * the document's capture phase run before React's, so the file is never read. */
     function refuseOversizedFile(event, files) {
-        var holder = event.target && event.target.closest && event.target.closest(".upload-holder");
+        var holder = event.target && event.target.closest && event.target.closest("[data-max-bytes]");
         if (!holder || !files || !files.length) { return; }
         var limit = Number(holder.getAttribute("data-max-bytes"));
         var file = files[0];
@@ -93,7 +94,7 @@
         event.stopPropagation();
         if (event.target.value) { event.target.value = ""; }
         var mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
-        window.dash_clientside.set_props("upload-message", {
+        window.dash_clientside.set_props(holder.getAttribute("data-message-id"), {
             children: {type: "Span", namespace: "dash_html_components", props: {
                 className: "error",
                 children: file.name.slice(0, 80) + ": the file is " + mb(file.size) + ", larger than the limit of " +
@@ -146,8 +147,8 @@
         });
     }
 
-    function statusText() {
-        var status = document.getElementById("status-line");
+    function statusText(id) {
+        var status = document.getElementById(id);
         return status ? status.innerText.replace(/\s+/g, " ").trim() : "";
     }
 
@@ -173,22 +174,23 @@
     }
 
     /* All panels of the chosen epoch as one PNG, laid out by the server's export spec. */
-    function composeFigure(view, spec) {
+    function composeFigure(view, spec, config) {
+        var header = config.export_header;
         var tileW = spec.tile[0], tileH = spec.tile[1], scale = spec.scale;
         var canvas = document.createElement("canvas");
         canvas.width = spec.columns * tileW * scale;
         canvas.height = (spec.header + spec.rows * tileH) * scale;
         var context = canvas.getContext("2d");
-        context.fillStyle = "#ffffff";
+        context.fillStyle = header.background;
         context.fillRect(0, 0, canvas.width, canvas.height);
-        context.fillStyle = "#111827";
-        context.font = "600 " + (20 * scale) + "px Inter, 'Segoe UI', system-ui, sans-serif";
+        context.fillStyle = header.title_color;
+        context.font = "600 " + (header.title_size * scale) + "px " + header.font;
         context.textBaseline = "middle";
         var title = "ZSOM: " + (view.label || "data") + (view.epoch ? ", epoch " + view.epoch : "");
         context.fillText(title, 16 * scale, spec.header * scale * 0.34);
-        context.fillStyle = "#4b5563";
-        context.font = (13 * scale) + "px Inter, 'Segoe UI', system-ui, sans-serif";
-        context.fillText(statusText(), 16 * scale, spec.header * scale * 0.74, canvas.width - 32 * scale);
+        context.fillStyle = header.text_color;
+        context.font = (header.text_size * scale) + "px " + header.font;
+        context.fillText(statusText(config.ids.status), 16 * scale, spec.header * scale * 0.74, canvas.width - 32 * scale);
 
         // One panel after the other: each off-screen WebGL scene is freed before the next.
         return spec.cells.reduce(function (previous, cell) {
@@ -211,27 +213,29 @@
 
     window.dash_clientside = window.dash_clientside || {};
     window.dash_clientside.zsom = {
-        play: function (_clicks, _ticks, value, max, stopped) {
+        play: function (_clicks, _ticks, value, max, stopped, config) {
             var noUpdate = window.dash_clientside.no_update;
             var trigger = window.dash_clientside.callback_context.triggered_id;
             value = value || 1;
             max = max || 1;
-            if (trigger === "play-button") {
+            if (trigger === config.ids.play) {
                 if (!stopped) { return [noUpdate, true, "\u25B6"]; }
                 if (max <= 1) { return [noUpdate, true, "\u25B6"]; }
                 return [value >= max ? 1 : noUpdate, false, "\u275A\u275A"];
             }
             if (value >= max) { return [noUpdate, true, "\u25B6"]; }
-            var step = Math.max(1, Math.round(max / PLAY_STEPS));
+            var step = Math.max(1, Math.round(max / config.play_steps));
             return [Math.min(max, value + step), false, noUpdate];
         },
 
+        // The settings' values, then the client config.
         debounceSettings: function () {
+            var config = arguments[arguments.length - 1];
             var token = ++settingsToken;
             return new Promise(function (resolve) {
                 setTimeout(function () {
                     resolve(token === settingsToken ? Date.now() : window.dash_clientside.no_update);
-                }, DEBOUNCE_MS);
+                }, config.debounce_ms);
             });
         },
 
@@ -239,9 +243,9 @@
             return metric === "minkowski" ? {} : {display: "none"};
         },
 
-        exportFigure: function (_clicks, view, spec) {
-            if (!window.Plotly || !spec) { return "export is not available"; }
-            return composeFigure(view || {}, spec).then(function (name) {
+        exportFigure: function (_clicks, view, spec, config) {
+            if (!window.Plotly || !spec || !config) { return "export is not available"; }
+            return composeFigure(view || {}, spec, config).then(function (name) {
                 return "Saved " + name;
             }, function (error) {
                 return "Export failed: " + error.message;

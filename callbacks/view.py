@@ -174,6 +174,7 @@ def register(app, store: SessionStore) -> None:
         State(Ids.TIMELINE, "value"),
         State(Ids.TIMELINE, "max"),
         State(Ids.PLAY_TICK, "disabled"),
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )
 
@@ -181,6 +182,7 @@ def register(app, store: SessionStore) -> None:
         ClientsideFunction("zsom", "debounceSettings"),
         Output(Ids.SETTINGS_TOUCHED, "data"),
         *[Input(control, "value") for control in SETTING_CONTROLS.values()],
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )
 
@@ -196,6 +198,7 @@ def register(app, store: SessionStore) -> None:
         Input(Ids.DOWNLOAD_FIGURE, "n_clicks"),
         State(Ids.VIEW, "data"),
         State(Ids.EXPORT_SPEC, "data"),
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )
 

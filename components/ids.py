@@ -19,6 +19,7 @@ class Ids(StrEnum):
     WATCHDOG = "run-watchdog"
     PLAY_TICK = "play-tick"
     EXPORT_SPEC = "export-spec"
+    CLIENT_CONFIG = "client-config"
 
     # top bar
     STATUS = "status-line"

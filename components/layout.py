@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from .client import client_config, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
 from .settings import (DEFAULTS, MAX_EPOCHS, MAX_SAMPLES, MAX_SEED, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SAMPLES,
@@ -93,6 +94,7 @@ def build_layout(session_id: str, datasets: dict, default_dataset: str, default_
         dcc.Store(id=Ids.VIEW, data=view or {}),
         dcc.Store(id=Ids.SETTINGS_TOUCHED),
         dcc.Store(id=Ids.EXPORT_SPEC, data=EXPORT_LAYOUT),
+        dcc.Store(id=Ids.CLIENT_CONFIG, data=client_config()),
         dcc.Interval(id=Ids.WATCHDOG, interval=WATCHDOG_INTERVAL_MS, disabled=True),
         dcc.Interval(id=Ids.PLAY_TICK, interval=PLAY_INTERVAL_MS, disabled=True),
     ])
@@ -153,7 +155,7 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
                             accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=MAX_UPLOAD_BYTES, multiple=False,
                             children=html.Div(["Drop an OBJ, STL or PLY mesh here, or ",
                                                html.Span("browse", className="link")])),
-                 className="upload-holder", **{"data-max-bytes": str(MAX_UPLOAD_BYTES)}),
+                 className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES)),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
     ])

@@ -1,0 +1,45 @@
+"""What the browser side (``assets/zsom.js``) takes from Python: ids, constants, colours.
+
+The JavaScript types no component id and no tuning constant of its own. ``client_config``
+travels in a ``dcc.Store`` (``Ids.CLIENT_CONFIG``) to the clientside callbacks as State;
+the listeners that work on the document, outside any callback, read what they need from
+``data-`` attributes on the elements they work on (``upload_attributes``).
+"""
+
+from __future__ import annotations
+
+from . import theme
+from .ids import Ids
+
+# A burst of setting changes (a slider dragged, a number typed) retrains once, this long
+# after the last change.
+SETTINGS_DEBOUNCE_MS = 400
+# About this many steps play a whole run, however many epochs it has.
+PLAY_STEPS = 60
+
+# The composed PNG's header band: the panels' own paper, text colours and font, so that
+# the header reads as part of the figure.
+EXPORT_HEADER = {
+    "background": theme.PAPER,
+    "title_color": theme.TEXT,
+    "text_color": theme.MUTED,
+    "font": theme.FONT,
+    "title_size": 20,
+    "text_size": 13,
+}
+
+
+def client_config() -> dict:
+    """Everything the clientside callbacks need, as plain JSON values."""
+    return {
+        "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value},
+        "debounce_ms": SETTINGS_DEBOUNCE_MS,
+        "play_steps": PLAY_STEPS,
+        "export_header": dict(EXPORT_HEADER),
+    }
+
+
+def upload_attributes(max_bytes: int) -> dict:
+    """``data-`` attributes for the upload's holder: the size limit the browser checks
+    before reading a file, and where it says that a file is too large."""
+    return {"data-max-bytes": str(max_bytes), "data-message-id": Ids.UPLOAD_MESSAGE.value}
