@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from .client import client_config, upload_attributes
+from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
 from .settings import (DEFAULTS, MAX_EPOCHS, MAX_SAMPLES, MAX_SEED, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SAMPLES,
@@ -205,7 +205,7 @@ def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:
 
 def _main(figures: dict) -> html.Main:
     return html.Main(className="main", children=[
-        html.Div(className="panels", children=[
+        html.Div(className="panels", **hex_tiling_attributes(), children=[
             _panel(Ids.DATA_VIEW, figures, "panel-hero"),
             _panel(Ids.U_MATRIX, figures, "panel-side"),
             _panel(Ids.U_SURFACE, figures),
