@@ -1,79 +1,78 @@
 /* ZSOM dashboard, browser side: hexagon tiling, timeline playback, debounced settings,
  * and the composed PNG export. Loaded by Dash from assets/; Plotly is the global one that
- * Dash serves from plotly's package (no CDN). */
+ * Dash serves from plotly's package (no CDN).
+ *
+ * Every id and constant comes from Python (components/client.py): the clientside
+ * callbacks get the client config as State; the document's listeners read data-
+ * attributes on the elements they work on. Nothing of Plotly or Dash is replaced. */
 (function () {
     "use strict";
 
-    var HEX_TILE = "hex-tile";
-    // Plotly's "hexagon" symbol is pointy-top with circumradius size / 2; rows of units one
-    // unit apart tile the plane when size = 2 / sqrt(3) units. The extra fraction of a pixel
-    // hides anti-aliasing seams between neighbours.
-    var HEX_SIZE_PER_UNIT = 2 / Math.sqrt(3);
-    var HEX_OVERLAP_PX = 0.6;
-    var DEBOUNCE_MS = 400;
-    // Playing shows a whole run in about this long, however many epochs it has: a slow
-    // server shows fewer of them (each step waits for the last one shown), never more late.
-    var PLAY_DURATION_MS = 15000;
-    var PLAY_RETRY_MS = 5000;
-
-    function hexTraceIndices(gd) {
+    function hexTraceIndices(gd, hex) {
         var indices = [];
         (gd.data || []).forEach(function (trace, i) {
-            if (trace && trace.meta === HEX_TILE) { indices.push(i); }
+            if (trace && trace.meta === hex.meta) { indices.push(i); }
         });
         return indices;
     }
 
-    /* Size the hexagon markers of a graph so that they tile its map exactly. Returns a
-     * promise that settles once the graph is redrawn (or at once when nothing changed). */
-    function fitHexMarkers(gd) {
+    /* The marker size (pixels) that tiles a graph's map at its current scale, or null
+     * while the graph has no map drawn. */
+    function fittedHexSize(gd, hex) {
         var full = gd._fullLayout;
-        var indices = hexTraceIndices(gd);
-        if (!indices.length || !full || !full.xaxis || !full.xaxis._length) { return Promise.resolve(); }
+        if (!full || !full.xaxis || !full.xaxis._length || !hexTraceIndices(gd, hex).length) { return null; }
         var range = full.xaxis.range;
-        var pxPerUnit = full.xaxis._length / Math.abs(range[1] - range[0]);
-        var size = pxPerUnit * HEX_SIZE_PER_UNIT + HEX_OVERLAP_PX;
-        gd.__zsomHexSize = size;
-        var stale = indices.filter(function (i) {
-            var marker = gd.data[i].marker || {};
-            return typeof marker.size !== "number" || Math.abs(marker.size - size) > 0.25;
-        });
-        if (!stale.length) { return Promise.resolve(); }
-        return window.Plotly.restyle(gd, {"marker.size": size}, stale);
+        return full.xaxis._length / Math.abs(range[1] - range[0]) * hex.size_per_unit + hex.overlap_px;
     }
 
-    /* Each epoch's patch gives dcc.Graph a figure with the server's nominal marker size;
-     * drawing it and then resizing the hexagons would draw every map twice. Plotly.react
-     * is wrapped once to put the last fitted size into the figure before it is drawn. */
-    function keepHexSizes(Plotly) {
-        if (Plotly.__zsomWrapped) { return; }
-        var react = Plotly.react;
-        Plotly.react = function (gd, spec) {
-            var size = gd && gd.__zsomHexSize;
-            if (size && spec && Array.isArray(spec.data)) {
-                var data = spec.data.map(function (trace) {
-                    if (!trace || trace.meta !== HEX_TILE) { return trace; }
-                    return Object.assign({}, trace, {marker: Object.assign({}, trace.marker, {size: size})});
-                });
-                arguments[1] = Object.assign({}, spec, {data: data});
-            }
-            return react.apply(this, arguments);
-        };
-        Plotly.__zsomWrapped = true;
+    function staleHexTraces(gd, hex, size) {
+        return hexTraceIndices(gd, hex).filter(function (i) {
+            var marker = gd.data[i].marker || {};
+            return typeof marker.size !== "number" || Math.abs(marker.size - size) > hex.tolerance_px;
+        });
+    }
+
+    /* On screen the fitted size is written into the graph's figure prop, where Dash keeps
+     * the figure: each epoch's patch from the server then leaves it there and draws the
+     * map once, already at the right size. It changes only when the map's scale does (the
+     * first draw, a resize, a new grid), and then costs one more draw. (Plotly.restyle
+     * would reach the figure prop only as far as Plotly happens to share objects with it.) */
+    function keepHexTiling(gd, hex) {
+        var size = fittedHexSize(gd, hex);
+        if (size === null) { return; }
+        var stale = staleHexTraces(gd, hex, size);
+        var asked = gd.__zsomHexAsked;
+        // Asked already for this figure: Dash's redraw is on its way.
+        if (!stale.length || (asked && asked.data === gd.data && Math.abs(asked.size - size) <= hex.tolerance_px)) {
+            return;
+        }
+        var graphId = gd.parentElement && gd.parentElement.id;  // dcc.Graph's container
+        if (!graphId) { return; }
+        gd.__zsomHexAsked = {data: gd.data, size: size};
+        var patch = new window.dash_clientside.Patch();
+        stale.forEach(function (i) { patch.assign(["data", i, "marker", "size"], size); });
+        window.dash_clientside.set_props(graphId, {figure: patch.build()});
     }
 
     function hookGraph(gd) {
         if (gd.__zsomHooked || typeof gd.on !== "function") { return; }
+        var holder = gd.closest("[data-hex-tiling]");
+        if (!holder) { return; }
+        var hex = JSON.parse(holder.getAttribute("data-hex-tiling"));
         gd.__zsomHooked = true;
-        gd.on("plotly_afterplot", function () { fitHexMarkers(gd); });
-        fitHexMarkers(gd);
+        gd.on("plotly_afterplot", function () { keepHexTiling(gd, hex); });
+        keepHexTiling(gd, hex);  // its first draw may be over before the observer saw it
     }
 
-    // dcc.Graph creates its plot divs when it mounts; hook each one as it appears.
-    setInterval(function () {
-        if (window.Plotly) { keepHexSizes(window.Plotly); }
-        document.querySelectorAll(".js-plotly-plot").forEach(hookGraph);
-    }, 300);
+    /* Plotly marks a graph's div with this class when it first draws there (dcc.Graph
+     * mounts the div empty), so class changes are where new graphs show up. */
+    new MutationObserver(function (records) {
+        records.forEach(function (record) {
+            var target = record.target;
+            if (target.classList && target.classList.contains("js-plotly-plot")) { hookGraph(target); }
+        });
+    }).observe(document.documentElement, {subtree: true, attributes: true, attributeFilter: ["class"]});
+    document.querySelectorAll(".js-plotly-plot").forEach(hookGraph);
 
     // A slider's value box commits on blur; let Enter commit it too, as people expect.
     document.addEventListener("keydown", function (event) {
@@ -86,7 +85,7 @@
      * an oversized file without a word; this says why, next to the upload. Listeners on
      * the document's capture phase run before React's, so the file is never read. */
     function refuseOversizedFile(event, files) {
-        var holder = event.target && event.target.closest && event.target.closest(".upload-holder");
+        var holder = event.target && event.target.closest && event.target.closest("[data-max-bytes]");
         if (!holder || !files || !files.length) { return; }
         var limit = Number(holder.getAttribute("data-max-bytes"));
         var file = files[0];
@@ -95,7 +94,7 @@
         event.stopPropagation();
         if (event.target.value) { event.target.value = ""; }
         var mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
-        window.dash_clientside.set_props("upload-message", {
+        window.dash_clientside.set_props(holder.getAttribute("data-message-id"), {
             children: {type: "Span", namespace: "dash_html_components", props: {
                 className: "error",
                 children: file.name.slice(0, 80) + ": the file is " + mb(file.size) + ", larger than the limit of " +
@@ -117,7 +116,7 @@
 
     /* A PNG data URL of one panel rendered at width x height CSS pixels: the panel is drawn
      * again off screen at that size (so hexagons tile at that size too), then exported. */
-    function renderPanel(gd, width, height, scale) {
+    function renderPanel(gd, width, height, scale, hex) {
         var holder = document.createElement("div");
         holder.style.cssText = "position:fixed;left:-30000px;top:0;width:" + width + "px;height:" + height + "px;";
         document.body.appendChild(holder);
@@ -134,7 +133,12 @@
         layout.autosize = false;
         var Plotly = window.Plotly;
         return Plotly.newPlot(holder, data, layout, {staticPlot: true, displayModeBar: false})
-            .then(function () { return fitHexMarkers(holder); })
+            .then(function () {
+                // No Dash component holds this copy: its hexagons are resized in place.
+                var size = fittedHexSize(holder, hex);
+                var stale = size === null ? [] : staleHexTraces(holder, hex, size);
+                return stale.length ? Plotly.restyle(holder, {"marker.size": size}, stale) : null;
+            })
             .then(function () { return Plotly.toImage(holder, {format: "png", width: width, height: height, scale: scale}); })
             .finally(function () { Plotly.purge(holder); holder.remove(); });
     }
@@ -148,8 +152,8 @@
         });
     }
 
-    function statusText() {
-        var status = document.getElementById("status-line");
+    function statusText(id) {
+        var status = document.getElementById(id);
         return status ? status.innerText.replace(/\s+/g, " ").trim() : "";
     }
 
@@ -175,22 +179,23 @@
     }
 
     /* All panels of the chosen epoch as one PNG, laid out by the server's export spec. */
-    function composeFigure(view, spec) {
+    function composeFigure(view, spec, config) {
+        var header = config.export_header;
         var tileW = spec.tile[0], tileH = spec.tile[1], scale = spec.scale;
         var canvas = document.createElement("canvas");
         canvas.width = spec.columns * tileW * scale;
         canvas.height = (spec.header + spec.rows * tileH) * scale;
         var context = canvas.getContext("2d");
-        context.fillStyle = "#ffffff";
+        context.fillStyle = header.background;
         context.fillRect(0, 0, canvas.width, canvas.height);
-        context.fillStyle = "#111827";
-        context.font = "600 " + (20 * scale) + "px Inter, 'Segoe UI', system-ui, sans-serif";
+        context.fillStyle = header.title_color;
+        context.font = "600 " + (header.title_size * scale) + "px " + header.font;
         context.textBaseline = "middle";
         var title = "ZSOM: " + (view.label || "data") + (view.epoch ? ", epoch " + view.epoch : "");
         context.fillText(title, 16 * scale, spec.header * scale * 0.34);
-        context.fillStyle = "#4b5563";
-        context.font = (13 * scale) + "px Inter, 'Segoe UI', system-ui, sans-serif";
-        context.fillText(statusText(), 16 * scale, spec.header * scale * 0.74, canvas.width - 32 * scale);
+        context.fillStyle = header.text_color;
+        context.font = (header.text_size * scale) + "px " + header.font;
+        context.fillText(statusText(config.ids.status), 16 * scale, spec.header * scale * 0.74, canvas.width - 32 * scale);
 
         // One panel after the other: each off-screen WebGL scene is freed before the next.
         return spec.cells.reduce(function (previous, cell) {
@@ -198,7 +203,7 @@
                 var gd = graphDiv(cell.panel);
                 if (!gd || !gd.data) { return null; }
                 var width = tileW * cell.span;
-                return renderPanel(gd, width, tileH, scale).then(loadImage).then(function (image) {
+                return renderPanel(gd, width, tileH, scale, config.hex).then(loadImage).then(function (image) {
                     context.drawImage(image, cell.column * tileW * scale, (spec.header + cell.row * tileH) * scale,
                                       width * scale, tileH * scale);
                 });
@@ -218,21 +223,21 @@
 
     window.dash_clientside = window.dash_clientside || {};
     window.dash_clientside.zsom = {
-        play: function (_clicks, _ticks, value, max, stopped) {
+        play: function (_clicks, _ticks, value, max, stopped, config) {
             var noUpdate = window.dash_clientside.no_update;
             var trigger = window.dash_clientside.callback_context.triggered_id;
             var now = Date.now();
             value = value || 1;
             max = max || 1;
-            if (trigger === "play-button") {
+            if (trigger === config.ids.play) {
                 if (!stopped || max <= 1) { return [noUpdate, true, "\u25B6"]; }
                 var from = value >= max ? 1 : value;
                 player = {started: now, from: from, to: max, sent: from, sentAt: now};
                 return [value >= max ? 1 : noUpdate, false, "\u275A\u275A"];
             }
             if (value >= player.to) { return [noUpdate, true, "\u25B6"]; }
-            if (value !== player.sent && now - player.sentAt < PLAY_RETRY_MS) { return [noUpdate, false, noUpdate]; }
-            var share = Math.min(1, (now - player.started) / PLAY_DURATION_MS);
+            if (value !== player.sent && now - player.sentAt < config.play_retry_ms) { return [noUpdate, false, noUpdate]; }
+            var share = Math.min(1, (now - player.started) / config.play_duration_ms);
             var target = Math.max(value + 1, Math.round(player.from + share * (player.to - player.from)));
             player.sent = Math.min(player.to, target);
             player.sentAt = now;
@@ -275,12 +280,14 @@
             return now;
         },
 
+        // The settings' values, then the client config.
         debounceSettings: function () {
+            var config = arguments[arguments.length - 1];
             var token = ++settingsToken;
             return new Promise(function (resolve) {
                 setTimeout(function () {
                     resolve(token === settingsToken ? Date.now() : window.dash_clientside.no_update);
-                }, DEBOUNCE_MS);
+                }, config.debounce_ms);
             });
         },
 
@@ -288,15 +295,13 @@
             return metric === "minkowski" ? {} : {display: "none"};
         },
 
-        exportFigure: function (_clicks, view, spec) {
-            if (!window.Plotly || !spec) { return "export is not available"; }
-            return composeFigure(view || {}, spec).then(function (name) {
+        exportFigure: function (_clicks, view, spec, config) {
+            if (!window.Plotly || !spec || !config) { return "export is not available"; }
+            return composeFigure(view || {}, spec, config).then(function (name) {
                 return "Saved " + name;
             }, function (error) {
                 return "Export failed: " + error.message;
             });
         }
     };
-
-    window.zsom = {fitHexMarkers: fitHexMarkers, composeFigure: composeFigure};
 })();

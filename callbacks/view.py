@@ -22,6 +22,7 @@ def register(app) -> None:
         State(Ids.TIMELINE, "value"),
         State(Ids.TIMELINE, "max"),
         State(Ids.PLAY_TICK, "disabled"),
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )
 
@@ -46,6 +47,7 @@ def register(app) -> None:
         ClientsideFunction("zsom", "debounceSettings"),
         Output(Ids.SETTINGS_TOUCHED, "data"),
         *[Input(control, "value") for control in SETTING_CONTROLS.values()],
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )
 
@@ -62,5 +64,6 @@ def register(app) -> None:
         Input(Ids.DOWNLOAD_FIGURE, "n_clicks"),
         State(Ids.VIEW, "data"),
         State(Ids.EXPORT_SPEC, "data"),
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )

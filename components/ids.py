@@ -25,6 +25,7 @@ class Ids(str, Enum):
     PLAY_TICK = "play-tick"
     PLAY_STEP = "play-step"
     EXPORT_SPEC = "export-spec"
+    CLIENT_CONFIG = "client-config"
 
     # top bar
     STATUS = "status-line"

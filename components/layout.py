@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
 from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, row_id
@@ -88,6 +89,7 @@ def build_layout(session_id: str, datasets: dict, default_dataset: str, default_
         # The page's poll of the server, paced in the browser: see callbacks.run_page.
         dcc.Store(id=Ids.POLL),
         dcc.Interval(id=Ids.PACE, interval=PACE_MS),
+        dcc.Store(id=Ids.CLIENT_CONFIG, data=client_config()),
         dcc.Interval(id=Ids.PLAY_TICK, interval=PLAY_INTERVAL_MS, disabled=True),
     ])
 
@@ -162,7 +164,7 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
                             accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=MAX_UPLOAD_BYTES, multiple=False,
                             children=html.Div(["Drop an OBJ, STL or PLY mesh here, or ",
                                                html.Span("browse", className="link")])),
-                 className="upload-holder", **{"data-max-bytes": str(MAX_UPLOAD_BYTES)}),
+                 className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES)),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
     ])
@@ -189,7 +191,7 @@ def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:
 
 def _main(figures: dict) -> html.Main:
     return html.Main(className="main", children=[
-        html.Div(className="panels", children=[
+        html.Div(className="panels", **hex_tiling_attributes(), children=[
             _panel(Ids.DATA_VIEW, figures, "panel-hero"),
             _panel(Ids.U_MATRIX, figures, "panel-side"),
             _panel(Ids.U_SURFACE, figures),

@@ -15,6 +15,7 @@ on ``sys.path``.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -25,6 +26,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from components.client import HEX_TILING
 
 REPO = Path(__file__).resolve().parents[1]
 MESH_DIR = REPO.parent / "shared" / "testdata" / "meshes"
@@ -182,6 +185,59 @@ CALLBACKS_SETTLED = """() => {
 }"""
 
 
+# The hexagon maps' drawn marker size next to the size that tiles their current scale.
+HEX_SIZES = """([panels, hex]) => panels.map(panel => {
+  const gd = document.getElementById(panel).querySelector('.js-plotly-plot');
+  const xaxis = gd && gd._fullLayout && gd._fullLayout.xaxis;
+  if (!xaxis || !xaxis._length || !gd._fullData.length) return {panel, drawn: null};
+  const range = xaxis.range;
+  const fits = xaxis._length / Math.abs(range[1] - range[0]) * hex.size_per_unit + hex.overlap_px;
+  // An empty trace (no dead units) is not drawn and has no marker.
+  const drawn = gd._fullData.filter(trace => trace.meta === hex.meta && trace.marker).map(trace => trace.marker.size);
+  return {panel, drawn, fits, pending: gd.classList.contains('dash-graph--pending')};
+})"""
+HEXAGONS_FIT = f"""args => ({HEX_SIZES})(args).every(map => map.drawn && map.drawn.length && !map.pending
+  && map.drawn.every(size => Math.abs(size - map.fits) <= args[1].tolerance_px))"""
+
+# A hexagon map's unit centres in page pixels (Plotly's own axis mapping, which placed
+# them), the distance between neighbours in a row, and the plot area.
+HEX_GEOMETRY = """panel => {
+  const gd = document.getElementById(panel).querySelector('.js-plotly-plot');
+  const xaxis = gd._fullLayout.xaxis, yaxis = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const px = x => box.left + xaxis._offset + xaxis.l2p(x), py = y => box.top + yaxis._offset + yaxis.l2p(y);
+  const trace = gd._fullData[0], xs = Array.from(trace.x), ys = Array.from(trace.y);
+  return {centres: xs.map((x, i) => [px(x), py(ys[i])]), pitch: Math.abs(px(1) - px(0)),
+          plot: [box.left + xaxis._offset, box.top + yaxis._offset, xaxis._length, yaxis._length]};
+}"""
+
+# Decodes a screenshot in the page: the box of its non-white pixels, and how many white
+# (paper) pixels lie inside ``interior``.
+PAPER_PIXELS = """async ([url, interior]) => {
+  const image = new Image();
+  image.src = url;
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  const {data, width, height} = context.getImageData(0, 0, image.width, image.height);
+  const [x0, y0, x1, y1] = interior;
+  let left = width, top = height, right = 0, bottom = 0, gaps = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = 4 * (y * width + x);
+      if (Math.min(data[i], data[i + 1], data[i + 2]) >= 250) {
+        if (x >= x0 && x <= x1 && y >= y0 && y <= y1) gaps++;
+      } else {
+        left = Math.min(left, x); top = Math.min(top, y); right = Math.max(right, x + 1); bottom = Math.max(bottom, y + 1);
+      }
+    }
+  }
+  return {gaps, painted: [left, top, right, bottom]};
+}"""
+
+
 VIEW_STATE = """() => {
   const state = window.store.getState();
   let node = state.layout;
@@ -225,12 +281,14 @@ def set_number(page, control: str, value) -> None:
 class Dashboard:
     """One browser page on the dashboard, with the actions a user takes."""
 
-    def __init__(self, page, url: str):
+    def __init__(self, page, url: str, init_script: str | None = None):
         self.page = page
         self.errors: list[str] = []
         page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.add_init_script(PAGE_RECORDER)
+        if init_script:
+            page.add_init_script(init_script)
         page.goto(url)
         self.wait_for_status("ready")
 
@@ -257,6 +315,39 @@ class Dashboard:
 
     def wait_for_callbacks(self, timeout: float = 30_000) -> None:
         wait_for_callbacks(self.page, timeout)
+
+    def wait_until_hexagons_fit(self, panels, timeout: float = 30_000) -> None:
+        """Wait until the hexagon maps of ``panels`` are drawn at the marker size that tiles
+        their current scale (the size rule is ``HEX_TILING``'s), and no redraw is pending."""
+        try:
+            self.page.wait_for_function(HEXAGONS_FIT, arg=[list(panels), HEX_TILING], timeout=timeout)
+        except Exception as error:
+            sizes = self.page.evaluate(HEX_SIZES, [list(panels), HEX_TILING])
+            raise AssertionError(f"hexagons never fitted their panels: {sizes}") from error
+
+    def hex_tiling(self, panel: str) -> dict:
+        """How a hexagon map covers its panel, read from the pixels on screen.
+
+        "gaps": paper-white pixels among the hexagons (inside the unit centres' box, one
+        unit in from its edges); "painted": the box of every non-white pixel of the plot
+        area; "expected": the box that hexagons meeting edge to edge cover, from the unit
+        centres' pixel positions alone. Boxes are [left, top, right, bottom] in pixels of
+        the plot area.
+        """
+        self.page.locator(f"#{panel}").scroll_into_view_if_needed()  # a screenshot shows the viewport only
+        geometry = self.page.evaluate(HEX_GEOMETRY, panel)
+        left, top, width, height = geometry["plot"]
+        png = self.page.screenshot(clip={"x": left, "y": top, "width": width, "height": height})
+        xs = [x - left for x, _ in geometry["centres"]]
+        ys = [y - top for _, y in geometry["centres"]]
+        pitch = geometry["pitch"]
+        circumradius = pitch / 3**0.5
+        interior = [min(xs) + pitch, min(ys) + pitch, max(xs) - pitch, max(ys) - pitch]
+        pixels = self.page.evaluate(PAPER_PIXELS, ["data:image/png;base64," + base64.b64encode(png).decode(), interior])
+        expected = [min(xs) - pitch / 2, min(ys) - circumradius, max(xs) + pitch / 2, max(ys) + circumradius]
+        return {"gaps": pixels["gaps"], "painted": pixels["painted"], "expected": expected, "pitch": pitch}
+
+    # ------------------------------------------------------------------ acting
 
     def view_state(self) -> dict:
         """What the page's view state store holds (Dash's own copy of the layout)."""

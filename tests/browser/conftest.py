@@ -30,13 +30,14 @@ def browser():
 @pytest.fixture
 def open_dashboard(browser, server):
     """open_dashboard() -> a Dashboard on a fresh page (a new session); pages are closed
-    and their consoles checked after the test."""
+    and their consoles checked after the test. ``init_script`` runs in the page before
+    any of its own scripts."""
     contexts, dashboards = [], []
 
-    def open_page(url: str | None = None) -> Dashboard:
+    def open_page(url: str | None = None, init_script: str | None = None) -> Dashboard:
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
         contexts.append(context)
-        dashboard = Dashboard(context.new_page(), url or server.url)
+        dashboard = Dashboard(context.new_page(), url or server.url, init_script)
         dashboards.append(dashboard)
         return dashboard
 

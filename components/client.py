@@ -1,0 +1,73 @@
+"""What the browser side (``assets/zsom.js``) takes from Python: ids, constants, colours.
+
+The JavaScript types no component id and no tuning constant of its own. ``client_config``
+travels in a ``dcc.Store`` (``Ids.CLIENT_CONFIG``) to the clientside callbacks as State;
+the listeners that work on the document, outside any callback, read what they need from
+``data-`` attributes on the elements they work on (``hex_tiling_attributes``,
+``upload_attributes``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from . import theme
+from .figures import HEX_TILE
+from .ids import Ids
+
+# Plotly's "hexagon" symbol is pointy-top with circumradius size / 2. Units one unit apart
+# in a row tile the plane when the hexagon is one unit across its flats: size = 2 / sqrt(3)
+# units (rows sqrt(3) / 2 apart then meet edge to edge too). The extra fraction of a pixel
+# hides anti-aliasing seams between neighbours; a fitted size that differs from the drawn
+# one by less than the tolerance is left alone, as redrawing a map costs more than that.
+HEX_TILING = {
+    "meta": HEX_TILE,
+    "size_per_unit": 2 / math.sqrt(3),
+    "overlap_px": 0.6,
+    "tolerance_px": 0.25,
+}
+
+# A burst of setting changes (a slider dragged, a number typed) retrains once, this long
+# after the last change.
+SETTINGS_DEBOUNCE_MS = 400
+# Playing shows a whole run in about this long, however many epochs it has: a slow server
+# shows fewer of them (each step waits for the one before to be shown), never a late end;
+# a step whose answer never came is sent again after the retry.
+PLAY_DURATION_MS = 15_000
+PLAY_RETRY_MS = 5_000
+
+# The composed PNG's header band: the panels' own paper, text colours and font, so that
+# the header reads as part of the figure.
+EXPORT_HEADER = {
+    "background": theme.PAPER,
+    "title_color": theme.TEXT,
+    "text_color": theme.MUTED,
+    "font": theme.FONT,
+    "title_size": 20,
+    "text_size": 13,
+}
+
+
+def client_config() -> dict:
+    """Everything the clientside callbacks need, as plain JSON values."""
+    return {
+        "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value},
+        "hex": dict(HEX_TILING),
+        "debounce_ms": SETTINGS_DEBOUNCE_MS,
+        "play_duration_ms": PLAY_DURATION_MS,
+        "play_retry_ms": PLAY_RETRY_MS,
+        "export_header": dict(EXPORT_HEADER),
+    }
+
+
+def hex_tiling_attributes() -> dict:
+    """``data-`` attributes for the element that holds the map panels: the graphs inside
+    it whose traces are marked ``HEX_TILE`` get their hexagons sized to tile."""
+    return {"data-hex-tiling": json.dumps(HEX_TILING)}
+
+
+def upload_attributes(max_bytes: int) -> dict:
+    """``data-`` attributes for the upload's holder: the size limit the browser checks
+    before reading a file, and where it says that a file is too large."""
+    return {"data-max-bytes": str(max_bytes), "data-message-id": Ids.UPLOAD_MESSAGE.value}
