@@ -230,7 +230,8 @@ PAPER_PIXELS = """async ([url, interior]) => {
       if (Math.min(data[i], data[i + 1], data[i + 2]) >= 250) {
         if (x >= x0 && x <= x1 && y >= y0 && y <= y1) gaps++;
       } else {
-        left = Math.min(left, x); top = Math.min(top, y); right = Math.max(right, x + 1); bottom = Math.max(bottom, y + 1);
+        left = Math.min(left, x); top = Math.min(top, y);
+        right = Math.max(right, x + 1); bottom = Math.max(bottom, y + 1);
       }
     }
   }
