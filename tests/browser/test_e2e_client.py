@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from components.ids import Ids
+from components.settings import SETTING_BY_NAME, SETTING_CONTROLS, row_id
 
 pytestmark = pytest.mark.browser
 
@@ -113,7 +114,7 @@ def test_each_epoch_draws_each_hexagon_map_once(open_dashboard):
     page.evaluate(COUNT_DRAWS, list(HEX_PANELS))
     page.wait_for_function(QUIET, arg=1000)
     page.evaluate(RESTART_COUNT)
-    dashboard.set_number(Ids.EPOCHS, 60)
+    dashboard.set_number(SETTING_CONTROLS["epochs"], 60)
     dashboard.train()
     dashboard.wait_for_status("done")
     page.wait_for_function(QUIET, arg=1000)
@@ -137,7 +138,7 @@ def assert_tiles(dashboard, panel) -> None:
 @pytest.mark.parametrize("viewport", [{"width": 1800, "height": 1000}, {"width": 1100, "height": 700}])
 def test_hexagons_tile_after_the_window_is_resized(open_dashboard, viewport):
     dashboard = open_dashboard()
-    dashboard.set_number(Ids.EPOCHS, 5)
+    dashboard.set_number(SETTING_CONTROLS["epochs"], 5)
     dashboard.train()
     dashboard.wait_for_status("done")
     dashboard.wait_until_hexagons_fit(HEX_PANELS)
@@ -155,9 +156,9 @@ def test_hexagons_tile_after_the_window_is_resized(open_dashboard, viewport):
 
 
 def test_the_minkowski_p_row_shows_for_the_minkowski_metric_only(dashboard):
-    row = dashboard.page.locator(f"#{Ids.MINKOWSKI_P_ROW}")
+    row = dashboard.page.locator(f"#{row_id(SETTING_BY_NAME['p'])}")
     expect(row).to_be_hidden()
     for metric, shown in (("minkowski", True), ("cosine", False)):
-        dashboard.page.click(f"#{Ids.METRIC}")
+        dashboard.page.click(f"#{SETTING_CONTROLS['metric']}")
         dashboard.page.click(f".dash-dropdown-option:has(input[value='{metric}'])")
         expect(row).to_be_visible() if shown else expect(row).to_be_hidden()
