@@ -34,7 +34,7 @@ from components.figures import (
 from components.geometry import map_structure
 from components.ids import PANELS, Ids
 from components.run_menu import run_label
-from components.settings import SETTING_CONTROLS, SettingsError, parse_settings
+from components.settings import SETTING_CONTROLS, SettingsError, TrainingSettings, parse_settings
 from components.status import failed_status, run_controls
 from zsom_jobs import Liveness, NoDataset, RunRecord, Runs
 
@@ -103,10 +103,6 @@ class PageInput:
     chosen_run: str | None
     slider: int | None
     dataset_token: str | None
-
-
-def grid_of_settings(settings: dict) -> list:
-    return [settings["width"], settings["height"], settings["topology"]]
 
 
 class RunPage:
@@ -232,7 +228,7 @@ class RunPage:
     def _show_run(display: dict, record: RunRecord, view: ViewState, panels: dict) -> ViewState:
         """Another run: its skeletons (the map panels only for another grid); the data
         panel's map traces take the run's grid once the panel holds the data."""
-        grid = grid_of_settings(record.settings)
+        grid = TrainingSettings(record.settings).grid_key()
         if view.run != record.run or view.grid != grid:
             updates = run_skeletons(display, map_structure(*grid), record.epochs, record.schedule,
                                     map_panels=view.grid != grid, data_view=False)

@@ -145,9 +145,6 @@ class TrainingSettings:
     def __repr__(self) -> str:
         return f"TrainingSettings({self._values!r})"
 
-    def as_dict(self) -> dict:
-        return dict(self._values)
-
     def som_kwargs(self) -> dict:
         """Keyword arguments of ``SOM(**kwargs)``."""
         return {name: value for name, value in self._values.items() if name != "epochs"}
