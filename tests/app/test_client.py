@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dash import dcc
+from ui_testkit import walk
 
 from components.client import HEX_TILING, client_config, upload_attributes
 from components.figures import HEX_TILE, hits_figure, u_matrix_figure
@@ -18,16 +19,6 @@ from components.layout import build_layout
 from components.settings import MAX_UPLOAD_BYTES
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-
-
-def walk(component):
-    yield component
-    children = getattr(component, "children", None)
-    if children is None:
-        return
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            yield from walk(child)
 
 
 @pytest.fixture(scope="module")

@@ -12,22 +12,13 @@ from pathlib import Path
 
 import pytest
 from dash import Input, dcc, html
+from ui_testkit import walk
 
 from components.ids import PANELS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
 from components.settings import SETTING_CONTROLS, SETTINGS, row_id
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def walk(component):
-    yield component
-    children = getattr(component, "children", None)
-    if children is None:
-        return
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            yield from walk(child)
 
 
 @pytest.fixture(scope="module")

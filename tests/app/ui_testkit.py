@@ -1,4 +1,5 @@
-"""Data for the app's tests: small clouds and trained epochs in the shapes the callbacks see."""
+"""Data for the app's tests: small clouds and trained epochs in the shapes the callbacks see,
+and a walk over a component tree."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def trained_epoch(points: np.ndarray, width: int, height: int, topology: str, ep
         bmus = som.bmus(points[index]) if index is not None else None
         record = epoch_record(snapshot, elapsed=0.5, bmus=bmus)
     return display, record, {name: np.asarray(values, dtype=np.float32) for name, values in history.items()}
+
+
+def walk(component):
+    """Every component of a layout tree, depth first."""
+    yield component
+    children = getattr(component, "children", None)
+    if children is None:
+        return
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from walk(child)
