@@ -35,10 +35,6 @@ class JobManager(DiskcacheManager):
             return False
 
 
-def _call_target(target: JobTarget, session_id: str, run_id: str) -> None:
-    target(session_id, run_id)
-
-
 class DashManagerBackend:
     """``seams.JobBackend`` over a Dash background-callback manager.
 
@@ -51,9 +47,8 @@ class DashManagerBackend:
         self.target = target
 
     def start(self, session_id: str, run_id: str) -> str:
-        target = self.target
         # Made per job: it holds the manager's result cache, which may have been reopened.
-        job_fn = self.manager.make_job_fn(lambda session, run: _call_target(target, session, run), progress=False)
+        job_fn = self.manager.make_job_fn(self.target, progress=False)
         return str(self.manager.call_job_fn(f"zsom-job-{run_id}", job_fn, [session_id, run_id], {}))
 
     def stop(self, handle: str) -> None:
