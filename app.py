@@ -12,7 +12,7 @@ from pathlib import Path
 from dash import Dash
 from flask import Response
 
-from callbacks import data, run_page, view
+from callbacks import data, run_page, settings_form, view
 from components.figures import default_panels
 from components.geometry import map_structure
 from components.layout import build_layout
@@ -80,6 +80,7 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     data.register(app, store)
     run_page.register(app, runs)
     view.register(app)
+    settings_form.register(app, store)
     return app
 
 

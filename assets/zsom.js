@@ -108,6 +108,40 @@
         refuseOversizedFile(event, event.dataTransfer && event.dataTransfer.files);
     }, true);
 
+    /* A slider's own number box clamps a typed value into the slider's range without a
+     * word (learning rate 5 becomes 1). The range is what the server accepts, so the value
+     * is right; this says what happened, under the slider, until the next value typed. */
+    function noteClampedValue(input) {
+        var container = input.closest(".dash-slider-container");
+        var row = container && container.parentElement;
+        if (!row) { return; }
+        var note = row.querySelector(".field-note");
+        var typed = parseFloat(input.value), low = parseFloat(input.min), high = parseFloat(input.max);
+        var clamped = isNaN(typed) ? null : typed < low ? low : typed > high ? high : null;
+        if (clamped === null) {
+            if (note) { note.remove(); }
+            return;
+        }
+        if (!note) {
+            note = document.createElement("div");
+            note.className = "field-note";
+            note.setAttribute("role", "status");
+            container.after(note);
+        }
+        var label = row.querySelector(".field-label");
+        note.textContent = (label ? label.textContent : "The value") + " goes from " + low + " to " + high +
+            ": " + input.value + " was set to " + clamped + ".";
+    }
+    function isSliderBox(target) {
+        return target && target.type === "number" && target.closest && target.closest(".dash-slider-container");
+    }
+    document.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && isSliderBox(event.target)) { noteClampedValue(event.target); }
+    }, true);
+    document.addEventListener("focusout", function (event) {
+        if (isSliderBox(event.target)) { noteClampedValue(event.target); }
+    }, true);
+
     function graphDiv(id) {
         var container = document.getElementById(id);
         if (!container) { return null; }
@@ -289,10 +323,6 @@
                     resolve(token === settingsToken ? Date.now() : window.dash_clientside.no_update);
                 }, config.debounce_ms);
             });
-        },
-
-        showWhenMinkowski: function (metric) {
-            return metric === "minkowski" ? {} : {display: "none"};
         },
 
         exportFigure: function (_clicks, view, spec, config) {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
+import hashlib
 
 import numpy as np
 from dash import Input, Output, State, ctx, html, no_update
@@ -18,7 +18,12 @@ from dash.exceptions import PreventUpdate
 
 from components.display import display_data
 from components.ids import Ids
-from components.settings import MAX_UPLOAD_BYTES, SETTING_CONTROLS, SettingsError, control_values, parse_sample_count
+from components.settings import (
+    MAX_UPLOAD_BYTES,
+    SettingsError,
+    auto_sizes,
+    parse_sample_count,
+)
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
@@ -30,15 +35,26 @@ UPLOAD = "upload"
 UPLOAD_LIMITS = MeshLimits(max_bytes=MAX_UPLOAD_BYTES, max_faces=2_000_000, max_vertices=2_000_000)
 DATA_SEED = 0
 # Bump when what ``dataset_record`` stores changes: built-ins are cached across restarts.
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 DATASET_LABELS = {name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()}
 
 
-def dataset_record(name: str, label: str, points, labels, vertices, faces, description: str, source: str) -> dict:
+def dataset_token(*identity) -> str:
+    """The token of a dataset: the same data (same source, sample count and seed) gets the
+    same token, so that a session that returns to a dataset finds its runs on it again."""
+    digest = hashlib.blake2b(digest_size=12)
+    for part in identity:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        digest.update(b"\0")
+    return base64.urlsafe_b64encode(digest.digest()).decode()
+
+
+def dataset_record(token: str, name: str, label: str, points, labels, vertices, faces, description: str,
+                   source: str) -> dict:
     """What the store keeps of a session's dataset, with its display computed once."""
     points = np.ascontiguousarray(points, dtype=np.float32)
     return {
-        "token": secrets.token_urlsafe(8),
+        "token": token,
         "name": name,
         "label": label,
         "source": source,
@@ -46,6 +62,7 @@ def dataset_record(name: str, label: str, points, labels, vertices, faces, descr
         "labels": None if labels is None else np.asarray(labels, dtype=np.int32),
         "description": description,
         "display": display_data(points, labels, vertices, faces, seed=DATA_SEED),
+        "auto_sizes": auto_sizes(points),
     }
 
 
@@ -56,10 +73,11 @@ def builtin_record(store: Store, name: str, n: int) -> dict:
 
     def load():
         dataset = load_dataset(name, n=n, seed=DATA_SEED)
-        return dataset_record(name, name, dataset.points, dataset.labels, dataset.vertices, dataset.faces,
+        token = dataset_token("builtin", name, n, DATA_SEED, RECORD_FORMAT)
+        return dataset_record(token, name, name, dataset.points, dataset.labels, dataset.vertices, dataset.faces,
                               dataset.description, "builtin")
 
-    return {**store.builtin(f"{name}-v{RECORD_FORMAT}", n, DATA_SEED, load), "token": secrets.token_urlsafe(8)}
+    return store.builtin(f"{name}-v{RECORD_FORMAT}", n, DATA_SEED, load)
 
 
 def upload_record(data: bytes, filename: str, n: int) -> dict:
@@ -68,7 +86,9 @@ def upload_record(data: bytes, filename: str, n: int) -> dict:
     kind = "point cloud" if mesh.is_point_cloud else f"{len(mesh.faces):,} faces"
     description = f"uploaded {mesh.format.upper()} {kind}"
     faces = None if mesh.is_point_cloud else mesh.faces
-    record = dataset_record(UPLOAD, mesh.filename, mesh.points, None, mesh.vertices, faces, description, "upload")
+    token = dataset_token("upload", data, mesh.filename, n, DATA_SEED, RECORD_FORMAT)
+    record = dataset_record(token, UPLOAD, mesh.filename, mesh.points, None, mesh.vertices, faces, description,
+                            "upload")
     record["notes"] = list(mesh.notes)
     return record
 
@@ -103,8 +123,7 @@ def data_info(record: dict) -> list:
 def register(app, store: Store) -> None:
     outputs = [Output(Ids.DATASET_TOKEN, "data"), Output(Ids.SAMPLES, "value"), Output(Ids.DATA_INFO, "children"),
                Output(Ids.UPLOAD_MESSAGE, "children"), Output(Ids.DATASET, "options"), Output(Ids.DATASET, "value"),
-               Output(Ids.UPLOAD, "contents"),
-               *[Output(control, "value") for control in SETTING_CONTROLS.values()]]
+               Output(Ids.UPLOAD, "contents")]
 
     @app.callback(
         *outputs,
@@ -117,17 +136,15 @@ def register(app, store: Store) -> None:
     def choose_data(name, samples, contents, filename, session_id):
         session_id = session_of(session_id)
         trigger = ctx.triggered_id
-        unchanged_settings = [no_update] * len(SETTING_CONTROLS)
         if trigger is None:
-            # The page's first call. A reloaded page keeps its session: show its data again,
-            # with the settings of its latest run.
+            # The page's first call. A reloaded page keeps its session: show its data again
+            # (run_page brings back the settings of its run).
             record = store.get_dataset(session_id)
             if record is not None:
-                return (*restored_data(record), no_update, *restored_settings(store, session_id))
+                return (*restored_data(record), no_update)
         if trigger == Ids.UPLOAD:
-            return (*_upload(store, session_id, contents, filename, samples), *unchanged_settings)
-        return (*_choose_data(store, session_id, name, samples, trigger == Ids.DATASET), no_update,
-                *unchanged_settings)
+            return _upload(store, session_id, contents, filename, samples)
+        return (*_choose_data(store, session_id, name, samples, trigger == Ids.DATASET), no_update)
 
 
 def _choose_data(store: Store, session_id: str, name, samples, choosing: bool) -> tuple:
@@ -169,15 +186,6 @@ def restored_data(record: dict) -> tuple:
     """``choose_data``'s outputs that show a session's stored dataset again."""
     options, value = dataset_choice(record)
     return record["token"], record["display"]["n"], data_info(record), "", options, value
-
-
-def restored_settings(store: Store, session_id: str) -> list:
-    """The setting controls' values of the session's latest run (unchanged without one)."""
-    record = store.current_run(session_id)
-    if record is None:
-        return [no_update] * len(SETTING_CONTROLS)
-    values = control_values(record.settings)
-    return [values[name] for name in SETTING_CONTROLS]
 
 
 def _resample_upload(store: Store, session_id: str, samples):

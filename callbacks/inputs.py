@@ -10,7 +10,7 @@ import math
 
 from dash.exceptions import PreventUpdate
 
-from components.settings import MAX_SIDE, MAX_UNITS, MIN_SIDE
+from components.settings import MAX_SIDE, MIN_SIDE
 from zsom_core.grid import TOPOLOGIES
 from zsom_jobs.store import check_session_id
 
@@ -44,6 +44,6 @@ def grid_of(value) -> list | None:
         return None
     width, height, topology = value
     sides_ok = all(type(side) is int and MIN_SIDE <= side <= MAX_SIDE for side in (width, height))
-    if not sides_ok or width * height > MAX_UNITS or topology not in TOPOLOGIES:
+    if not sides_ok or topology not in TOPOLOGIES:
         return None
     return [width, height, topology]

@@ -33,9 +33,17 @@ from components.figures import (
 )
 from components.geometry import map_structure
 from components.ids import PANELS, Ids
-from components.run_menu import run_label
-from components.settings import SETTING_CONTROLS, SettingsError, TrainingSettings, parse_settings
-from components.status import failed_status, run_controls
+from components.run_menu import distinguishing, run_label
+from components.settings import (
+    SETTING_CONTROLS,
+    SettingsError,
+    TrainingSettings,
+    auto_sizes,
+    control_values,
+    parse_settings,
+    setting_changes,
+)
+from components.status import run_controls, stale_note
 from zsom_jobs import Liveness, NoDataset, RunRecord, Runs
 
 from .inputs import epoch_of, grid_of, mapping_of, session_of
@@ -45,6 +53,10 @@ from .inputs import epoch_of, grid_of, mapping_of, session_of
 POLL_BUSY_MS = 200
 POLL_IDLE_MS = 2000
 POLL_RETRY_MS = 5000
+
+
+def run_settings_of(record: RunRecord) -> TrainingSettings:
+    return TrainingSettings.from_run(record.settings, record.extra.get("choices"))
 
 
 @dataclass(frozen=True)
@@ -129,30 +141,47 @@ class RunPage:
                 return None, no_update
             if trigger == Ids.DATASET_TOKEN and current.dataset_token == page.dataset_token:
                 return None, no_update  # a reloaded page showing its data again
-            if self._runs_as_asked(current, page):
+            shown = self.store.get_run(session, page.view.run) if page.view.run else None
+            # The settings of the run on screen (one just opened from the menu, whose
+            # settings the sidebar now shows) ask for nothing new either.
+            if any(self._runs_as_asked(record, page) for record in (current, shown) if record is not None):
                 return None, no_update
             if page.auto_retrain:
                 return self._start(page)
             if trigger == Ids.DATASET_TOKEN:
                 self.runs.cancel(session)  # a run on data the page no longer shows
-        if trigger == Ids.RUNS and page.chosen_run is not None:
+        if trigger == Ids.RUNS and page.chosen_run not in (None, page.view.run):  # not the echo of an answer
             return page.chosen_run, no_update
         return None, no_update
 
     def _start(self, page: PageInput) -> tuple[str | None, object]:
+        shown = self.store.get_run(page.session_id, page.view.run) if page.view.run else None
         try:
-            settings = parse_settings(page.settings)
-            record = self.runs.start(page.session_id, settings.run_settings(), settings.schedule())
+            settings = self.requested(page)
+            if settings is None:
+                raise NoDataset("no dataset loaded yet: choose one or upload a mesh first")
+            # Why this run replaces the one on screen, for its status line and menu entry.
+            changes = [] if shown is None else setting_changes(run_settings_of(shown), settings)
+            record = self.runs.start(page.session_id, settings.run_settings(), settings.schedule(),
+                                     extra={"choices": settings.page_choices(), "changes": changes})
         except (SettingsError, NoDataset) as error:
             return None, html.Span(str(error), className="error")
         return record.run, ""
 
-    def _runs_as_asked(self, current: RunRecord, page: PageInput) -> bool:
+    def requested(self, page: PageInput) -> TrainingSettings | None:
+        """The settings the sidebar asks for, sized for the session's data (None without
+        data); ``SettingsError`` when they are not valid."""
         dataset = self.store.get_dataset(page.session_id)
-        if dataset is None or dataset["token"] != current.dataset_token:
+        if dataset is None:
+            return None
+        return parse_settings(page.settings).sized_for(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
+
+    def _runs_as_asked(self, record: RunRecord, page: PageInput) -> bool:
+        dataset = self.store.get_dataset(page.session_id)
+        if dataset is None or dataset["token"] != record.dataset_token:
             return False
         try:
-            return parse_settings(page.settings).run_settings() == current.settings
+            return run_settings_of(record) == self.requested(page)
         except SettingsError:
             return False
 
@@ -200,13 +229,34 @@ class RunPage:
         display = dataset["display"]
         idle = f"{dataset['label']}: {display['n']:,} points in {display['dim']}-D. Press Train."
         controls = run_controls(record, live, status_epoch, view.latest, idle)
+        # A run opened from the menu, or the run a reloaded page finds, brings its
+        # settings back to the sidebar.
+        restore = record is not None and (chosen == record.run or page.view.dataset is None)
+        stale = "" if restore else self._stale(page, record, live)
         behind = record is not None and (view.run != record.run or view.data_grid != view.grid
                                          or view.epoch != self._epoch_wanted(page, view, view.latest))
         view, menu = self._menu(session, dataset["token"], view)
         outputs = self._outputs(panels, view, controls, message, soon=live.live or behind)
+        outputs[(Ids.STALE_NOTE, "children")] = stale
+        outputs[(Ids.PANELS, "className")] = "panels stale" if stale else "panels"
         outputs[(Ids.RUNS, "options")] = menu
-        outputs[(Ids.RUNS, "value")] = view.run
+        if view.run != page.chosen_run:  # written only when it changes, so that its echo is told from a choice
+            outputs[(Ids.RUNS, "value")] = view.run
+        if restore:
+            values = control_values(record.settings, record.extra.get("choices"))
+            outputs.update({(control, "value"): values[name] for name, control in SETTING_CONTROLS.items()})
         return outputs
+
+    def _stale(self, page: PageInput, record: RunRecord | None, live: Liveness) -> str:
+        """What the page says when the sidebar asks for other settings than the shown run's."""
+        if record is None:
+            return ""
+        try:
+            requested = self.requested(page)
+        except SettingsError:
+            return ""  # the sidebar says what is wrong next to each control
+        changes = [] if requested is None else setting_changes(run_settings_of(record), requested)
+        return stale_note(record.number, changes, restarts=live.live)
 
     @staticmethod
     def _show_data(dataset: dict, view: ViewState, panels: dict) -> ViewState:
@@ -278,12 +328,13 @@ class RunPage:
         signature = [f"{record.run}:{record.status.value}" for record in records]
         if signature == view.menu:
             return view, no_update
+        settings = [run_settings_of(record) for record in records]
         options = []
-        for record in records:
+        for record, differs in zip(records, distinguishing(settings)):
             history = self.store.get_history(session_id, record.run)
             done = 0 if history is None else len(history["mqe"])
             final = float(history["mqe"][-1]) if done else None
-            options.append({"label": run_label(record, done, final), "value": record.run})
+            options.append({"label": run_label(record, done, final, differs), "value": record.run})
         return replace(view, menu=signature), options
 
     @staticmethod
@@ -300,11 +351,12 @@ class RunPage:
             (Ids.CANCEL, "disabled"): not controls.live,
             (Ids.TRAIN, "children"): controls.train_label,
             (Ids.SETTINGS_MESSAGE, "children"): message,
+            (Ids.STALE_NOTE, "children"): no_update,
+            (Ids.PANELS, "className"): no_update,
             (Ids.RUNS, "options"): no_update,
             (Ids.RUNS, "value"): no_update,
+            **{(control, "value"): no_update for control in SETTING_CONTROLS.values()},
         })
-        if isinstance(message, html.Span):  # a refused request: say it in the status line too
-            outputs[(Ids.STATUS, "children")] = failed_status(message.children)
         return outputs
 
 
@@ -314,7 +366,9 @@ def register(app, runs: Runs) -> None:
                Output(Ids.VIEW, "data"), Output(Ids.TIMELINE, "max"), Output(Ids.TIMELINE, "value"),
                Output(Ids.TIMELINE_LABEL, "children"), Output(Ids.STATUS, "children"), Output(Ids.CANCEL, "disabled"),
                Output(Ids.TRAIN, "children"), Output(Ids.SETTINGS_MESSAGE, "children"),
-               Output(Ids.RUNS, "options"), Output(Ids.RUNS, "value")]
+               Output(Ids.STALE_NOTE, "children"), Output(Ids.PANELS, "className"),
+               Output(Ids.RUNS, "options"), Output(Ids.RUNS, "value"),
+               *[Output(control, "value") for control in SETTING_CONTROLS.values()]]
     keys = [(str(output.component_id), output.component_property) for output in outputs]
 
     @app.callback(

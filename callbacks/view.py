@@ -1,14 +1,13 @@
 """The page's own reflexes, run in the browser (``assets/zsom.js``): playing the timeline
 (each step an epoch for ``run_page`` to show), pacing the page's poll of the server,
-debouncing setting changes, showing a setting's control only where it applies, and the
-composed PNG export. No server round trip is involved."""
+debouncing setting changes, and the composed PNG export. No server round trip is involved."""
 
 from __future__ import annotations
 
 from dash import ClientsideFunction, Input, Output, State
 
 from components.ids import Ids
-from components.settings import SETTING_BY_NAME, SETTING_CONTROLS, row_id
+from components.settings import SETTING_CONTROLS
 
 
 def register(app) -> None:
@@ -49,13 +48,6 @@ def register(app) -> None:
         *[Input(control, "value") for control in SETTING_CONTROLS.values()],
         State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
-    )
-
-    minkowski_p = SETTING_BY_NAME["p"]
-    app.clientside_callback(
-        ClientsideFunction("zsom", "showWhenMinkowski"),
-        Output(row_id(minkowski_p), "style"),
-        Input(SETTING_CONTROLS[minkowski_p.shown_if[0]], "value"),
     )
 
     app.clientside_callback(

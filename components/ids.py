@@ -43,9 +43,12 @@ class Ids(str, Enum):
 
     # settings: each control's id comes from its row in components.settings.SETTINGS
     AUTO_RETRAIN = "auto-retrain"
+    AUTO_SIZE_HINT = "auto-size-hint"
     SETTINGS_MESSAGE = "settings-message"
 
     # panels
+    PANELS = "panels"
+    STALE_NOTE = "stale-note"
     DATA_VIEW = "panel-data-view"
     U_MATRIX = "panel-u-matrix"
     U_SURFACE = "panel-u-surface"

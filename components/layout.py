@@ -11,7 +11,7 @@ from dash import dcc, html
 from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
-from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, row_id
+from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, message_id, row_id
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
@@ -123,7 +123,7 @@ def _control(setting: Setting):
     if setting.control == "slider":
         marks = {mark: f"{mark:g}" for mark in setting.marks} or None
         low = setting.step if setting.low_open else setting.low
-        return dcc.Slider(id=id_, min=low, max=setting.slider_high or setting.high, step=setting.step, value=value,
+        return dcc.Slider(id=id_, min=low, max=setting.high, step=setting.step, value=value,
                           marks=marks, updatemode="mouseup", className="slider")
     if setting.control == "switch":
         return dcc.Checklist(id=id_, options=[{"label": setting.label, "value": "on"}], value=["on"] if value else [],
@@ -134,18 +134,24 @@ def _control(setting: Setting):
     if setting.control == "dropdown":
         return dcc.Dropdown(id=id_, value=value, clearable=False, searchable=False, className="dropdown",
                             options=[{"label": label, "value": key} for key, label in setting.choices.items()])
-    # A typed number: no min/max in the browser, so a value out of range reaches the
-    # server, which says why.
-    return dcc.Input(id=id_, type="number", step=setting.step, value=value, debounce=True, className="number-input")
+    # A typed number: no min, max or step in the browser (which would send an invalid value
+    # as missing), so that what was typed reaches the server, which says what is wrong.
+    return dcc.Input(id=id_, type="number", step="any", value=value, debounce=0.4, className="number-input")
 
 
 def _setting_row(setting: Setting):
+    """A setting's control, its hint and the line where the server says what is wrong with its value."""
     control = _control(setting)
-    if setting.control == "switch":
-        return control
     hidden = {"style": {"display": "none"}} if setting.shown_if is not None else {}
+    message = html.Div(id=message_id(setting), className="field-message", **{"aria-live": "polite"})
+    if setting.control == "switch":
+        hint = html.Div(id=Ids.AUTO_SIZE_HINT, className="field-hint") if setting.name == "auto_size" else None
+        return html.Div([control, hint, message], id=row_id(setting), className="field field-switch",
+                        title=setting.help or None, **hidden)
     hint = setting.help if setting.control == "number" else None
-    return _field(setting.label, control, hint, id=row_id(setting), title=setting.help or None, **hidden)
+    field = _field(setting.label, control, hint, id=row_id(setting), title=setting.help or None, **hidden)
+    field.children.append(message)
+    return field
 
 
 def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html.Aside:
@@ -155,7 +161,7 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
                                        options=[{"label": label, "value": name} for name, label in datasets.items()],
                                        className="dropdown")),
         # No min/max in the browser: a value out of range reaches the server, which says why.
-        _field("Samples", dcc.Input(id=Ids.SAMPLES, type="number", step=1,
+        _field("Samples", dcc.Input(id=Ids.SAMPLES, type="number", step="any",
                                     value=default_samples, debounce=True, className="number-input"),
                hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh"),
         # The browser refuses a file over the limit before reading it (assets/zsom.js says
@@ -191,7 +197,8 @@ def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:
 
 def _main(figures: dict) -> html.Main:
     return html.Main(className="main", children=[
-        html.Div(className="panels", **hex_tiling_attributes(), children=[
+        html.Div(id=Ids.STALE_NOTE, className="stale-note", role="status"),
+        html.Div(id=Ids.PANELS, className="panels", **hex_tiling_attributes(), children=[
             _panel(Ids.DATA_VIEW, figures, "panel-hero"),
             _panel(Ids.U_MATRIX, figures, "panel-side"),
             _panel(Ids.U_SURFACE, figures),

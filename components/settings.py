@@ -7,8 +7,10 @@ sidebar (``components.layout``) and the server's check of what the browser sends
 (``parse_settings``) come from it; adding a setting is one row here and, for the engine,
 one keyword of ``SOM``.
 
-The browser's controls already stay inside these bounds, but any value can reach the
-server (typed into a box, or sent by hand), so every value is checked here again.
+The controls offer only what the server accepts (a slider's ends are the setting's
+bounds), but any value can reach the server (typed into a box, or sent by hand), so every
+value is checked here again: ``check_settings`` names each problem next to its setting,
+in words that give the value and the rule, before any run starts.
 """
 
 from __future__ import annotations
@@ -22,17 +24,26 @@ from zsom_core.init import INIT_LABELS
 from zsom_core.metrics import METRIC_LABELS
 from zsom_core.neighborhood import NEIGHBORHOOD_LABELS
 from zsom_core.schedule import DECAY_LABELS
+from zsom_core.sizing import auto_map_size
 from zsom_core.som import ALGORITHM_LABELS
 
+# 100 x 100 units: the largest map whose epochs the engine trains and the page draws at a
+# pace that still reads as live (measured in benchmarks/README.md).
 MIN_SIDE, MAX_SIDE = 2, 100
-MAX_UNITS = 2_500
 MIN_SAMPLES, MAX_SAMPLES = 100, 200_000
 MAX_SEED = 2**31 - 1
 MAX_UPLOAD_BYTES = 50 * 2**20
 
 
 class SettingsError(ValueError):
-    """A setting outside what the server accepts; the message is shown to the user."""
+    """A setting outside what the server accepts; the message is shown to the user.
+
+    ``setting`` names the row whose control the message belongs next to (None: the
+    request as a whole)."""
+
+    def __init__(self, message: str, setting: str | None = None):
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -56,27 +67,48 @@ class Setting:
     high: float | None = None
     step: float | None = None
     low_open: bool = False
-    slider_high: float | None = None  # a slider's end, where the accepted range is wider than useful
     marks: tuple = ()
     choices: dict = field(default_factory=dict)
     shown_if: tuple[str, str] | None = None
     help: str = ""
     # How a message names the setting: "grid width must be ...".
     noun: str = ""
+    # False for a choice of the page's own that the engine never sees (it is resolved
+    # before a run starts, and kept with the run so that opening the run restores it).
+    engine: bool = True
+    # A hidden setting takes its default, or None where the engine reads None as "not set".
+    none_when_hidden: bool = False
 
     @property
     def called(self) -> str:
         return self.noun or self.label.lower()
+
+    @property
+    def rule(self) -> str:
+        """What the setting accepts, as a message says it: "a whole number from 1 to 1,000"."""
+        if self.kind == "integer":
+            return f"a whole number from {int(self.low):,} to {int(self.high):,}"
+        if self.kind == "number":
+            low = f"above {self.low:g}" if self.low_open else f"from {self.low:g}"
+            return f"a number {low} {'and at most' if self.low_open else 'to'} {self.high:g}"
+        if self.kind == "choice":
+            return f"one of: {', '.join(self.choices)}"
+        return "on or off"
 
 
 # The sidebar offers PCA first: it is the default and the better start.
 PCA_FIRST = {name: INIT_LABELS[name] for name in ("pca", "random")}
 
 SETTINGS = (
+    Setting("auto_size", "Size from the data", "flag", "switch", "auto-size", True, "map", engine=False,
+            help="about 5 n^0.54 units, the sides in the ratio of the data's two main directions "
+                 "(the SOM Toolbox's rule); off to choose the size"),
     Setting("width", "Width", "integer", "slider", "grid-width", 30, "map", MIN_SIDE, MAX_SIDE, 1,
-            marks=(MIN_SIDE, 25, 50, 75, MAX_SIDE), noun="grid width", help="units across"),
+            marks=(MIN_SIDE, 25, 50, 75, MAX_SIDE), shown_if=("auto_size", False), noun="grid width",
+            help="units across"),
     Setting("height", "Height", "integer", "slider", "grid-height", 30, "map", MIN_SIDE, MAX_SIDE, 1,
-            marks=(MIN_SIDE, 25, 50, 75, MAX_SIDE), noun="grid height", help="units down"),
+            marks=(MIN_SIDE, 25, 50, 75, MAX_SIDE), shown_if=("auto_size", False), noun="grid height",
+            help="units down"),
     Setting("topology", "Topology", "choice", "radio", "topology", "hex", "map", choices=TOPOLOGY_LABELS,
             help="hexagonal units have six neighbours, square ones four"),
     Setting("toroidal", "Toroidal (edges wrap around)", "flag", "switch", "toroidal", False, "map",
@@ -85,15 +117,23 @@ SETTINGS = (
             help="PCA spreads the map over the data's first two principal components"),
     Setting("epochs", "Epochs", "integer", "slider", "epochs", 100, "training", 1, 1_000, 1,
             marks=(1, 250, 500, 1_000), help="passes over the data"),
-    Setting("sigma", "Sigma0 (neighbourhood radius)", "number", "slider", "sigma0", 8.0, "training", 0.0, 200.0, 0.5,
-            low_open=True, slider_high=50.0, marks=(0.5, 25, 50), noun="sigma0",
+    Setting("sigma", "Sigma0 (neighbourhood radius)", "number", "slider", "sigma0", 8.0, "training", 0.0,
+            float(MAX_SIDE), 0.5, low_open=True, marks=(0.5, 25, 50, 75, 100), noun="sigma0",
             help="in grid units, at the first epoch"),
+    Setting("sigma_end", "Sigma at the end", "number", "number", "sigma-end", 0.5, "training", 0.0, float(MAX_SIDE),
+            0.1, low_open=True, noun="sigma at the end",
+            help="at the last epoch, above 0 and at most sigma0; below 1 the last epochs fit each unit "
+                 "to its own samples"),
     Setting("learning_rate", "Learning rate", "number", "slider", "learning-rate", 0.5, "training", 0.0, 1.0, 0.01,
             low_open=True, marks=(0.01, 0.5, 1), help="at the first epoch"),
-    Setting("decay", "Decay", "choice", "radio", "decay", "linear", "training", choices=DECAY_LABELS,
-            help="how sigma and the learning rate fall over the epochs"),
     Setting("adaptive_lr", "Adaptive learning rate", "flag", "switch", "adaptive-lr", False, "training",
             help="the learning rate follows the trend of the mean quantization error"),
+    Setting("learning_rate_end", "Learning rate at the end", "number", "slider", "learning-rate-end", 0.02,
+            "training", 0.0, 1.0, 0.01, low_open=True, marks=(0.01, 0.5, 1), shown_if=("adaptive_lr", False),
+            none_when_hidden=True, noun="learning rate at the end",
+            help="at the last epoch (the adaptive rate sets its own)"),
+    Setting("decay", "Decay", "choice", "radio", "decay", "linear", "training", choices=DECAY_LABELS,
+            help="how sigma and the learning rate fall over the epochs"),
     Setting("algorithm", "Algorithm", "choice", "radio", "algorithm", "batch", "training", choices=ALGORITHM_LABELS,
             help="batch: one update per epoch; online: one per sample"),
     Setting("neighborhood", "Neighbourhood", "choice", "dropdown", "neighborhood", "gaussian", "training",
@@ -101,7 +141,7 @@ SETTINGS = (
     Setting("metric", "Metric", "choice", "dropdown", "metric", "euclidean", "training", choices=METRIC_LABELS,
             help="distance between a sample and a unit"),
     Setting("p", "Minkowski p", "number", "number", "minkowski-p", 3.0, "training", 0.1, 100.0, 0.1,
-            shown_if=("metric", "minkowski"), noun="minkowski p"),
+            shown_if=("metric", "minkowski"), noun="minkowski p", help="0.1 to 100"),
     Setting("seed", "Seed", "integer", "number", "seed", 0, "training", 0, MAX_SEED, 1,
             help=f"0 to {MAX_SEED:,}; the same seed gives the same map"),
 )
@@ -117,6 +157,11 @@ FLAGS = tuple(setting.name for setting in SETTINGS if setting.kind == "flag")
 def row_id(setting: Setting) -> str:
     """The id of the sidebar row that holds a setting's control (shown or hidden)."""
     return f"{setting.control_id}-row"
+
+
+def message_id(setting: Setting) -> str:
+    """The id of the line under a setting's control that says what is wrong with its value."""
+    return f"{setting.control_id}-message"
 
 
 class TrainingSettings:
@@ -147,15 +192,42 @@ class TrainingSettings:
 
     def som_kwargs(self) -> dict:
         """Keyword arguments of ``SOM(**kwargs)``."""
-        return {name: value for name, value in self._values.items() if name != "epochs"}
+        return {name: value for name, value in self.run_settings().items() if name != "epochs"}
 
     def run_settings(self) -> dict:
-        """What a run records of its settings: the engine's keywords and the epochs."""
-        return dict(self._values)
+        """What a run records of its settings and its job trains: the engine's keywords and the epochs."""
+        return {name: value for name, value in self._values.items() if SETTING_BY_NAME[name].engine}
+
+    def page_choices(self) -> dict:
+        """The page's own choices, kept with a run beside its settings (``from_run`` reads both)."""
+        return {name: value for name, value in self._values.items() if not SETTING_BY_NAME[name].engine}
+
+    @classmethod
+    def from_run(cls, settings: dict, choices: dict | None = None) -> TrainingSettings:
+        """A run's settings and page choices, as recorded; a choice the record does not
+        hold (a run recorded before it existed) is off."""
+        values = {setting.name: False for setting in SETTINGS if not setting.engine}
+        values.update(choices or {})
+        values.update(settings)
+        return cls(values)
+
+    def replace(self, **changes) -> TrainingSettings:
+        return TrainingSettings({**self._values, **changes})
 
     def grid_key(self) -> list:
         """What a map panel's geometry depends on: [width, height, topology]."""
         return [self.width, self.height, self.topology]
+
+    def sized_for(self, auto_sizes: dict) -> TrainingSettings:
+        """These settings with the map's size taken from ``auto_sizes`` (topology ->
+        [width, height], see ``auto_sizes``) when the page leaves it to the data; a
+        toroidal hexagonal map gets the even height it needs."""
+        if not self.auto_size:
+            return self
+        width, height = auto_sizes[self.topology]
+        if self.toroidal and self.topology == "hex" and height % 2:
+            height = height + 1 if height < MAX_SIDE else height - 1
+        return self.replace(width=width, height=height)
 
     def schedule(self) -> tuple[list[float], list[float]]:
         """The planned sigma and learning rate of every epoch (plain arithmetic, no kernels)."""
@@ -165,38 +237,93 @@ class TrainingSettings:
         """One line for titles and the exported figure."""
         wrap = " toroidal" if self.toroidal else ""
         metric = f"minkowski p={self.p:g}" if self.metric == "minkowski" else self.metric
+        rate = "adaptive lr" if self.adaptive_lr else f"lr {self.learning_rate:g} -> {self.learning_rate_end:g}"
         return (f"{self.width}x{self.height} {self.topology}{wrap}, {metric}, {self.neighborhood}, "
-                f"{self.decay} decay, sigma0 {self.sigma:g}, lr {self.learning_rate:g}, "
+                f"{self.decay} decay, sigma {self.sigma:g} -> {self.sigma_end:g}, {rate}, "
                 f"{self.epochs} epochs, {self.algorithm}, seed {self.seed}")
 
 
-def parse_settings(raw: dict) -> TrainingSettings:
-    """Check raw control values and return typed settings, or raise ``SettingsError``.
+def shown_value(setting: Setting, value) -> str:
+    """A setting's value as a message or a label shows it."""
+    if setting.kind == "flag":
+        return "on" if value else "off"
+    if setting.kind == "choice":
+        return str(setting.choices.get(value, value)).lower()
+    if value is None:
+        return "auto"
+    return f"{value:g}" if isinstance(value, float) else f"{value:,}"
 
-    ``raw`` maps setting names to what the browser sent; a missing or empty value is an
-    error, not a silent default, so the user sees what was wrong. A setting hidden by its
-    ``shown_if`` takes its default.
+
+def setting_changes(before: TrainingSettings, after: TrainingSettings) -> list[str]:
+    """Each setting that differs, in the table's order: "sigma0 8 -> 4"."""
+    changes = []
+    for setting in SETTINGS:
+        old, new = getattr(before, setting.name, None), getattr(after, setting.name, None)
+        if old != new:
+            changes.append(f"{setting.called} {shown_value(setting, old)} -> {shown_value(setting, new)}")
+    return changes
+
+
+def auto_sizes(points) -> dict:
+    """The map size the data suggests for each topology: topology -> [width, height]."""
+    return {topology: list(auto_map_size(points, topology=topology))
+            for topology in TOPOLOGY_LABELS}
+
+
+def check_settings(raw: dict) -> tuple[TrainingSettings, dict[str, str]]:
+    """Check raw control values: (typed settings, {setting name: message}); each setting
+    with a problem is read as its default, so the settings are valid only without problems.
+
+    A setting's ``shown_if`` names a setting above it in the table.
+
+    ``raw`` maps setting names to what the browser sent; a missing or empty value is a
+    problem, not a silent default, so the user sees what was wrong. A setting hidden by
+    its ``shown_if`` is not read: it takes its default (or None, see ``none_when_hidden``).
     """
-    values = {}
+    values, problems = {}, {}
     for setting in SETTINGS:
         if setting.shown_if is not None and values.get(setting.shown_if[0]) != setting.shown_if[1]:
-            values[setting.name] = setting.default
-        else:
+            values[setting.name] = None if setting.none_when_hidden else setting.default
+            continue
+        try:
             values[setting.name] = _READERS[setting.kind](setting, raw.get(setting.name))
-    units = values["width"] * values["height"]
-    if units > MAX_UNITS:
-        raise SettingsError(f"the map may have at most {MAX_UNITS:,} units; "
-                            f"{values['width']} x {values['height']} = {units:,}")
-    try:
-        Grid(values["width"], values["height"], values["topology"], values["toroidal"])
-    except ValueError as error:
-        raise SettingsError(str(error)) from error
-    return TrainingSettings(values)
+        except SettingsError as error:
+            problems[setting.name] = str(error)
+            values[setting.name] = setting.default
+    for name, message in _conflicts(values):
+        problems.setdefault(name, message)
+    return TrainingSettings(values), problems
 
 
-def control_values(settings: dict) -> dict:
-    """The controls' values that show recorded ``settings`` (switches hold a list)."""
-    return {name: (["on"] if settings[name] else []) if name in FLAGS else settings[name] for name in DEFAULTS}
+def _conflicts(values: dict):
+    """(setting, message) for each rule between two settings that ``values`` breaks."""
+    if values["sigma_end"] > values["sigma"]:
+        yield "sigma_end", (f"sigma at the end must not exceed sigma0 ({values['sigma']:g}), "
+                            f"got {values['sigma_end']:g}")
+    if values["learning_rate_end"] is not None and values["learning_rate_end"] > values["learning_rate"]:
+        yield "learning_rate_end", (f"learning rate at the end must not exceed the learning rate "
+                                    f"({values['learning_rate']:g}), got {values['learning_rate_end']:g}")
+    if not values["auto_size"]:
+        try:
+            Grid(values["width"], values["height"], values["topology"], values["toroidal"])
+        except ValueError as error:
+            yield "height", str(error)
+
+
+def parse_settings(raw: dict) -> TrainingSettings:
+    """The typed settings of raw control values, or ``SettingsError`` naming the first problem."""
+    settings, problems = check_settings(raw)
+    if problems:
+        name, message = next(iter(problems.items()))
+        raise SettingsError(message, name)
+    return settings
+
+
+def control_values(settings: dict, choices: dict | None = None) -> dict:
+    """The controls' values that show a run's recorded ``settings`` and page ``choices``
+    (switches hold a list; a setting the engine left unset shows its default)."""
+    values = {**DEFAULTS, **(choices or {}), **{name: value for name, value in settings.items() if value is not None}}
+    return {name: (["on"] if values[name] else []) if name in FLAGS else values[name] for name in DEFAULTS}
 
 
 def parse_sample_count(value) -> int:
@@ -215,39 +342,44 @@ def _flag(setting: Setting, value) -> bool:
 
 def _choice(setting: Setting, value) -> str:
     if not isinstance(value, str) or value not in setting.choices:
-        raise SettingsError(f"unknown {setting.name} {value!r}; choose one of: {', '.join(setting.choices)}")
+        raise SettingsError(f"unknown {setting.called} {value!r}; choose {setting.rule}")
     return value
 
 
-def _parsed(setting: Setting, value, missing: str, kind: str) -> float:
-    """The float of a raw value, or a SettingsError naming the setting."""
+def _shown(value) -> str:
+    """A refused value as the message quotes it: numbers as typed, anything else in quotes."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+    return repr(value)
+
+
+def _float(setting: Setting, value) -> float:
+    """The float of a raw value, or a SettingsError that gives the setting's rule."""
     if isinstance(value, bool):
         value = None
     if value is None or value == "":
-        raise SettingsError(f"{setting.called} is missing: {missing}")
+        raise SettingsError(f"{setting.called} is missing: enter {setting.rule}")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise SettingsError(f"{setting.called} must be {kind}, got {value!r}") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise SettingsError(f"{setting.called} must be {setting.rule}, got {_shown(value)}")
+    return number
 
 
 def _number(setting: Setting, value) -> float:
-    number = _parsed(setting, value, "enter a number", "a number")
-    low, high = setting.low, setting.high
-    too_low = number <= low if setting.low_open else number < low
-    if not math.isfinite(number) or too_low or number > high:
-        bound = f"> {low:g}" if setting.low_open else f">= {low:g}"
-        raise SettingsError(f"{setting.called} must be {bound} and <= {high:g}, got {number:g}")
+    number = _float(setting, value)
+    too_low = number <= setting.low if setting.low_open else number < setting.low
+    if too_low or number > setting.high:
+        raise SettingsError(f"{setting.called} must be {setting.rule}, got {_shown(value)}")
     return number
 
 
 def _integer(setting: Setting, value) -> int:
-    low, high = int(setting.low), int(setting.high)
-    number = _parsed(setting, value, f"enter a whole number from {low:,} to {high:,}", "a whole number")
-    if not math.isfinite(number) or number != int(number):
-        raise SettingsError(f"{setting.called} must be a whole number, got {value!r}")
-    if not low <= number <= high:
-        raise SettingsError(f"{setting.called} must be between {low:,} and {high:,}, got {int(number):,}")
+    number = _float(setting, value)
+    if number != int(number) or not setting.low <= number <= setting.high:
+        raise SettingsError(f"{setting.called} must be {setting.rule}, got {_shown(value)}")
     return int(number)
 
 

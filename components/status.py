@@ -15,6 +15,19 @@ from .layout import status_children
 from .settings import TrainingSettings
 
 RUNNING_STATES = {"queued": "Starting", "running": "Training"}
+# The time left is estimated once this many epochs have shown the run's pace.
+ETA_AFTER_EPOCHS = 3
+
+
+def time_left(seconds: float) -> str:
+    """"about 40 s left", "about 3 min left": rounded as an estimate should be."""
+    if seconds < 1:
+        return "less than a second left"
+    if seconds < 90:
+        return f"about {max(1, round(seconds / 5) * 5 if seconds >= 20 else round(seconds))} s left"
+    if seconds < 5400:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"
 
 
 def epoch_metrics(record: dict) -> list[tuple[str, str]]:
@@ -38,6 +51,9 @@ def epoch_status(run: RunRecord, record: dict, latest: int) -> list:
         state = RUNNING_STATES[status]
         if record["epoch"] < latest:
             where += f" (newest {latest})"
+        elif record["epoch"] >= ETA_AFTER_EPOCHS and record.get("elapsed"):
+            left = (epochs - record["epoch"]) * record["elapsed"] / record["epoch"]
+            where += f", {time_left(left)}"
     elif status == "done":
         state = "Done"
         if record["epoch"] == epochs:
@@ -55,8 +71,18 @@ def epoch_status(run: RunRecord, record: dict, latest: int) -> list:
     return status_children(state, where, epoch_metrics(record))
 
 
-def starting_status(settings_line: str) -> list:
+def starting_status(settings_line: str, changes: list[str]) -> list:
+    if changes:
+        return status_children("Starting", f"Restarting with {', '.join(changes)}")
     return status_children("Starting", f"Starting: {settings_line}")
+
+
+def stale_note(run_number: int, changes: list[str], restarts: bool) -> str:
+    """What the page says when the sidebar's settings are not the shown run's ("" when they are)."""
+    if not changes:
+        return ""
+    button = "Restart" if restarts else "Train"
+    return f"The sidebar differs from Run {run_number}: {', '.join(changes)}. Press {button} to apply."
 
 
 def queued_status(place: int) -> list:
@@ -113,7 +139,8 @@ def run_controls(record: RunRecord | None, live: Liveness, shown: dict | None, l
     if record.status is RunStatus.QUEUED:
         if record.queue_place > 0:
             return RunControls(queued_status(record.queue_place), live=True)
-        return RunControls(starting_status(TrainingSettings(record.settings).describe()), live=live.live)
+        settings = TrainingSettings.from_run(record.settings, record.extra.get("choices"))
+        return RunControls(starting_status(settings.describe(), record.extra.get("changes") or []), live=live.live)
     if record.status is RunStatus.RUNNING:
         return RunControls(status_children("Training", "Training: waiting for the first epoch"), live=live.live)
     if record.status is RunStatus.BUSY:

@@ -114,6 +114,7 @@ class RunRecord:
             type(record.queue_place) is int,
             isinstance(record.message, str),
             record.job is None or isinstance(record.job, str),
+            isinstance(record.extra, dict),
         )
         if not all(checks):
             raise RecordError(f"run record {stored.get('run')!r} has a field of the wrong type")

@@ -36,20 +36,21 @@ class Runs:
         # locks, so that the set does not grow with every session ever seen.
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
-    def start(self, session_id: str, settings: dict, schedule, now: float | None = None) -> RunRecord:
+    def start(self, session_id: str, settings: dict, schedule, extra: dict | None = None,
+              now: float | None = None) -> RunRecord:
         """Record a run of ``settings`` (the engine's keywords and "epochs", already checked)
         on the session's dataset and start its job; the session's unfinished run, if any,
-        is cancelled and its job stopped first."""
+        is cancelled and its job stopped first. ``extra`` is kept with the record."""
         with self._lock(session_id):
-            return self._start(session_id, settings, schedule, now)
+            return self._start(session_id, settings, schedule, extra, now)
 
-    def _start(self, session_id: str, settings: dict, schedule, now: float | None) -> RunRecord:
+    def _start(self, session_id: str, settings: dict, schedule, extra: dict | None, now: float | None) -> RunRecord:
         dataset = self.store.get_dataset(session_id)
         if dataset is None:
             raise NoDataset("no dataset loaded yet: choose one or upload a mesh first")
         run_id = secrets.token_urlsafe(12)
         record, replaced = self.store.new_run(session_id, run_id, settings=settings, dataset_token=dataset["token"],
-                                              schedule=schedule, now=now)
+                                              schedule=schedule, extra=extra, now=now)
         if replaced is not None and replaced.job is not None:
             self.backend.stop(replaced.job)
         try:

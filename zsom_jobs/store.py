@@ -25,8 +25,10 @@ from .records import RecordError, RunRecord, RunStatus
 DEFAULT_TTL_S = 12 * 3600
 BUILTIN_TTL_S = 24 * 3600
 DEFAULT_SIZE_LIMIT = 4 * 2**30
-# Runs a session keeps (on its current dataset), newest first; older ones are dropped.
-MAX_RUNS_PER_SESSION = 6
+# Runs a session keeps: the newest on each dataset, on the datasets it used last; older
+# ones are dropped (and the store's size limit drops the least recently stored first).
+MAX_RUNS_PER_DATASET = 6
+MAX_DATASETS_PER_SESSION = 4
 
 _REOPEN_LOCK = threading.Lock()
 _SLOTS_KEY = "zsom/job-slots"
@@ -112,8 +114,9 @@ class DiskcacheStore:
     # ------------------------------------------------------------------ runs
 
     def new_run(self, session_id: str, run_id: str, *, settings: dict, dataset_token: str, schedule,
-                now: float | None = None) -> tuple[RunRecord, RunRecord | None]:
-        """Record a queued run and make it the session's current run.
+                extra: dict | None = None, now: float | None = None) -> tuple[RunRecord, RunRecord | None]:
+        """Record a queued run and make it the session's current run (``extra``: what the
+        caller keeps with it, such as the page's own choices).
 
         A session trains one run at a time: an unfinished current run is cancelled in the
         same transaction and returned second (its job is the caller's to stop).
@@ -123,7 +126,8 @@ class DiskcacheStore:
             replaced = self.finish_run(session_id, self.current_run_id(session_id), RunStatus.CANCELLED)
             count = self.cache.get(self.key(session_id, "run-count"), 0) + 1
             record = RunRecord(run=run_id, number=count, status=RunStatus.QUEUED, settings=dict(settings),
-                               dataset_token=dataset_token, created=now, schedule=schedule, server=self.server_id)
+                               dataset_token=dataset_token, created=now, schedule=schedule, server=self.server_id,
+                               extra=dict(extra or {}))
             self._put_run(session_id, record)
             runs = self.cache.get(self.key(session_id, "runs"), [])
             self.cache.set(self.key(session_id, "runs"), [*runs, run_id], expire=self.ttl)
@@ -185,24 +189,33 @@ class DiskcacheStore:
         records = (self.get_run(session_id, run) for run in self.cache.get(self.key(session_id, "runs"), []))
         return [record for record in records if record is not None]
 
-    def trim_runs(self, session_id: str, keep: str, max_runs: int = MAX_RUNS_PER_SESSION) -> None:
-        """Make room for run ``keep``: drop the session's runs on other data, runs that never
-        stored an epoch, and the oldest beyond ``max_runs`` (their snapshots above all)."""
+    def trim_runs(self, session_id: str, keep: str, max_runs: int = MAX_RUNS_PER_DATASET,
+                  max_datasets: int = MAX_DATASETS_PER_SESSION) -> None:
+        """Make room for run ``keep``: drop the session's runs that never stored an epoch,
+        the oldest beyond ``max_runs`` on each dataset, and every run on datasets beyond the
+        ``max_datasets`` used most recently (their snapshots above all)."""
         runs_key = self.key(session_id, "runs")
-        kept = self.get_run(session_id, keep)
-        token = None if kept is None else kept.dataset_token
         with self.cache.transact():
             runs = self.cache.get(runs_key, [])
-            useful = [run for run in runs if run != keep and self._worth_keeping(session_id, run, token)]
-            survivors = [*useful[len(useful) - (max_runs - 1):], keep] if max_runs > 1 else [keep]
+            tokens = {}
+            for run in runs:
+                record = self.get_run(session_id, run)
+                if run == keep or (record is not None and self.epochs_done(session_id, run) > 0):
+                    tokens[run] = None if record is None else record.dataset_token
+            by_dataset: dict = {}
+            for run in reversed(runs):  # newest first
+                if run in tokens:
+                    by_dataset.setdefault(tokens[run], []).append(run)
+            kept_token = tokens.get(keep)
+            recent = [token for token in by_dataset if token != kept_token][: max(max_datasets - 1, 0)]
+            survivors = {keep}
+            for token in [kept_token, *recent]:
+                newest = [run for run in by_dataset.get(token, []) if run != keep]
+                survivors.update(newest[: max_runs - 1] if token == kept_token else newest[:max_runs])
             self.cache.set(runs_key, [run for run in runs if run in survivors], expire=self.ttl)
         for run in runs:
             if run not in survivors:
                 self.cache.evict(self.run_tag(session_id, run))
-
-    def _worth_keeping(self, session_id: str, run_id: str, token) -> bool:
-        record = self.get_run(session_id, run_id)
-        return record is not None and record.dataset_token == token and self.epochs_done(session_id, run_id) > 0
 
     # ------------------------------------------------------------------ epochs
 

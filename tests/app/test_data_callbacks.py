@@ -13,7 +13,10 @@ def test_builtin_datasets_are_prepared_for_display(store):
     record = builtin_record(store, "clusters", 1000)
     assert record["points"].shape == (1000, 2)
     assert record["display"]["kind"] == "2d"
-    assert builtin_record(store, "clusters", 1000)["token"] != record["token"]  # one token per choice
+    # The same data has the same token (so that its runs are found again), other data another.
+    assert builtin_record(store, "clusters", 1000)["token"] == record["token"]
+    assert builtin_record(store, "clusters", 1001)["token"] != record["token"]
+    assert builtin_record(store, "rings", 1000)["token"] != record["token"]
     with pytest.raises(SettingsError, match="unknown dataset"):
         builtin_record(store, "bogus", 1000)
 

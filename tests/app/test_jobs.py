@@ -27,7 +27,7 @@ from zsom_jobs.training import (
 
 
 def small_settings(**changes):
-    return {**DEFAULTS, "width": 6, "height": 5, "epochs": 4, "sigma": 2.0, **changes}
+    return {**DEFAULTS, "auto_size": False, "width": 6, "height": 5, "epochs": 4, "sigma": 2.0, **changes}
 
 
 class RecordingBackend:
@@ -50,7 +50,8 @@ class RecordingBackend:
 
 @pytest.fixture
 def session(store, session_id):
-    store.put_dataset(session_id, dataset_record("blob", "blob", cloud(400, 3), None, None, None, "a blob", "builtin"))
+    store.put_dataset(session_id, dataset_record("blob-token", "blob", "blob",
+                                                 cloud(400, 3), None, None, None, "a blob", "builtin"))
     return session_id
 
 
@@ -89,7 +90,8 @@ def test_a_run_stores_every_epoch_and_finishes(store, session, runs):
 
 
 def test_two_dimensional_runs_store_the_bmus_of_the_line_sample(store, session_id, runs):
-    store.put_dataset(session_id, dataset_record("flat", "flat", cloud(500, 2), None, None, None, "", "builtin"))
+    store.put_dataset(session_id, dataset_record("flat-token", "flat", "flat",
+                                                 cloud(500, 2), None, None, None, "", "builtin"))
     record = start(runs, session_id, epochs=1)
     train(store, session_id, record.run)
     bmus = store.get_epoch(session_id, record.run, 1)["bmus"]
@@ -161,7 +163,8 @@ def test_an_engine_error_ends_the_run_failed_with_its_message(store, session, ru
 
 def test_a_changed_dataset_fails_the_run(store, session, runs):
     record = start(runs, session)
-    store.put_dataset(session, dataset_record("other", "other", cloud(50, 3), None, None, None, "", "builtin"))
+    store.put_dataset(session, dataset_record("other-token", "other", "other",
+                                                 cloud(50, 3), None, None, None, "", "builtin"))
     assert train(store, session, record.run) is RunStatus.FAILED
     assert "dataset changed" in store.get_run(session, record.run).message
 
@@ -266,7 +269,8 @@ def test_observe_keeps_the_ending_a_job_wrote_before_it_exited(store, session, r
 
 def test_observe_reports_a_run_another_server_left_unfinished(tmp_path, session_id, backend):
     before = DiskcacheStore(tmp_path / "s", server_id="before")
-    before.put_dataset(session_id, dataset_record("blob", "blob", cloud(100, 3), None, None, None, "", "builtin"))
+    before.put_dataset(session_id, dataset_record("blob-token", "blob", "blob",
+                                                 cloud(100, 3), None, None, None, "", "builtin"))
     record = start(Runs(before, backend), session_id)
     before.update_run(session_id, record.run, status=RunStatus.RUNNING)
     before.put_epoch(session_id, record.run, 1, {"epoch": 1}, {"mqe": [1.0]})

@@ -16,7 +16,7 @@ from ui_testkit import walk
 
 from components.ids import PANELS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
-from components.settings import SETTING_CONTROLS, SETTINGS, row_id
+from components.settings import SETTING_CONTROLS, SETTINGS, message_id, row_id
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,8 @@ def page():
 def test_every_id_appears_exactly_once(page):
     ids = [component.id for component in walk(page) if getattr(component, "id", None)]
     assert len(ids) == len(set(ids))
-    setting_ids = set(SETTING_CONTROLS.values()) | {row_id(s) for s in SETTINGS if s.control != "switch"}
+    setting_ids = (set(SETTING_CONTROLS.values()) | {row_id(setting) for setting in SETTINGS}
+                   | {message_id(setting) for setting in SETTINGS})
     assert set(ids) == {str(member) for member in Ids} | setting_ids
 
 
@@ -65,13 +66,14 @@ def test_every_setting_has_a_control(page):
     assert set(SETTING_CONTROLS.values()) <= ids
 
 
-def test_sliders_show_values_and_update_on_release(page):
+def test_sliders_offer_exactly_the_range_the_server_accepts_and_update_on_release(page):
     sliders = [setting for setting in SETTINGS if setting.control == "slider"]
-    assert {setting.name for setting in sliders} == {"width", "height", "sigma", "learning_rate", "epochs"}
+    assert {setting.name for setting in sliders} >= {"width", "height", "sigma", "learning_rate", "epochs"}
     for setting in sliders:
         slider = next(c for c in walk(page) if getattr(c, "id", None) == setting.control_id)
         assert isinstance(slider, dcc.Slider) and slider.updatemode == "mouseup"
-        assert slider.value == setting.default and slider.min > 0 and slider.max <= setting.high
+        assert slider.value == setting.default and slider.max == setting.high
+        assert slider.min == (setting.low + setting.step if setting.low_open else setting.low)
 
 
 def test_the_sidebar_offers_exactly_the_choices_the_server_accepts(page):

@@ -13,11 +13,11 @@ from ui_testkit import cloud
 from callbacks.data import dataset_record
 from callbacks.run_page import POLL_BUSY_MS, POLL_IDLE_MS, PageInput, RunPage, ViewState
 from components.ids import PANELS, Ids
-from components.settings import DEFAULTS
+from components.settings import DEFAULTS, SETTING_CONTROLS
 from zsom_jobs import Runs, RunStatus
 from zsom_jobs.training import run_training
 
-SMALL = {**DEFAULTS, "width": 5, "height": 4, "epochs": 5, "sigma": 2.0}
+SMALL = {**DEFAULTS, "auto_size": False, "width": 5, "height": 4, "epochs": 5, "sigma": 2.0}
 
 
 def text_of(value) -> str:
@@ -64,7 +64,8 @@ class Page:
 
 @pytest.fixture
 def session(store, session_id):
-    store.put_dataset(session_id, dataset_record("flat", "flat", cloud(600, 2), None, None, None, "", "builtin"))
+    store.put_dataset(session_id, dataset_record("flat-token", "flat", "flat",
+                                                 cloud(600, 2), None, None, None, "", "builtin"))
     return session_id
 
 
@@ -173,7 +174,7 @@ def test_a_settings_change_restarts_a_live_run_and_only_a_live_one(store, page, 
     page.settings = {**SMALL, "sigma": 1.5}
     answer = page.send(Ids.SETTINGS_TOUCHED)
     second = page.view["run"]
-    assert second != first and "sigma0 1.5" in page.status(answer)
+    assert second != first and "Restarting with sigma0 2 -> 1.5" in page.status(answer)
     assert store.get_run(page.session_id, first).status is RunStatus.CANCELLED
     runs.cancel(page.session_id)
     page.settings = {**SMALL, "sigma": 1.0}
@@ -186,16 +187,22 @@ def test_without_auto_retrain_a_settings_change_leaves_the_run(store, page, runs
     page.send(Ids.TRAIN)
     first = page.view["run"]
     page.settings = {**SMALL, "sigma": 1.5}
-    page.send(Ids.SETTINGS_TOUCHED)
+    answer = page.send(Ids.SETTINGS_TOUCHED)
     assert page.view["run"] == first and runs.backend.started == [first]
+    # The page says that the run on screen is not what the sidebar asks for.
+    assert "sigma0 2 -> 1.5" in text_of(answer[(Ids.STALE_NOTE, "children")])
+    assert answer[(Ids.PANELS, "className")] == "panels stale"
+    page.settings = dict(SMALL)
+    answer = page.send()
+    assert answer[(Ids.STALE_NOTE, "children")] == "" and answer[(Ids.PANELS, "className")] == "panels"
 
 
 def test_refused_settings_say_why_and_start_nothing(store, page, runs):
     page.settings = {**SMALL, "epochs": 5000}
     answer = page.send(Ids.TRAIN)
     message = text_of(answer[(Ids.SETTINGS_MESSAGE, "children")])
-    assert message == "epochs must be between 1 and 1,000, got 5,000"
-    assert message in page.status(answer)
+    assert message == "epochs must be a whole number from 1 to 1,000, got 5,000"
+    assert "Failed" not in page.status(answer)  # nothing failed: nothing started
     assert runs.backend.started == [] and store.runs(page.session_id) == []
     page.settings = dict(SMALL)
     assert page.send(Ids.TRAIN)[(Ids.SETTINGS_MESSAGE, "children")] == ""
@@ -259,7 +266,8 @@ def test_runs_of_other_data_or_sessions_do_not_open(store, page, session_id):
     other_session = Page(page.logic, "7a1f9c52-3f0e-4c47-9a55-0e7d0b0c1d2e", page.token)
     answer = other_session.send(Ids.RUNS, chosen=run_id)
     assert other_session.view["run"] is None and answer[(Ids.CURVES, "figure")] is no_update
-    store.put_dataset(session_id, dataset_record("other", "other", cloud(100, 3), None, None, None, "", "builtin"))
+    store.put_dataset(session_id, dataset_record("other-token", "other", "other",
+                                                 cloud(100, 3), None, None, None, "", "builtin"))
     page.token = store.get_dataset(session_id)["token"]
     answer = page.send(Ids.DATASET_TOKEN)
     assert page.view["run"] is None and "Press Train" in page.status(answer)
@@ -281,3 +289,68 @@ def test_a_stale_data_token_waits_for_the_data_callback(store, page):
     page.token = "an older token"
     answer = page.send(Ids.DATASET_TOKEN)
     assert all(answer[(panel, "figure")] is no_update for panel in PANELS)
+
+
+def control_outputs(answer: dict) -> dict:
+    """The setting controls' values an answer writes: {setting name: value}."""
+    return {name: answer[(control, "value")] for name, control in SETTING_CONTROLS.items()
+            if answer[(control, "value")] is not no_update}
+
+
+def test_opening_an_older_run_brings_back_its_settings_and_leaves_the_training_run(store, page, runs):
+    older, _ = train_to_the_end(store, page, sigma=1.5, seed=3)
+    page.settings = dict(SMALL)
+    page.send(Ids.TRAIN)
+    training = page.view["run"]
+    answer = page.send(Ids.RUNS, chosen=older)
+    assert page.view["run"] == older
+    restored = control_outputs(answer)
+    assert restored["sigma"] == 1.5 and restored["seed"] == 3 and restored["auto_size"] == []
+    # The sidebar now shows the older run's settings: its echo restarts nothing.
+    page.settings = {**SMALL, "sigma": 1.5, "seed": 3}
+    page.send(Ids.SETTINGS_TOUCHED)
+    assert store.get_run(page.session_id, training).status is RunStatus.QUEUED
+    assert runs.backend.started == [older, training]
+    assert control_outputs(page.send()) == {}  # restored once, not on every answer
+
+
+def test_quick_changes_leave_one_run_in_progress(store, page, runs):
+    page.send(Ids.TRAIN)
+    for sigma in (1.8, 1.6, 1.4):
+        page.settings = {**SMALL, "sigma": sigma}
+        page.send(Ids.SETTINGS_TOUCHED)
+    unfinished = [record for record in store.runs(page.session_id) if not record.finished]
+    assert [record.settings["sigma"] for record in unfinished] == [1.4]
+    page.send()
+    menu = [answer[(Ids.RUNS, "options")] for answer in page.answers if answer[(Ids.RUNS, "options")] is not no_update]
+    labels = [option["label"] for option in menu[-1]]
+    assert sum("in progress" in label for label in labels) == 1
+    # The labels name what tells the runs apart.
+    assert any("sigma0 1.4" in label for label in labels) and any("sigma0 1.6" in label for label in labels)
+
+
+def test_returning_to_a_dataset_finds_its_runs_again(store, page, session):
+    first, _ = train_to_the_end(store, page)
+    flat = store.get_dataset(session)
+    store.put_dataset(session, dataset_record("other-token", "other", "other",
+                                              cloud(100, 3), None, None, None, "", "builtin"))
+    page.token = "other-token"
+    page.send(Ids.DATASET_TOKEN)
+    train_to_the_end(store, page)
+    store.put_dataset(session, flat)
+    page.token = flat["token"]
+    answer = page.send(Ids.DATASET_TOKEN)
+    assert page.view["run"] == first
+    assert [option["value"] for option in answer[(Ids.RUNS, "options")]] == [first]
+
+
+def test_a_reloaded_page_finds_its_run_and_its_settings(store, page, runs):
+    page.settings = {**SMALL, "sigma": 1.5}
+    page.send(Ids.TRAIN)
+    run_id = page.view["run"]
+    reloaded = Page(page.logic, page.session_id, page.token)
+    reloaded.settings = dict(DEFAULTS)  # a new page's sidebar
+    answer = reloaded.send(Ids.DATASET_TOKEN)
+    assert reloaded.view["run"] == run_id and answer[(Ids.CANCEL, "disabled")] is False
+    assert control_outputs(answer)["sigma"] == 1.5
+    assert runs.backend.started == [run_id]  # its run goes on

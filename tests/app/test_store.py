@@ -91,19 +91,27 @@ def test_runs_are_numbered_and_listed_oldest_first(store, session_id):
     assert store.runs(str(uuid.uuid4())) == []
 
 
-def test_trimming_keeps_the_newest_runs_with_epochs_on_the_same_data(store, session_id):
+def test_trimming_keeps_the_newest_runs_with_epochs_on_each_dataset(store, session_id):
     add_run(store, session_id, "other-data", token="old")
     add_run(store, session_id, "no-epochs", epochs=0)
     for run in ("r1", "r2", "r3", "r4"):
         add_run(store, session_id, run)
     add_run(store, session_id, "new", epochs=0)
     store.trim_runs(session_id, keep="new", max_runs=3)
-    assert [record.run for record in store.runs(session_id)] == ["r3", "r4", "new"]
-    for dropped in ("other-data", "no-epochs", "r1", "r2"):
+    assert [record.run for record in store.runs(session_id)] == ["other-data", "r3", "r4", "new"]
+    for dropped in ("no-epochs", "r1", "r2"):
         assert store.get_run(session_id, dropped) is None
         assert store.get_history(session_id, dropped) is None
     assert store.get_epoch(session_id, "r1", 1) is None
     assert store.get_epoch(session_id, "r4", 1) == {"epoch": 1}
+
+
+def test_trimming_drops_the_runs_of_the_datasets_used_longest_ago(store, session_id):
+    for token in ("a", "b", "c", "a"):
+        add_run(store, session_id, f"{token}-{len(store.runs(session_id))}", token=token)
+    add_run(store, session_id, "new", token="d", epochs=0)
+    store.trim_runs(session_id, keep="new", max_runs=3, max_datasets=3)
+    assert [record.run for record in store.runs(session_id)] == ["a-0", "c-2", "a-3", "new"]
 
 
 def test_runs_record_the_server_that_accepted_them(tmp_path, session_id):
