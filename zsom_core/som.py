@@ -23,7 +23,14 @@ from .bmu import BMUPass, BMUSearch
 from .grid import Grid
 from .init import INITS
 from .metrics import metric_code
-from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
+from .neighborhood import (
+    GAUSSIAN,
+    gaussian_smooth,
+    has_surround,
+    neighborhood_code,
+    neighborhood_weights,
+    surround_scale,
+)
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
 from .registry import check_name
 from .schedule import DECAYS, Schedule, adapt_rate
@@ -259,14 +266,32 @@ class SOM:
             h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
             return
-        smoothed = self._smooth(grid, sigma, np.column_stack([pass_.sums, pass_.counts]))
+        values = np.column_stack([pass_.sums, pass_.counts])
+        if has_surround(self.neighborhood):
+            # The centre's and the surround's sums apart, the surround scaled down (see reference.batch_step).
+            centre, surround = self._smooth_parts(grid, sigma, values)
+            smoothed = centre - surround_scale(centre[:, -1], surround[:, -1])[:, None] * surround
+        else:
+            smoothed = self._smooth(grid, sigma, values)
         kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate, *box)
 
     def _smooth(self, grid, sigma, values):
         """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
-        code = neighborhood_code(self.neighborhood)
-        if code == GAUSSIAN and self.cutoff is None:
+        if neighborhood_code(self.neighborhood) == GAUSSIAN and self.cutoff is None:
             return gaussian_smooth(grid, sigma, values)
+        return self._neighborhood_matrix(grid, sigma) @ values
+
+    def _smooth_parts(self, grid, sigma, values):
+        """``C @ values`` and ``N @ values`` for the positive and negative parts of ``H``,
+        ``H = C - N``, both (m, k)."""
+        neighborhood = self._neighborhood_matrix(grid, sigma)
+        centre = np.maximum(neighborhood, 0.0)
+        surround = np.subtract(centre, neighborhood, out=neighborhood)  # in place: one (m, m) array less
+        return centre @ values, surround @ values
+
+    def _neighborhood_matrix(self, grid, sigma):
+        """The neighbourhood matrix ``H`` (m, m) at this sigma, filled over the lanes."""
+        code = neighborhood_code(self.neighborhood)
         m = grid.n_units
         neighborhood = np.empty((m, m))
         lanes = LANES if m * m >= PARALLEL_MIN_ELEMENTS else 1
@@ -278,7 +303,7 @@ class SOM:
                                         self.cutoff or 0.0, neighborhood[start : start + rows])
 
         run_lanes(fill, lanes)
-        return neighborhood @ values
+        return neighborhood
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
         if self.use_numba:
