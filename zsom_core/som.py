@@ -72,7 +72,8 @@ class SOM:
     Parameters are stored as given; ``fit`` validates them, and ``get_params`` /
     ``set_params`` read and change them as scikit-learn's estimators do. ``sigma`` defaults
     to ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
-    sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values.
+    sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values;
+    ``sigma_hold`` is the share of the epochs, at the end, that train at sigma's last value.
     ``epochs`` is how many epochs ``fit`` and ``iter_fit`` train unless they are given
     another number. ``seed`` (an int or a ``numpy.random.Generator``) drives
     initialisation and the online algorithm's sample order: the same seed gives the same
@@ -97,6 +98,7 @@ class SOM:
         decay: str = "linear",
         sigma: float | None = None,
         sigma_end: float | None = None,
+        sigma_hold: float = 0.0,
         learning_rate: float = 0.5,
         learning_rate_end: float | None = None,
         adaptive_lr: bool = False,
@@ -118,6 +120,7 @@ class SOM:
         self.decay = decay
         self.sigma = sigma
         self.sigma_end = sigma_end
+        self.sigma_hold = sigma_hold
         self.learning_rate = learning_rate
         self.learning_rate_end = learning_rate_end
         self.adaptive_lr = adaptive_lr
@@ -191,7 +194,7 @@ class SOM:
         epochs = self.epochs if epochs is None else epochs
         sigma0 = self.sigma if self.sigma is not None else max(self.width, self.height) / 2.0
         return Schedule(self.decay, _check_epochs(epochs), float(sigma0), float(self.learning_rate),
-                        self.sigma_end, self.learning_rate_end)
+                        self.sigma_end, self.learning_rate_end, self.sigma_hold)
 
     # ------------------------------------------------------------------ training
 
