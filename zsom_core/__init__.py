@@ -2,6 +2,7 @@
 
 from .grid import Grid
 from .schedule import Schedule
+from .sizing import auto_map_size
 from .som import SOM, Snapshot
 
-__all__ = ["SOM", "Snapshot", "Grid", "Schedule"]
+__all__ = ["SOM", "Snapshot", "Grid", "Schedule", "auto_map_size"]

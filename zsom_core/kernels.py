@@ -363,8 +363,8 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
     """W <- W + lr (T - W), T = numerator / denominator within [low, high] (the data's box),
     where denominator > 0; other units keep their weights.
 
-    A negative neighbourhood (mexican hat) can make the denominator nearly vanish and T
-    leave the data: the box keeps such a unit bounded.
+    A negative neighbourhood (mexican hat) pushes T beyond the centre's mean, a little
+    (``reference.batch_step``): the box keeps an edge unit from leaving the data.
 
     IN: numerator (m, d) float64 and denominator (m,) float64, the neighbourhood-weighted
     sums and counts; learning_rate; low, high (d,) float64, the data's box.

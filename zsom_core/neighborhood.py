@@ -5,6 +5,12 @@ unit moves towards that sample. An optional cut-off radius, in units of sigma, z
 function beyond it (the original ZSOM cut the gaussian at 2.5 sigma); a cut-off also keeps
 far gaussian tails from turning into slow subnormal floats.
 
+The mexican hat is negative beyond sigma (its surround): units there move away from the
+sample. Unchecked, the surround outweighs the centre (in the plane the hat integrates to
+zero) and pushes the map's units out of the data, where nothing pulls them back; so each
+unit's surround may pull on it at most ``SURROUND_CAP`` times as hard as its centre does
+(``surround_scale``).
+
 ``NEIGHBORHOODS`` maps each public name to the kernels' code, ``NEIGHBORHOOD_LABELS`` to
 the label a user reads.
 """
@@ -24,6 +30,10 @@ NEIGHBORHOODS = {
     "triangle": TRIANGLE,
 }
 
+# The surround's data-weighted pull on a unit, as a share of its centre's at most. Larger
+# caps let the surround push edge units out of the data (benchmarks/README.md).
+SURROUND_CAP = 0.05
+
 NEIGHBORHOOD_LABELS = {
     "gaussian": "Gaussian",
     "bubble": "Bubble",
@@ -36,6 +46,26 @@ def neighborhood_code(name: str) -> int:
     """The kernel code of ``name``; raises ``ValueError`` naming the valid neighbourhoods."""
     check_name(name, NEIGHBORHOODS, "neighborhood", "neighborhoods")
     return NEIGHBORHOODS[name]
+
+
+def has_surround(name: str) -> bool:
+    """Whether the neighbourhood ``name`` is negative somewhere (the mexican hat)."""
+    return neighborhood_code(name) == MEXICAN_HAT
+
+
+def surround_scale(centre_mass: np.ndarray, surround_mass: np.ndarray) -> np.ndarray:
+    """The factor on each unit's surround (the negative part of its neighbourhood), (m,).
+
+    ``centre_mass`` and ``surround_mass`` (m,) are the unit's positive and negative
+    neighbourhood weights summed over the samples (each sample counting at its winner):
+    the surround is scaled down until it weighs at most ``SURROUND_CAP`` times the centre.
+    A unit whose centre caught nothing gets 0: nothing pushes it out of the data either.
+    """
+    centre_mass = np.asarray(centre_mass, dtype=np.float64)
+    surround_mass = np.asarray(surround_mass, dtype=np.float64)
+    ratio = np.divide(SURROUND_CAP * centre_mass, surround_mass, out=np.ones_like(centre_mass),
+                      where=surround_mass > 0)
+    return np.minimum(1.0, ratio)
 
 
 def neighborhood_weights(distances: np.ndarray, sigma: float, name: str = "gaussian",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN, metric_code
-from .neighborhood import neighborhood_weights
+from .neighborhood import neighborhood_weights, surround_scale
 
 
 def pairwise_distances(X: np.ndarray, W: np.ndarray, metric: str = "euclidean", p: float = 2.0) -> np.ndarray:
@@ -49,16 +49,25 @@ def best_two_units(X, W, metric="euclidean", p=2.0):
 def batch_step(X, W, first, neighborhood_matrix, learning_rate):
     """ZSOM's damped batch step ``W + lr (T - W)``, T the neighbourhood-weighted mean.
 
-    Units whose neighbourhood caught no sample (total weight <= 0) keep their weights;
-    targets stay within the data's box (a negative neighbourhood can push them out).
+    With a surround (negative weights, the mexican hat) T is the centre's weighted mean
+    pushed away from the surround's, the surround scaled by ``surround_scale``:
+    T = (C S - b N S) / (C n - b N n), C and N the positive and negative parts of the
+    neighbourhood matrix, S and n the winners' sums and counts, b the scale. The scale
+    keeps the denominator at least (1 - SURROUND_CAP) C n, so T is T_centre pushed at
+    most SURROUND_CAP / (1 - SURROUND_CAP) of the way from T_surround beyond it.
+    Units whose centre caught no sample keep their weights; targets stay within the
+    data's box.
     """
     X = np.asarray(X, dtype=np.float64)
     m = W.shape[0]
     counts = np.bincount(first, minlength=m).astype(np.float64)
     sums = np.zeros_like(W, dtype=np.float64)
     np.add.at(sums, first, X)
-    numerator = neighborhood_matrix @ sums
-    denominator = neighborhood_matrix @ counts
+    centre = np.maximum(neighborhood_matrix, 0.0)
+    surround = np.maximum(-neighborhood_matrix, 0.0)
+    scale = surround_scale(centre @ counts, surround @ counts)
+    numerator = centre @ sums - scale[:, None] * (surround @ sums)
+    denominator = centre @ counts - scale * (surround @ counts)
     updated = denominator > 0
     target = W.astype(np.float64).copy()
     target[updated] = np.clip(numerator[updated] / denominator[updated, None], X.min(axis=0), X.max(axis=0))

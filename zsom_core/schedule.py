@@ -10,9 +10,14 @@ Epochs are counted from 0 to ``epochs - 1``; epoch ``t`` trains with ``sigma(t)`
 
 Either end may be pinned instead: with ``sigma_end`` (or ``learning_rate_end``) set, the
 value runs from its start to exactly that end at the last epoch, linearly or
-geometrically. The adaptive learning rate changes the decay factor (linear) or tau
-(exponential) as training goes; the schedule takes that rate as an argument so that it
-stays a plain, queryable description.
+geometrically. ``sigma_hold`` ends the run with that share of its epochs at sigma's last
+value (a fine-tuning phase): sigma follows the schedule of a run that many epochs
+shorter, then holds. While sigma still shrinks
+the map still moves, so only a held sigma lets a run end converged.
+
+The adaptive learning rate changes the decay factor (linear) or tau (exponential) as
+training goes; the schedule takes that rate as an argument so that it stays a plain,
+queryable description.
 
 ``DECAYS`` maps each decay's name to its implementation (a ``Decay``), ``DECAY_LABELS``
 to the label a user reads.
@@ -21,6 +26,7 @@ to the label a user reads.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -129,6 +135,7 @@ class Schedule:
     learning_rate0: float
     sigma_end: float | None = None
     learning_rate_end: float | None = None
+    sigma_hold: float = 0.0
 
     def __post_init__(self):
         get_decay(self.decay)
@@ -138,23 +145,36 @@ class Schedule:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        hold = self.sigma_hold
+        if isinstance(hold, bool) or not (isinstance(hold, numbers.Real) and 0.0 <= hold < 1.0):
+            raise ValueError(f"sigma_hold must be a share of the epochs in [0, 1), got {self.sigma_hold!r}")
 
     @property
     def default_rate(self) -> float:
         """The adaptive rule's starting point: the linear decay factor or the exponential tau."""
         return DECAYS[self.decay].default_rate(self.epochs)
 
+    @property
+    def sigma_epochs(self) -> int:
+        """The epochs over which sigma decays; it holds its last value over the rest.
+
+        At least two when the run has two, so that a pinned end is reached.
+        """
+        return max(min(2, self.epochs), self.epochs - math.floor(self.sigma_hold * self.epochs))
+
     def sigma(self, epoch: int) -> float:
         decay = DECAYS[self.decay]
+        epochs = self.sigma_epochs
+        epoch = min(epoch, epochs - 1)
         if self.sigma_end is not None:
-            return _towards(decay, self.sigma0, self.sigma_end, self._progress(epoch))
-        return max(SIGMA_FLOOR, decay.value(self.sigma0, epoch, self.epochs, decay.sigma_rate(self.epochs)))
+            return _towards(decay, self.sigma0, self.sigma_end, _progress(epoch, epochs))
+        return max(SIGMA_FLOOR, decay.value(self.sigma0, epoch, epochs, decay.sigma_rate(epochs)))
 
     def learning_rate(self, epoch: int, rate: float | None = None) -> float:
         """Learning rate at ``epoch``; ``rate`` is the adaptive decay factor or tau."""
         decay = DECAYS[self.decay]
         if self.learning_rate_end is not None and rate is None:
-            return _towards(decay, self.learning_rate0, self.learning_rate_end, self._progress(epoch))
+            return _towards(decay, self.learning_rate0, self.learning_rate_end, _progress(epoch, self.epochs))
         rate = self.default_rate if rate is None else rate
         return decay.value(self.learning_rate0, epoch, self.epochs, rate)
 
@@ -163,8 +183,10 @@ class Schedule:
         epochs = range(self.epochs)
         return [self.sigma(t) for t in epochs], [self.learning_rate(t) for t in epochs]
 
-    def _progress(self, epoch: int) -> float:
-        return epoch / (self.epochs - 1) if self.epochs > 1 else 0.0
+
+
+def _progress(epoch: int, epochs: int) -> float:
+    return epoch / (epochs - 1) if epochs > 1 else 0.0
 
 
 def _towards(decay: Decay, start: float, end: float, progress: float) -> float:

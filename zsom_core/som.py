@@ -23,7 +23,14 @@ from .bmu import BMUPass, BMUSearch
 from .grid import Grid
 from .init import INITS
 from .metrics import metric_code
-from .neighborhood import GAUSSIAN, gaussian_smooth, neighborhood_code, neighborhood_weights
+from .neighborhood import (
+    GAUSSIAN,
+    gaussian_smooth,
+    has_surround,
+    neighborhood_code,
+    neighborhood_weights,
+    surround_scale,
+)
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
 from .registry import check_name
 from .schedule import DECAYS, Schedule, adapt_rate
@@ -65,7 +72,8 @@ class SOM:
     Parameters are stored as given; ``fit`` validates them, and ``get_params`` /
     ``set_params`` read and change them as scikit-learn's estimators do. ``sigma`` defaults
     to ``max(width, height) / 2``. ``cutoff`` zeroes the neighbourhood beyond that many
-    sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values.
+    sigmas. ``sigma_end`` / ``learning_rate_end`` pin the schedule's last values;
+    ``sigma_hold`` is the share of the epochs, at the end, that train at sigma's last value.
     ``epochs`` is how many epochs ``fit`` and ``iter_fit`` train unless they are given
     another number. ``seed`` (an int or a ``numpy.random.Generator``) drives
     initialisation and the online algorithm's sample order: the same seed gives the same
@@ -90,6 +98,7 @@ class SOM:
         decay: str = "linear",
         sigma: float | None = None,
         sigma_end: float | None = None,
+        sigma_hold: float = 0.0,
         learning_rate: float = 0.5,
         learning_rate_end: float | None = None,
         adaptive_lr: bool = False,
@@ -111,6 +120,7 @@ class SOM:
         self.decay = decay
         self.sigma = sigma
         self.sigma_end = sigma_end
+        self.sigma_hold = sigma_hold
         self.learning_rate = learning_rate
         self.learning_rate_end = learning_rate_end
         self.adaptive_lr = adaptive_lr
@@ -184,7 +194,7 @@ class SOM:
         epochs = self.epochs if epochs is None else epochs
         sigma0 = self.sigma if self.sigma is not None else max(self.width, self.height) / 2.0
         return Schedule(self.decay, _check_epochs(epochs), float(sigma0), float(self.learning_rate),
-                        self.sigma_end, self.learning_rate_end)
+                        self.sigma_end, self.learning_rate_end, self.sigma_hold)
 
     # ------------------------------------------------------------------ training
 
@@ -259,14 +269,32 @@ class SOM:
             h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
             return
-        smoothed = self._smooth(grid, sigma, np.column_stack([pass_.sums, pass_.counts]))
+        values = np.column_stack([pass_.sums, pass_.counts])
+        if has_surround(self.neighborhood):
+            # The centre's and the surround's sums apart, the surround scaled down (see reference.batch_step).
+            centre, surround = self._smooth_parts(grid, sigma, values)
+            smoothed = centre - surround_scale(centre[:, -1], surround[:, -1])[:, None] * surround
+        else:
+            smoothed = self._smooth(grid, sigma, values)
         kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate, *box)
 
     def _smooth(self, grid, sigma, values):
         """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
-        code = neighborhood_code(self.neighborhood)
-        if code == GAUSSIAN and self.cutoff is None:
+        if neighborhood_code(self.neighborhood) == GAUSSIAN and self.cutoff is None:
             return gaussian_smooth(grid, sigma, values)
+        return self._neighborhood_matrix(grid, sigma) @ values
+
+    def _smooth_parts(self, grid, sigma, values):
+        """``C @ values`` and ``N @ values`` for the positive and negative parts of ``H``,
+        ``H = C - N``, both (m, k)."""
+        neighborhood = self._neighborhood_matrix(grid, sigma)
+        centre = np.maximum(neighborhood, 0.0)
+        surround = np.subtract(centre, neighborhood, out=neighborhood)  # in place: one (m, m) array less
+        return centre @ values, surround @ values
+
+    def _neighborhood_matrix(self, grid, sigma):
+        """The neighbourhood matrix ``H`` (m, m) at this sigma, filled over the lanes."""
+        code = neighborhood_code(self.neighborhood)
         m = grid.n_units
         neighborhood = np.empty((m, m))
         lanes = LANES if m * m >= PARALLEL_MIN_ELEMENTS else 1
@@ -278,7 +306,7 @@ class SOM:
                                         self.cutoff or 0.0, neighborhood[start : start + rows])
 
         run_lanes(fill, lanes)
-        return neighborhood @ values
+        return neighborhood
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
         if self.use_numba:

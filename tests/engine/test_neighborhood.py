@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zsom_core import Grid
-from zsom_core.neighborhood import NEIGHBORHOODS, gaussian_smooth, neighborhood_code, neighborhood_weights
+from zsom_core.neighborhood import (
+    NEIGHBORHOODS,
+    SURROUND_CAP,
+    gaussian_smooth,
+    has_surround,
+    neighborhood_code,
+    neighborhood_weights,
+    surround_scale,
+)
 
 from .helpers import LATTICE_IDS, LATTICES, numba_neighborhood_matrix
 from .helpers import NEIGHBORHOODS as NAMES
@@ -126,3 +134,12 @@ def test_gaussian_smooth_equals_the_dense_neighbourhood_product(grid, sigma, see
     values = np.random.default_rng(seed).normal(size=(grid.n_units, 3))
     expected = neighborhood_weights(grid.distances, sigma, "gaussian") @ values
     np.testing.assert_allclose(gaussian_smooth(grid, sigma, values), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_surround_scale_caps_the_surround_at_a_share_of_the_centre():
+    centre = np.array([1.0, 1.0, 2.0, 0.0, 3.0])
+    surround = np.array([0.0, 0.01, 100.0, 5.0, 3.0 * SURROUND_CAP])
+    scale = surround_scale(centre, surround)
+    np.testing.assert_allclose(scale, [1.0, 1.0, SURROUND_CAP * 2.0 / 100.0, 0.0, 1.0])
+    assert np.all(scale * surround <= SURROUND_CAP * centre + 1e-15)
+    assert [has_surround(name) for name in NEIGHBORHOODS] == [False, False, True, False]

@@ -82,6 +82,10 @@ def test_pinned_ends_are_exact_at_the_last_epoch(decay, start, end):
         ({"learning_rate0": float("inf")}, r"learning_rate0 must be a positive finite number"),
         ({"sigma_end": float("nan")}, r"sigma_end must be a positive finite number"),
         ({"learning_rate_end": 0.0}, r"learning_rate_end must be a positive finite number"),
+        ({"sigma_hold": -0.1}, r"sigma_hold must be a share of the epochs in \[0, 1\)"),
+        ({"sigma_hold": 1.0}, r"sigma_hold must be a share"),
+        ({"sigma_hold": True}, r"sigma_hold must be a share"),
+        ({"sigma_hold": "0.2"}, r"sigma_hold must be a share"),
     ],
 )
 def test_invalid_schedules_raise(kwargs, match):
@@ -191,3 +195,31 @@ def test_som_pinned_sigma_end_reaches_it(blobs):
     som = SOM(4, 4, sigma=3.0, sigma_end=0.3, learning_rate=0.6, learning_rate_end=0.02).fit(blobs, epochs=6)
     assert som.sigma_history_[0] == 3.0 and som.sigma_history_[-1] == pytest.approx(0.3, rel=1e-12)
     assert som.learning_rate_history_[-1] == pytest.approx(0.02, rel=1e-12)
+
+
+@pytest.mark.parametrize("decay", ["linear", "exponential"])
+@pytest.mark.parametrize("sigma_end", [None, 0.4])
+def test_sigma_hold_ends_the_run_at_sigma_s_last_value(decay, sigma_end):
+    held = Schedule(decay, 50, 6.0, 0.5, sigma_end, 0.02, sigma_hold=0.2)
+    shorter = Schedule(decay, 40, 6.0, 0.5, sigma_end, 0.02)
+    sigmas, rates = held.values()
+    # sigma runs the schedule of a run 10 epochs shorter, then holds its last value
+    assert held.sigma_epochs == 40
+    assert sigmas[:40] == shorter.values()[0]
+    assert sigmas[40:] == [sigmas[39]] * 10
+    if sigma_end is not None:
+        assert sigmas[39] == sigma_end
+    # the learning rate is the whole run's
+    assert rates == Schedule(decay, 50, 6.0, 0.5, sigma_end, 0.02).values()[1]
+
+
+def test_sigma_hold_leaves_two_epochs_to_reach_a_pinned_end():
+    s = Schedule("linear", 2, 3.0, 0.5, sigma_end=0.5, sigma_hold=0.9)
+    assert s.values()[0] == [3.0, 0.5]
+    assert Schedule("linear", 1, 3.0, 0.5, sigma_end=0.5, sigma_hold=0.5).values()[0] == [3.0]
+
+
+def test_som_passes_sigma_hold_to_its_schedule(blobs):
+    som = SOM(4, 4, sigma=3.0, sigma_end=0.3, sigma_hold=0.25).fit(blobs, epochs=8)
+    assert som.schedule_.sigma_hold == 0.25
+    assert som.sigma_history_[-3:] == [0.3] * 3 and som.sigma_history_[-4] > 0.3

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from zsom_core import SOM, Snapshot
+from zsom_core.datasets import load_dataset
 from zsom_core.neighborhood import neighborhood_weights
 
 from .helpers import flat
@@ -321,6 +322,27 @@ def test_every_neighbourhood_trains_to_a_finite_map(neighborhood, topology, toro
                   seed=0).fit(X, epochs=6)
         assert np.isfinite(som.weights_).all()
         assert np.isfinite(som.mqe_history_).all()
+
+
+@pytest.fixture(scope="module")
+def real_data():
+    """A 2,000-point sample of the bunny's surface and the 2-D clusters, as the dashboard loads them."""
+    return {"bunny": load_dataset("bunny", n=2_000, seed=0).points, "clusters": load_dataset("clusters", seed=0).points}
+
+
+@pytest.mark.parametrize("dataset", ["bunny", "clusters"])
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+@pytest.mark.parametrize("neighborhood", ["gaussian", "bubble", "mexican_hat", "triangle"])
+def test_every_neighbourhood_lowers_the_quantization_error(real_data, dataset, algorithm, neighborhood, request):
+    if (neighborhood, algorithm) == ("mexican_hat", "online"):
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="the online kernel lets the surround push units out of the data: it needs the "
+                                "batch step's per-unit surround cap (neighborhood.surround_scale)"))
+    X = real_data[dataset]
+    som = SOM(8, 6, topology="hex", neighborhood=neighborhood, algorithm=algorithm, sigma=2.0, sigma_end=0.5,
+              seed=0).fit(X, epochs=20)
+    assert som.mqe_history_[-1] < som.initial_mqe_
+    assert som.dead_units(X) < som.grid.n_units / 4
 
 
 def test_predict_on_a_single_sample(data):
