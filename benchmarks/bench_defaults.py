@@ -1,11 +1,12 @@
 """Do the dashboard's default settings train every built-in dataset to a converged map?
 
-    .venv/bin/python benchmarks/bench_defaults.py                        # the recommended defaults
-    .venv/bin/python benchmarks/bench_defaults.py --set sigma_end=1 --set epochs=50
+    .venv/bin/python benchmarks/bench_defaults.py                        # the dashboard's defaults
+    .venv/bin/python benchmarks/bench_defaults.py --set sigma_end=1 --set auto_size=False --set width=30
     .venv/bin/python benchmarks/bench_defaults.py --only clusters,bunny --set neighborhood=mexican_hat
 
 Every built-in dataset is loaded as the dashboard loads it (its default sample count, the
-dashboard's data seed) and trained with ``DEFAULTS`` on a map of ``auto_map_size``. The
+dashboard's data seed) and trained with the dashboard's defaults (``components.settings.DEFAULTS``, the settings
+table's), the map's size and sigma0 chosen from the data as the dashboard chooses them. The
 table says, per dataset: the map, its dead units (units that win no sample), the MQE
 before and after training, how much the MQE still fell over the last tenth of the
 epochs (a converged run falls less than ``CONVERGED_DROP``), the topographic error and
@@ -23,56 +24,23 @@ from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from zsom_core import SOM, auto_map_size  # noqa: E402
+from components.settings import DEFAULTS, SettingsError, auto_sizes, parse_settings  # noqa: E402
+from zsom_core import SOM  # noqa: E402
 from zsom_core.datasets import DATASETS, load_dataset  # noqa: E402
 
-# The recommended defaults, as the settings table would hold them. ``sigma_fraction`` is
-# sigma0 as a share of the map's larger side (the map's size follows the data, so a fixed
-# sigma0 would be a different share of every map); a ``sigma`` that is not None is a fixed
-# sigma0 instead.
-DEFAULTS = {
-    "size": "auto",
-    "topology": "hex",
-    "init": "pca",
-    "algorithm": "batch",
-    "neighborhood": "gaussian",
-    "decay": "linear",
-    "epochs": 50,
-    "sigma": None,
-    "sigma_fraction": 0.25,
-    "sigma_end": 0.5,
-    "sigma_hold": 0.4,
-    "learning_rate": 1.0,
-    "learning_rate_end": 0.05,
-    "seed": 0,
-}
 DATA_SEED = 0  # the dashboard's (callbacks/data.py)
 CONVERGED_DROP = 0.02
-
-
-def som_for(settings: dict, width: int, height: int) -> SOM:
-    """The SOM the settings describe on a ``width x height`` map."""
-    engine = {name: value for name, value in settings.items() if name not in ("size", "sigma_fraction", "epochs")}
-    if settings["sigma"] is None and settings["sigma_fraction"] is not None:
-        engine["sigma"] = settings["sigma_fraction"] * max(width, height)
-    return SOM(width, height, epochs=settings["epochs"], **engine)
-
-
-def map_size(settings: dict, points) -> tuple[int, int]:
-    if settings["size"] == "auto":
-        return auto_map_size(points, settings["topology"])
-    width, height = (int(side) for side in str(settings["size"]).split("x"))
-    return width, height
 
 
 def measure(name: str, settings: dict) -> dict:
     """Train one dataset with the settings; the row of the table."""
     points = load_dataset(name, seed=DATA_SEED).points
-    width, height = map_size(settings, points)
-    som_for(settings, width, height).fit(points, epochs=1)  # warm-up: compile or cache load
-    som = som_for(settings, width, height)
+    resolved = parse_settings(settings).resolved(auto_sizes(points))
+    width, height = resolved.width, resolved.height
+    SOM(**resolved.som_kwargs()).fit(points, epochs=1)  # warm-up: compile or cache load
+    som = SOM(**resolved.som_kwargs())
     start = time.perf_counter()
-    last = deque(som.iter_fit(points), maxlen=1)[0]  # the last epoch's snapshot
+    last = deque(som.iter_fit(points, resolved.epochs), maxlen=1)[0]  # the last epoch's snapshot
     seconds = time.perf_counter() - start
     history = som.mqe_history_
     tenth = max(1, len(history) // 10)
@@ -118,7 +86,8 @@ def parse_value(text: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="change one setting of DEFAULTS (repeatable); size takes 'auto' or 'WxH'")
+                        help="change one setting of the dashboard's defaults (repeatable): a name of the "
+                             "settings table; switches take True or False")
     parser.add_argument("--only", default="", help="comma-separated dataset names (default: every built-in)")
     args = parser.parse_args(argv)
     settings = dict(DEFAULTS)
@@ -132,6 +101,10 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown dataset(s) {', '.join(unknown)}; valid: {', '.join(DATASETS)}")
 
+    try:
+        parse_settings(settings)
+    except SettingsError as error:
+        parser.error(str(error))
     print("settings: " + ", ".join(f"{name}={value!r}" for name, value in settings.items()))
     print(f"numba threads: {os.environ.get('NUMBA_NUM_THREADS', 'default')}; cpus: {os.cpu_count()}")
     rows = []

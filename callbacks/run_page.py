@@ -174,7 +174,7 @@ class RunPage:
         dataset = self.store.get_dataset(page.session_id)
         if dataset is None:
             return None
-        return parse_settings(page.settings).sized_for(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
+        return parse_settings(page.settings).resolved(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
 
     def _runs_as_asked(self, record: RunRecord, page: PageInput) -> bool:
         dataset = self.store.get_dataset(page.session_id)

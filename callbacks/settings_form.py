@@ -16,9 +16,11 @@ from components.ids import Ids
 from components.settings import (
     SETTING_CONTROLS,
     SETTINGS,
+    SettingsError,
     TrainingSettings,
     auto_sizes,
     check_settings,
+    hint_id,
     message_id,
     row_id,
 )
@@ -34,28 +36,42 @@ def form_answer(values: dict, dataset: dict | None) -> dict:
     """The outputs of ``check_form`` for raw control ``values`` and the session's dataset;
     keys are (component id, property)."""
     settings, problems = check_settings(values)
+    resolved = None
+    if dataset is not None:
+        try:
+            resolved = settings.resolved(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
+        except SettingsError as error:
+            problems.setdefault(error.setting, str(error))
     outputs = {(message_id(setting), "children"): problems.get(setting.name, "") for setting in SETTINGS}
     for setting in SHOWN_IF:
         applies = getattr(settings, setting.shown_if[0]) == setting.shown_if[1]
         outputs[(row_id(setting), "style")] = {} if applies else HIDDEN
     outputs[(Ids.TRAIN, "disabled")] = bool(problems)
-    outputs[(Ids.AUTO_SIZE_HINT, "children")] = _size_hint(settings, dataset)
+    for setting in CHOICES:
+        chosen = resolved is not None and getattr(settings, setting.name)
+        outputs[(hint_id(setting), "children")] = HINTS[setting.name](resolved, dataset) if chosen else ""
     return outputs
 
 
-def _size_hint(settings: TrainingSettings, dataset: dict | None):
-    if not settings.auto_size or dataset is None:
-        return ""
-    sized = settings.sized_for(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
-    units = sized.width * sized.height
-    return html.Span([html.B(f"{sized.width} x {sized.height}"),
+def _size_hint(settings: TrainingSettings, dataset: dict):
+    units = settings.width * settings.height
+    return html.Span([html.B(f"{settings.width} x {settings.height}"),
                       f" ({units:,} units) for {dataset['display']['n']:,} samples"])
+
+
+def _sigma_hint(settings: TrainingSettings, dataset: dict):
+    return html.Span([html.B(f"sigma0 {settings.sigma:g}"), f" for the {settings.width} x {settings.height} map"])
+
+
+# What each page choice says it chose, under its switch.
+HINTS = {"auto_size": _size_hint, "auto_sigma": _sigma_hint}
+CHOICES = [setting for setting in SETTINGS if not setting.engine]
 
 
 def register(app, store: Store) -> None:
     outputs = [*[Output(message_id(setting), "children") for setting in SETTINGS],
                *[Output(row_id(setting), "style") for setting in SHOWN_IF],
-               Output(Ids.TRAIN, "disabled"), Output(Ids.AUTO_SIZE_HINT, "children")]
+               Output(Ids.TRAIN, "disabled"), *[Output(hint_id(setting), "children") for setting in CHOICES]]
     keys = [(str(output.component_id), output.component_property) for output in outputs]
 
     @app.callback(

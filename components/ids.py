@@ -43,7 +43,6 @@ class Ids(str, Enum):
 
     # settings: each control's id comes from its row in components.settings.SETTINGS
     AUTO_RETRAIN = "auto-retrain"
-    AUTO_SIZE_HINT = "auto-size-hint"
     SETTINGS_MESSAGE = "settings-message"
 
     # panels

@@ -11,7 +11,7 @@ from dash import dcc, html
 from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids
-from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, message_id, row_id
+from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, hint_id, message_id, row_id
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
@@ -145,7 +145,7 @@ def _setting_row(setting: Setting):
     hidden = {"style": {"display": "none"}} if setting.shown_if is not None else {}
     message = html.Div(id=message_id(setting), className="field-message", **{"aria-live": "polite"})
     if setting.control == "switch":
-        hint = html.Div(id=Ids.AUTO_SIZE_HINT, className="field-hint") if setting.name == "auto_size" else None
+        hint = None if setting.engine else html.Div(id=hint_id(setting), className="field-hint")
         return html.Div([control, hint, message], id=row_id(setting), className="field field-switch",
                         title=setting.help or None, **hidden)
     hint = setting.help if setting.control == "number" else None

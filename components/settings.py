@@ -32,6 +32,8 @@ from zsom_core.som import ALGORITHM_LABELS
 MIN_SIDE, MAX_SIDE = 2, 100
 MIN_SAMPLES, MAX_SAMPLES = 100, 200_000
 MAX_SEED = 2**31 - 1
+# Left to the map, sigma0 is this fraction of its larger side (the SOM Toolbox's rough start).
+AUTO_SIGMA_SHARE = 4
 MAX_UPLOAD_BYTES = 50 * 2**20
 
 
@@ -115,20 +117,25 @@ SETTINGS = (
             help="opposite edges of the map are neighbours"),
     Setting("init", "Initialisation", "choice", "radio", "init", "pca", "map", choices=PCA_FIRST,
             help="PCA spreads the map over the data's first two principal components"),
-    Setting("epochs", "Epochs", "integer", "slider", "epochs", 100, "training", 1, 1_000, 1,
+    Setting("epochs", "Epochs", "integer", "slider", "epochs", 50, "training", 1, 1_000, 1,
             marks=(1, 250, 500, 1_000), help="passes over the data"),
+    Setting("auto_sigma", "Sigma0 from the map size", "flag", "switch", "auto-sigma", True, "training", engine=False,
+            help=f"the neighbourhood starts at 1/{AUTO_SIGMA_SHARE:g} of the map's larger side "
+                 "(the SOM Toolbox's start); off to choose it"),
     Setting("sigma", "Sigma0 (neighbourhood radius)", "number", "slider", "sigma0", 8.0, "training", 0.0,
-            float(MAX_SIDE), 0.5, low_open=True, marks=(0.5, 25, 50, 75, 100), noun="sigma0",
-            help="in grid units, at the first epoch"),
+            float(MAX_SIDE), 0.5, low_open=True, marks=(0.5, 25, 50, 75, 100), shown_if=("auto_sigma", False),
+            noun="sigma0", help="in grid units, at the first epoch"),
     Setting("sigma_end", "Sigma at the end", "number", "number", "sigma-end", 0.5, "training", 0.0, float(MAX_SIDE),
             0.1, low_open=True, noun="sigma at the end",
-            help="at the last epoch, above 0 and at most sigma0; below 1 the last epochs fit each unit "
-                 "to its own samples"),
-    Setting("learning_rate", "Learning rate", "number", "slider", "learning-rate", 0.5, "training", 0.0, 1.0, 0.01,
+            help="above 0 and at most sigma0; below 1 each unit ends fitted to its own samples"),
+    Setting("sigma_hold", "Epochs at the end sigma (share)", "number", "slider", "sigma-hold", 0.4, "training", 0.0,
+            0.9, 0.05, marks=(0, 0.4, 0.9), noun="share of epochs at the end sigma",
+            help="the last share of the epochs trains at the end sigma, so that the map settles"),
+    Setting("learning_rate", "Learning rate", "number", "slider", "learning-rate", 1.0, "training", 0.0, 1.0, 0.01,
             low_open=True, marks=(0.01, 0.5, 1), help="at the first epoch"),
     Setting("adaptive_lr", "Adaptive learning rate", "flag", "switch", "adaptive-lr", False, "training",
             help="the learning rate follows the trend of the mean quantization error"),
-    Setting("learning_rate_end", "Learning rate at the end", "number", "slider", "learning-rate-end", 0.02,
+    Setting("learning_rate_end", "Learning rate at the end", "number", "slider", "learning-rate-end", 0.05,
             "training", 0.0, 1.0, 0.01, low_open=True, marks=(0.01, 0.5, 1), shown_if=("adaptive_lr", False),
             none_when_hidden=True, noun="learning rate at the end",
             help="at the last epoch (the adaptive rate sets its own)"),
@@ -157,6 +164,11 @@ FLAGS = tuple(setting.name for setting in SETTINGS if setting.kind == "flag")
 def row_id(setting: Setting) -> str:
     """The id of the sidebar row that holds a setting's control (shown or hidden)."""
     return f"{setting.control_id}-row"
+
+
+def hint_id(setting: Setting) -> str:
+    """The id of the line under a page choice's switch that says what it chose."""
+    return f"{setting.control_id}-hint"
 
 
 def message_id(setting: Setting) -> str:
@@ -218,16 +230,22 @@ class TrainingSettings:
         """What a map panel's geometry depends on: [width, height, topology]."""
         return [self.width, self.height, self.topology]
 
-    def sized_for(self, auto_sizes: dict) -> TrainingSettings:
-        """These settings with the map's size taken from ``auto_sizes`` (topology ->
-        [width, height], see ``auto_sizes``) when the page leaves it to the data; a
-        toroidal hexagonal map gets the even height it needs."""
-        if not self.auto_size:
-            return self
-        width, height = auto_sizes[self.topology]
-        if self.toroidal and self.topology == "hex" and height % 2:
-            height = height + 1 if height < MAX_SIDE else height - 1
-        return self.replace(width=width, height=height)
+    def resolved(self, auto_sizes: dict) -> TrainingSettings:
+        """These settings with what the page leaves to the data decided: the map's size
+        from ``auto_sizes`` (topology -> [width, height], see ``auto_sizes``; a toroidal
+        hexagonal map gets the even height it needs), then sigma0 from the map's size.
+        ``SettingsError`` when sigma0 so chosen is below the end sigma."""
+        settings = self
+        if self.auto_size:
+            width, height = auto_sizes[self.topology]
+            if self.toroidal and self.topology == "hex" and height % 2:
+                height = height + 1 if height < MAX_SIDE else height - 1
+            settings = settings.replace(width=width, height=height)
+        if self.auto_sigma:
+            settings = settings.replace(sigma=max(settings.width, settings.height) / AUTO_SIGMA_SHARE)
+            if settings.sigma_end > settings.sigma:
+                raise SettingsError(_sigma_end_problem(settings.sigma, settings.sigma_end), "sigma_end")
+        return settings
 
     def schedule(self) -> tuple[list[float], list[float]]:
         """The planned sigma and learning rate of every epoch (plain arithmetic, no kernels)."""
@@ -238,8 +256,9 @@ class TrainingSettings:
         wrap = " toroidal" if self.toroidal else ""
         metric = f"minkowski p={self.p:g}" if self.metric == "minkowski" else self.metric
         rate = "adaptive lr" if self.adaptive_lr else f"lr {self.learning_rate:g} -> {self.learning_rate_end:g}"
+        hold = f" (last {self.sigma_hold:.0%} held)" if self.sigma_hold else ""
         return (f"{self.width}x{self.height} {self.topology}{wrap}, {metric}, {self.neighborhood}, "
-                f"{self.decay} decay, sigma {self.sigma:g} -> {self.sigma_end:g}, {rate}, "
+                f"{self.decay} decay, sigma {self.sigma:g} -> {self.sigma_end:g}{hold}, {rate}, "
                 f"{self.epochs} epochs, {self.algorithm}, seed {self.seed}")
 
 
@@ -295,11 +314,14 @@ def check_settings(raw: dict) -> tuple[TrainingSettings, dict[str, str]]:
     return TrainingSettings(values), problems
 
 
+def _sigma_end_problem(sigma: float, sigma_end: float) -> str:
+    return f"sigma at the end must not exceed sigma0 ({sigma:g}), got {sigma_end:g}"
+
+
 def _conflicts(values: dict):
     """(setting, message) for each rule between two settings that ``values`` breaks."""
-    if values["sigma_end"] > values["sigma"]:
-        yield "sigma_end", (f"sigma at the end must not exceed sigma0 ({values['sigma']:g}), "
-                            f"got {values['sigma_end']:g}")
+    if not values["auto_sigma"] and values["sigma_end"] > values["sigma"]:
+        yield "sigma_end", _sigma_end_problem(values["sigma"], values["sigma_end"])
     if values["learning_rate_end"] is not None and values["learning_rate_end"] > values["learning_rate"]:
         yield "learning_rate_end", (f"learning rate at the end must not exceed the learning rate "
                                     f"({values['learning_rate']:g}), got {values['learning_rate_end']:g}")

@@ -56,8 +56,8 @@ RUN_CHOICE = "run-choice.value"
 PANEL_IDS = ("panel-data-view", "panel-u-matrix", "panel-u-surface", "panel-hits", "panel-curves")
 
 # A small map and run, so that a valid request is cheap to answer and its job quick to train.
-SMALL_RUN = {"auto-size.value": [], "grid-width.value": 4, "grid-height.value": 4, "epochs.value": 3,
-             "sigma0.value": 2.0}
+SMALL_RUN = {"auto-size.value": [], "auto-sigma.value": [], "grid-width.value": 4, "grid-height.value": 4,
+             "epochs.value": 3, "sigma0.value": 2.0}
 SMALL_GRID = [4, 4, "hex"]
 SMALL_EPOCHS = 3
 MAX_JOBS = 2
@@ -1148,7 +1148,8 @@ def test_a_body_over_the_request_limit_is_refused_before_it_is_read(server):
 def test_run_ids_are_unguessable(server, cache_store):
     session = server.new_session()
     load_data(server, session)
-    settings = parse_settings({**DEFAULTS, "auto_size": False, "width": 3, "height": 2, "epochs": 1, "sigma": 1.0})
+    settings = parse_settings({**DEFAULTS, "auto_size": False, "auto_sigma": False,
+                               "width": 3, "height": 2, "epochs": 1, "sigma": 1.0})
     runs = Runs(cache_store, RecordingBackend())  # the server's run lifecycle, with a backend that starts no job
     schedule = settings.schedule()
     ids = [runs.start(session, settings.run_settings(), schedule).run for _ in range(1000)]

@@ -27,7 +27,8 @@ from zsom_jobs.training import (
 
 
 def small_settings(**changes):
-    return {**DEFAULTS, "auto_size": False, "width": 6, "height": 5, "epochs": 4, "sigma": 2.0, **changes}
+    return {**DEFAULTS, "auto_size": False, "auto_sigma": False,
+            "width": 6, "height": 5, "epochs": 4, "sigma": 2.0, **changes}
 
 
 class RecordingBackend:

@@ -16,7 +16,7 @@ from ui_testkit import walk
 
 from components.ids import PANELS, Ids
 from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
-from components.settings import SETTING_CONTROLS, SETTINGS, message_id, row_id
+from components.settings import SETTING_CONTROLS, SETTINGS, hint_id, message_id, row_id
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,8 @@ def test_every_id_appears_exactly_once(page):
     ids = [component.id for component in walk(page) if getattr(component, "id", None)]
     assert len(ids) == len(set(ids))
     setting_ids = (set(SETTING_CONTROLS.values()) | {row_id(setting) for setting in SETTINGS}
-                   | {message_id(setting) for setting in SETTINGS})
+                   | {message_id(setting) for setting in SETTINGS}
+                   | {hint_id(setting) for setting in SETTINGS if not setting.engine})
     assert set(ids) == {str(member) for member in Ids} | setting_ids
 
 

@@ -17,7 +17,7 @@ from components.settings import DEFAULTS, SETTING_CONTROLS
 from zsom_jobs import Runs, RunStatus
 from zsom_jobs.training import run_training
 
-SMALL = {**DEFAULTS, "auto_size": False, "width": 5, "height": 4, "epochs": 5, "sigma": 2.0}
+SMALL = {**DEFAULTS, "auto_size": False, "auto_sigma": False, "width": 5, "height": 4, "epochs": 5, "sigma": 2.0}
 
 
 def text_of(value) -> str:

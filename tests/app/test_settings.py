@@ -41,9 +41,9 @@ def test_browser_values_are_converted():
         ({"epochs": 0}, "epochs must be a whole number from 1 to 1,000, got 0"),
         ({"epochs": 1001}, "epochs must be a whole number from 1 to 1,000, got 1,001"),
         ({"epochs": None}, "epochs is missing: enter a whole number from 1 to 1,000"),
-        ({"sigma": 0}, "sigma0 must be a number above 0 and at most 100, got 0"),
-        ({"sigma": -1}, "sigma0 must be a number above 0 and at most 100, got -1"),
-        ({"sigma": float("nan")}, "sigma0 must be a number above 0 and at most 100, got nan"),
+        ({"auto_sigma": [], "sigma": 0}, "sigma0 must be a number above 0 and at most 100, got 0"),
+        ({"auto_sigma": [], "sigma": -1}, "sigma0 must be a number above 0 and at most 100, got -1"),
+        ({"auto_sigma": [], "sigma": float("nan")}, "sigma0 must be a number above 0 and at most 100, got nan"),
         ({"learning_rate": 0}, "learning rate must be a number above 0 and at most 1, got 0"),
         ({"learning_rate": 5}, "learning rate must be a number above 0 and at most 1, got 5"),
         ({"seed": -1}, "seed must be a whole number from 0 to 2,147,483,647, got -1"),
@@ -55,7 +55,7 @@ def test_browser_values_are_converted():
         ({"neighborhood": None}, "unknown neighbourhood None"),
         ({"auto_size": [], "topology": "hex", "toroidal": ["on"], "height": 5}, "even height"),
         ({"metric": "minkowski", "p": 0.05}, "minkowski p must be a number from 0.1 to 100, got 0.05"),
-        ({"sigma": 4, "sigma_end": 5}, "sigma at the end must not exceed sigma0 (4), got 5"),
+        ({"auto_sigma": [], "sigma": 4, "sigma_end": 5}, "sigma at the end must not exceed sigma0 (4), got 5"),
         ({"learning_rate": 0.1, "learning_rate_end": 0.2},
          "learning rate at the end must not exceed the learning rate (0.1), got 0.2"),
     ],
@@ -87,7 +87,7 @@ def test_sample_counts_out_of_range(value):
 
 
 def test_schedule_and_description():
-    parsed = settings(epochs=5, sigma=4.0)
+    parsed = settings(epochs=5, auto_sigma=[], sigma=4.0)
     sigmas, rates = parsed.schedule()
     assert len(sigmas) == len(rates) == 5 and sigmas[0] == 4.0
     assert "sigma 4 -> 0.5" in parsed.describe() and "5 epochs" in parsed.describe()
@@ -100,7 +100,7 @@ def test_every_problem_is_named_next_to_its_own_setting():
 
 
 def test_a_hidden_setting_is_not_read():
-    _, problems = check_settings({**DEFAULTS, "metric": "euclidean", "p": "nonsense", "width": None})
+    _, problems = check_settings({**DEFAULTS, "metric": "euclidean", "p": "nonsense", "width": None, "sigma": None})
     assert problems == {}
     parsed = settings(adaptive_lr=["on"], learning_rate_end=None)
     assert parsed.learning_rate_end is None and parsed.som_kwargs()["learning_rate_end"] is None
@@ -108,23 +108,33 @@ def test_a_hidden_setting_is_not_read():
 
 def test_the_page_choices_stay_out_of_the_engine_keywords():
     parsed = settings()
-    assert "auto_size" not in parsed.run_settings() and parsed.page_choices() == {"auto_size": True}
+    assert parsed.page_choices() == {"auto_size": True, "auto_sigma": True}
+    assert not set(parsed.page_choices()) & set(parsed.run_settings())
     from zsom_core import SOM
     SOM(**parsed.som_kwargs())._validate_params()
 
 
+def test_sigma0_left_to_the_map_is_a_quarter_of_its_larger_side():
+    sizes = {"hex": [17, 13], "square": [15, 15]}
+    assert settings().resolved(sizes).sigma == 17 / 4
+    assert settings(auto_sigma=[], sigma=3.0).resolved(sizes).sigma == 3.0
+    with pytest.raises(SettingsError, match=re.escape("must not exceed sigma0 (4.25), got 5")):
+        settings(sigma_end=5.0).resolved(sizes)
+
+
 def test_an_auto_sized_map_takes_the_data_size_and_an_even_height_when_it_wraps():
     sizes = {"hex": [17, 13], "square": [15, 15]}
-    hex_map = settings(topology="hex", toroidal=[]).sized_for(sizes)
+    hex_map = settings(topology="hex", toroidal=[]).resolved(sizes)
     assert (hex_map.width, hex_map.height) == (17, 13)
-    wrapped = settings(topology="hex", toroidal=["on"]).sized_for(sizes)
+    wrapped = settings(topology="hex", toroidal=["on"]).resolved(sizes)
     assert (wrapped.width, wrapped.height) == (17, 14)
-    chosen = settings(auto_size=[], width=9, height=7).sized_for(sizes)
+    chosen = settings(auto_size=[], width=9, height=7).resolved(sizes)
     assert (chosen.width, chosen.height) == (9, 7)
 
 
 def test_changes_name_each_setting_that_differs():
-    before, after = settings(sigma=8.0, metric="euclidean"), settings(sigma=4.0, metric="cosine")
+    before = settings(auto_sigma=[], sigma=8.0, metric="euclidean")
+    after = settings(auto_sigma=[], sigma=4.0, metric="cosine")
     assert setting_changes(before, after) == ["sigma0 8 -> 4", "metric euclidean -> cosine"]
     assert setting_changes(before, before) == []
 

@@ -1,10 +1,11 @@
 """The sidebar's own check: each problem under its control, before any run starts."""
 
+from test_run_page import text_of
 from ui_testkit import cloud
 
 from callbacks.settings_form import form_answer
 from components.ids import Ids
-from components.settings import DEFAULTS, SETTING_BY_NAME, auto_sizes, message_id, row_id
+from components.settings import DEFAULTS, SETTING_BY_NAME, auto_sizes, hint_id, message_id, row_id
 
 
 def message(answer, name):
@@ -42,7 +43,18 @@ def test_the_size_the_data_suggests_is_shown_under_its_switch():
     points = cloud(1000, 2)
     dataset = {"auto_sizes": auto_sizes(points), "points": points, "display": {"n": 1000}}
     width, height = dataset["auto_sizes"]["hex"]
-    hint = form_answer(dict(DEFAULTS), dataset)[(Ids.AUTO_SIZE_HINT, "children")]
-    text = " ".join(str(part.children if hasattr(part, "children") else part) for part in hint.children)
-    assert f"{width} x {height}" in text and f"{width * height:,} units" in text and "1,000 samples" in text
-    assert form_answer({**DEFAULTS, "auto_size": []}, dataset)[(Ids.AUTO_SIZE_HINT, "children")] == ""
+    answer = form_answer(dict(DEFAULTS), dataset)
+    size, sigma = (" ".join(text_of(answer[(hint_id(SETTING_BY_NAME[name]), "children")]).split())
+                   for name in ("auto_size", "auto_sigma"))
+    assert f"{width} x {height} ({width * height:,} units) for 1,000 samples" == size
+    assert f"sigma0 {max(width, height) / 4:g} for the {width} x {height} map" == sigma
+    chosen = form_answer({**DEFAULTS, "auto_size": [], "auto_sigma": []}, dataset)
+    assert all(chosen[(hint_id(SETTING_BY_NAME[name]), "children")] == "" for name in ("auto_size", "auto_sigma"))
+
+
+def test_a_sigma0_from_the_map_below_the_end_sigma_is_refused_under_the_end_sigma():
+    points = cloud(100, 2)
+    dataset = {"auto_sizes": {"hex": [4, 4], "square": [4, 4]}, "points": points, "display": {"n": 100}}
+    answer = form_answer({**DEFAULTS, "sigma_end": 2}, dataset)
+    assert message(answer, "sigma_end") == "sigma at the end must not exceed sigma0 (1), got 2"
+    assert answer[(Ids.TRAIN, "disabled")] is True
