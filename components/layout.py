@@ -24,8 +24,12 @@ PLAY_INTERVAL_MS = 350
 # How often the browser checks whether the next poll of the server is due (no request).
 PACE_MS = 100
 
-# The sidebar's sections after Data: (the settings table's section, its title), in order.
+# The sidebar's first section, then the ones after it: (the settings table's section, its
+# title), in order.
+DATA_TITLE = "Data"
 SECTIONS = (("map", "Map"), ("training", "Training"))
+# The upload's words, shown in it and read out as its name.
+UPLOAD_PROMPT = ("Drop an OBJ, STL or PLY mesh here, or ", "browse")
 
 EXPORT_NAMES = {
     Ids.DATA_VIEW: "data-and-map",
@@ -182,16 +186,15 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
                  hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh"),
         # The browser refuses a file over the limit before reading it (assets/zsom.js says
         # so next to the upload); the server refuses larger requests unread.
-        labelled("Mesh file (OBJ, STL or PLY)",
+        labelled("".join(UPLOAD_PROMPT),
                  dcc.Upload(id=Ids.UPLOAD, className="upload", className_active="upload upload-active",
                             accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=MAX_UPLOAD_BYTES, multiple=False,
-                            children=html.Div(["Drop an OBJ, STL or PLY mesh here, or ",
-                                               html.Span("browse", className="link")])),
+                            children=html.Div([UPLOAD_PROMPT[0], html.Span(UPLOAD_PROMPT[1], className="link")])),
                  hidden=True, className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES)),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
     ]
-    sections = [_section("Data", data)]
+    sections = [_section(DATA_TITLE, data)]
     for section, title in SECTIONS:
         rows = [_setting_row(setting) for setting in SETTINGS if setting.section == section]
         if section == "training":

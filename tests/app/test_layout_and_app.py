@@ -15,7 +15,7 @@ from dash import Input, dcc, html
 from ui_testkit import walk
 
 from components.ids import PANELS, Ids, label_id
-from components.layout import EXPORT_LAYOUT, SECTIONS, build_layout, export_size, graph_config
+from components.layout import DATA_TITLE, EXPORT_LAYOUT, SECTIONS, build_layout, export_size, graph_config
 from components.settings import SETTING_CONTROLS, SETTINGS, row_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_every_control_is_named_by_a_label_its_holder_points_to(page):
 
 def test_the_sidebar_folds_into_one_section_per_part_of_the_settings_table(page):
     sections = [c for c in walk(page) if isinstance(c, html.Details)]
-    assert [section.children[0].children for section in sections] == ["Data", *(title for _, title in SECTIONS)]
+    assert [section.children[0].children for section in sections] == [DATA_TITLE, *(title for _, title in SECTIONS)]
     assert all(section.open and isinstance(section.children[0], html.Summary) for section in sections)
     for (name, _), section in zip(SECTIONS, sections[1:]):
         ids = {getattr(c, "id", None) for c in walk(section)}

@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from components.ids import PANELS, Ids
-from components.layout import SECTIONS
+from components.layout import DATA_TITLE, SECTIONS
 from components.settings import DEFAULTS, SETTINGS
 
 pytestmark = pytest.mark.browser
@@ -19,7 +19,7 @@ SERIOUS = {"serious", "critical"}
 
 # The sidebar's controls in the order it shows them: each section's title, then its
 # controls (a setting shown only under another's value is hidden by default).
-SIDEBAR_ORDER = ["Data", Ids.DATASET.value, Ids.SAMPLES.value, Ids.UPLOAD.value]
+SIDEBAR_ORDER = [DATA_TITLE, Ids.DATASET.value, Ids.SAMPLES.value, Ids.UPLOAD.value]
 for _section, _title in SECTIONS:
     SIDEBAR_ORDER.append(_title)
     SIDEBAR_ORDER += [s.control_id for s in SETTINGS if s.section == _section and s.shown_if is None]
@@ -181,7 +181,7 @@ def test_the_page_fits_the_window_without_cutting_or_overlapping(dashboard, size
         assert panel[2] - panel[0] >= 250 and panel[3] - panel[1] >= 250, panels
         assert not any(overlap(panel, other) for other in panels[i + 1:]), panels
     # With the sections above it folded (from the keyboard), all of Training is in sight.
-    for title in ("Data", *(title for _, title in SECTIONS[:-1])):
+    for title in (DATA_TITLE, *(title for _, title in SECTIONS[:-1])):
         summary = page.locator("summary", has_text=title)
         summary.focus()
         page.keyboard.press("Enter")
