@@ -36,6 +36,24 @@ HERE = Path(__file__).resolve().parent
 # An upload travels base64-encoded in a JSON body: a request that cannot be a file under
 # the upload limit is refused before it is read.
 MAX_REQUEST_BYTES = (MAX_UPLOAD_BYTES + 2) // 3 * 4 + 2**20
+# Dash's own page with its language named, which screen readers pronounce by.
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
 
 
 def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_waiting: int | None = None,
@@ -63,7 +81,8 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     train = partial(run_training, store, max_jobs=max_jobs, threads=threads_per_job(max_jobs),
                     max_waiting=max_waiting, server_pid=os.getpid())
     runs = Runs(store, DashManagerBackend(manager, train))
-    app = Dash(__name__, title="ZSOM", update_title=None, assets_folder=str(HERE / "assets"))
+    app = Dash(__name__, title="ZSOM", update_title=None, assets_folder=str(HERE / "assets"),
+               index_string=INDEX_STRING)
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     keep_caches(app.server, store, manager, cache_dir / "jobs")
     datasets = data.DATASET_LABELS

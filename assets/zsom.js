@@ -142,6 +142,64 @@
         if (isSliderBox(event.target)) { noteClampedValue(event.target); }
     }, true);
 
+    /* Names and roles that Dash's controls do not give themselves, for screen readers and
+     * the keyboard. Each control's holder names its label (data-control-label, see
+     * components/layout.py): a slider's handle and value box, a dropdown's button and an
+     * upload's file input are labelled by it. Radio items and checklists, which Dash marks
+     * up as a listbox of options around native inputs, become a radio group (or a group)
+     * of native inputs, the ones Tab, the arrow keys and Space work on; a checklist shown
+     * as a switch (class "switch") says so. A dropdown's hidden focus relay, which hands
+     * focus on to its button, is left out in favour of the button itself. */
+    function setAttributeOnce(element, name, value) {
+        if (element.getAttribute(name) !== value) { element.setAttribute(name, value); }
+    }
+
+    function labelControls(holder) {
+        var label = holder.getAttribute("data-control-label");
+        holder.querySelectorAll("[role=slider], input.dash-range-slider-input, input[type=file], .dash-radioitems")
+            .forEach(function (element) { setAttributeOnce(element, "aria-labelledby", label); });
+        holder.querySelectorAll(".dash-dropdown-wrapper").forEach(function (wrapper) {
+            var relay = wrapper.querySelector(".dash-dropdown-focus-target");
+            var button = wrapper.querySelector("button.dash-dropdown");
+            if (relay) { setAttributeOnce(relay, "inert", ""); }
+            if (!button) { return; }
+            setAttributeOnce(button, "tabindex", "0");
+            var names = (button.getAttribute("aria-labelledby") || "").split(" ").filter(function (name) {
+                return name && name !== label;
+            });
+            setAttributeOnce(button, "aria-labelledby", [label].concat(names).join(" "));
+        });
+    }
+
+    function groupOptions(list) {
+        setAttributeOnce(list, "role", list.classList.contains("dash-radioitems") ? "radiogroup" : "group");
+        list.querySelectorAll(".dash-options-list-option").forEach(function (option) {
+            if (option.hasAttribute("role")) { option.removeAttribute("role"); }
+            if (option.hasAttribute("aria-selected")) { option.removeAttribute("aria-selected"); }
+        });
+        if (list.classList.contains("switch")) {
+            list.querySelectorAll("input[type=checkbox]").forEach(function (input) {
+                setAttributeOnce(input, "role", "switch");
+            });
+        }
+    }
+
+    function makeControlsAccessible() {
+        document.querySelectorAll("[data-control-label]").forEach(labelControls);
+        document.querySelectorAll(".dash-radioitems, .dash-checklist").forEach(groupOptions);
+    }
+
+    // Again after whatever Dash renders outside the graphs (an option's aria-selected comes
+    // back with each choice); attributes are only written where they differ, so this settles.
+    new MutationObserver(function (records) {
+        var outsideGraphs = records.some(function (record) {
+            return !(record.target.closest && record.target.closest(".js-plotly-plot"));
+        });
+        if (outsideGraphs) { makeControlsAccessible(); }
+    }).observe(document.documentElement, {subtree: true, childList: true, attributes: true,
+                                          attributeFilter: ["aria-selected"]});
+    makeControlsAccessible();
+
     function graphDiv(id) {
         var container = document.getElementById(id);
         if (!container) { return null; }

@@ -61,5 +61,10 @@ class Ids(str, Enum):
     TIMELINE_LABEL = "timeline-label"
 
 
+def label_id(control_id: str) -> str:
+    """The id of the label that names a control (``components.layout.labelled``)."""
+    return f"label-{control_id}"
+
+
 # The panels in the order the composed export lays them out (left to right, top to bottom).
 PANELS = (Ids.DATA_VIEW, Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS, Ids.CURVES)

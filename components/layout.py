@@ -2,6 +2,12 @@
 
 ``build_layout`` is a pure function of the session id and the defaults; ``app.py`` calls it
 for every page load so that each load gets its own session.
+
+Every control sits in a holder that names it (``labelled``): a ``<label>`` with an id, and
+the holder's ``data-control-label`` attribute pointing at it. A ``dcc.Input`` takes its name
+from the label's ``for``; the parts of Dash's other controls that a label cannot reach (a
+slider's handle and value box, a dropdown's button, an upload's file input) are given the
+label by ``assets/zsom.js``, which reads that attribute.
 """
 
 from __future__ import annotations
@@ -10,13 +16,20 @@ from dash import dcc, html
 
 from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
-from .ids import Ids
+from .ids import Ids, label_id
 from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, hint_id, message_id, row_id
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
 # How often the browser checks whether the next poll of the server is due (no request).
 PACE_MS = 100
+
+# The sidebar's first section, then the ones after it: (the settings table's section, its
+# title), in order.
+DATA_TITLE = "Data"
+SECTIONS = (("map", "Map"), ("training", "Training"))
+# The upload's words, shown in it and read out as its name.
+UPLOAD_PROMPT = ("Drop an OBJ, STL or PLY mesh here, or ", "browse")
 
 EXPORT_NAMES = {
     Ids.DATA_VIEW: "data-and-map",
@@ -96,7 +109,7 @@ def build_layout(session_id: str, datasets: dict, default_dataset: str, default_
 
 def _top_bar() -> html.Header:
     return html.Header(className="topbar", children=[
-        html.Div(className="brand", children=[html.Span("ZSOM", className="brand-name"),
+        html.Div(className="brand", children=[html.H1("ZSOM", className="brand-name"),
                                               html.Span("self-organizing maps, live", className="brand-tag")]),
         html.Div(id=Ids.STATUS, className="status", role="status",
                  children=status_children("Idle", "Loading the dataset...")),
@@ -110,11 +123,20 @@ def _top_bar() -> html.Header:
     ])
 
 
-def _field(label: str, control, hint: str | None = None, **kwargs) -> html.Div:
-    children = [html.Label(label, className="field-label"), control]
-    if hint:
-        children.append(html.Div(hint, className="field-hint"))
-    return html.Div(children, className="field", **kwargs)
+def labelled(label: str, control, hint: str | None = None, *, hidden: bool = False, className: str = "field",
+             **kwargs) -> html.Div:
+    """``control`` under its label (and a hint), in a holder that names it: see the module's
+    docstring. A ``hidden`` label is read by screen readers only."""
+    name = html.Label(label, id=label_id(control.id), htmlFor=control.id,
+                      className="visually-hidden" if hidden else "field-label")
+    children = [name, control, *([html.Div(hint, className="field-hint")] if hint else [])]
+    return html.Div(children, className=className, **{"data-control-label": label_id(control.id)}, **kwargs)
+
+
+def _switch(control_id: str, label: str, value: bool) -> dcc.Checklist:
+    """A one-option checklist shown as a switch; its option's text is its name."""
+    return dcc.Checklist(id=control_id, options=[{"label": label, "value": "on"}], value=["on"] if value else [],
+                         className="switch", inputClassName="switch-input", labelClassName="switch-label")
 
 
 def _control(setting: Setting):
@@ -126,8 +148,7 @@ def _control(setting: Setting):
         return dcc.Slider(id=id_, min=low, max=setting.high, step=setting.step, value=value,
                           marks=marks, updatemode="mouseup", className="slider")
     if setting.control == "switch":
-        return dcc.Checklist(id=id_, options=[{"label": setting.label, "value": "on"}], value=["on"] if value else [],
-                             className="switch", inputClassName="switch-input", labelClassName="switch-label")
+        return _switch(id_, setting.label, value)
     if setting.control == "radio":
         options = [{"label": label, "value": key} for key, label in setting.choices.items()]
         return dcc.RadioItems(id=id_, options=options, value=value, className="segmented", inline=True)
@@ -149,41 +170,44 @@ def _setting_row(setting: Setting):
         return html.Div([control, hint, message], id=row_id(setting), className="field field-switch",
                         title=setting.help or None, **hidden)
     hint = setting.help if setting.control == "number" else None
-    field = _field(setting.label, control, hint, id=row_id(setting), title=setting.help or None, **hidden)
+    field = labelled(setting.label, control, hint, id=row_id(setting), title=setting.help or None, **hidden)
     field.children.append(message)
     return field
 
 
+def _section(title: str, rows: list) -> html.Details:
+    """A sidebar section that folds away (its summary is a button for the keyboard, too)."""
+    return html.Details(open=True, className="section", children=[html.Summary(title, className="section-title"),
+                                                                  html.Div(rows, className="section-body")])
+
+
 def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html.Aside:
-    data = html.Section(className="section", children=[
-        html.H2("Data"),
-        _field("Dataset", dcc.Dropdown(id=Ids.DATASET, value=default_dataset, clearable=False, searchable=False,
-                                       options=[{"label": label, "value": name} for name, label in datasets.items()],
-                                       className="dropdown")),
+    data = [
+        labelled("Dataset", dcc.Dropdown(id=Ids.DATASET, value=default_dataset, clearable=False, searchable=False,
+                                         options=[{"label": label, "value": name} for name, label in datasets.items()],
+                                         className="dropdown")),
         # No min/max in the browser: a value out of range reaches the server, which says why.
-        _field("Samples", dcc.Input(id=Ids.SAMPLES, type="number", step="any",
-                                    value=default_samples, debounce=True, className="number-input"),
-               hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh"),
+        labelled("Samples", dcc.Input(id=Ids.SAMPLES, type="number", step="any",
+                                      value=default_samples, debounce=True, className="number-input"),
+                 hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh"),
         # The browser refuses a file over the limit before reading it (assets/zsom.js says
         # so next to the upload); the server refuses larger requests unread.
-        html.Div(dcc.Upload(id=Ids.UPLOAD, className="upload", className_active="upload upload-active",
+        labelled("".join(UPLOAD_PROMPT),
+                 dcc.Upload(id=Ids.UPLOAD, className="upload", className_active="upload upload-active",
                             accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=MAX_UPLOAD_BYTES, multiple=False,
-                            children=html.Div(["Drop an OBJ, STL or PLY mesh here, or ",
-                                               html.Span("browse", className="link")])),
-                 className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES)),
+                            children=html.Div([UPLOAD_PROMPT[0], html.Span(UPLOAD_PROMPT[1], className="link")])),
+                 hidden=True, className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES)),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
-    ])
-    sections = [data]
-    for section, title in (("map", "Map"), ("training", "Training")):
+    ]
+    sections = [_section(DATA_TITLE, data)]
+    for section, title in SECTIONS:
         rows = [_setting_row(setting) for setting in SETTINGS if setting.section == section]
         if section == "training":
-            rows.append(dcc.Checklist(id=Ids.AUTO_RETRAIN, options=[{"label": "Retrain when a setting changes",
-                                                                     "value": "on"}], value=["on"],
-                                      className="switch", inputClassName="switch-input", labelClassName="switch-label"))
+            rows.append(_switch(Ids.AUTO_RETRAIN, "Retrain when a setting changes", True))
             rows.append(html.Div(id=Ids.SETTINGS_MESSAGE, className="message", role="alert"))
-        sections.append(html.Section(className="section", children=[html.H2(title), *rows]))
-    return html.Aside(className="sidebar", children=sections)
+        sections.append(_section(title, rows))
+    return html.Aside(className="sidebar", children=sections, **{"aria-label": "Data and settings"})
 
 
 def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:
@@ -206,11 +230,15 @@ def _main(figures: dict) -> html.Main:
             _panel(Ids.CURVES, figures),
         ]),
         html.Div(className="timeline", children=[
-            dcc.Dropdown(id=Ids.RUNS, options=[], value=None, clearable=False, searchable=False,
-                         placeholder="no runs yet", className="dropdown run-choice"),
-            html.Button("\u25B6", id=Ids.PLAY, className="btn btn-icon", n_clicks=0, title="Play the epochs"),
-            html.Div(dcc.Slider(id=Ids.TIMELINE, min=1, max=1, step=1, value=1, updatemode="drag",
-                                marks=None, className="slider timeline-slider"), className="timeline-track"),
+            labelled("Run", dcc.Dropdown(id=Ids.RUNS, options=[], value=None, clearable=False, searchable=False,
+                                         placeholder="no runs yet", className="dropdown"),
+                     hidden=True, className="run-choice"),
+            # The button's text is a symbol that turns to a pause sign while playing.
+            html.Button("\u25B6", id=Ids.PLAY, className="btn btn-icon", n_clicks=0, title="Play the epochs",
+                        **{"aria-label": "Play or pause the epochs"}),
+            labelled("Epoch shown", dcc.Slider(id=Ids.TIMELINE, min=1, max=1, step=1, value=1, updatemode="drag",
+                                               marks=None, className="slider timeline-slider"),
+                     hidden=True, className="timeline-track"),
             html.Span("no run yet", id=Ids.TIMELINE_LABEL, className="timeline-label"),
         ]),
     ])

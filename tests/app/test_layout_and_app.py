@@ -14,8 +14,8 @@ import pytest
 from dash import Input, dcc, html
 from ui_testkit import walk
 
-from components.ids import PANELS, Ids
-from components.layout import EXPORT_LAYOUT, build_layout, export_size, graph_config
+from components.ids import PANELS, Ids, label_id
+from components.layout import DATA_TITLE, EXPORT_LAYOUT, SECTIONS, build_layout, export_size, graph_config
 from components.settings import SETTING_CONTROLS, SETTINGS, hint_id, message_id, row_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,36 @@ def test_every_id_appears_exactly_once(page):
     setting_ids = (set(SETTING_CONTROLS.values()) | {row_id(setting) for setting in SETTINGS}
                    | {message_id(setting) for setting in SETTINGS}
                    | {hint_id(setting) for setting in SETTINGS if not setting.engine})
-    assert set(ids) == {str(member) for member in Ids} | setting_ids
+    label_ids = {label_id(c.htmlFor) for c in walk(page) if isinstance(c, html.Label)}
+    assert set(ids) == {str(member) for member in Ids} | setting_ids | label_ids
+
+
+def test_every_control_is_named_by_a_label_its_holder_points_to(page):
+    """The label's ``for`` names a dcc.Input; assets/zsom.js gives the holder's label to
+    the parts of the other controls (a slider's handle, a dropdown's button)."""
+    controls = (dcc.Input, dcc.Slider, dcc.Dropdown, dcc.RadioItems, dcc.Upload)
+    named = {}
+    for holder in walk(page):
+        if getattr(holder, "data-control-label", None) is None:
+            continue
+        label, control = holder.children[:2]
+        assert isinstance(label, html.Label) and label.id == getattr(holder, "data-control-label")
+        assert label.htmlFor == control.id and label.id == label_id(control.id) and label.children
+        named[control.id] = label.children
+    every = {c.id for c in walk(page) if isinstance(c, controls)}
+    assert every == set(named), every ^ set(named)
+    # A switch is named by its one option's text.
+    for checklist in (c for c in walk(page) if isinstance(c, dcc.Checklist)):
+        assert len(checklist.options) == 1 and checklist.options[0]["label"]
+
+
+def test_the_sidebar_folds_into_one_section_per_part_of_the_settings_table(page):
+    sections = [c for c in walk(page) if isinstance(c, html.Details)]
+    assert [section.children[0].children for section in sections] == [DATA_TITLE, *(title for _, title in SECTIONS)]
+    assert all(section.open and isinstance(section.children[0], html.Summary) for section in sections)
+    for (name, _), section in zip(SECTIONS, sections[1:]):
+        ids = {getattr(c, "id", None) for c in walk(section)}
+        assert {s.control_id for s in SETTINGS if s.section == name} <= ids
 
 
 def test_an_id_is_its_string_everywhere_a_string_goes():
@@ -109,6 +138,14 @@ def test_create_app_makes_a_session_per_page_load(tmp_path):
     sessions = [next(c for c in walk(layout) if getattr(c, "id", None) == Ids.SESSION).data
                 for layout in (first, second)]
     assert sessions[0] != sessions[1]
+
+
+def test_the_page_names_its_language(tmp_path):
+    from app import create_app
+
+    page = create_app(cache_dir=tmp_path / "cache", max_jobs=1).server.test_client().get("/")
+    assert page.status_code == 200
+    assert re.search(r'<html lang="en">', page.get_data(as_text=True))
 
 
 def test_each_output_has_one_writer(tmp_path):
