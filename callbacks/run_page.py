@@ -55,7 +55,9 @@ class ViewState:
     panel holds; ``grid``: the grid of the map panels' skeletons; ``run``: the run whose
     skeletons the panels hold, ``epoch`` the epoch drawn (0: none yet), ``latest`` its
     newest epoch the page knows of; ``follow``: show each new epoch as it comes;
-    ``menu``: what the run menu lists; ``seq``: the answers so far.
+    ``menu``: what the run menu lists; ``seq``: the answers so far. ``settings``: the shown
+    run's settings in one line, for the export's header; the server writes it each answer
+    and never reads it back.
     """
 
     dataset: str | None = None
@@ -68,6 +70,7 @@ class ViewState:
     follow: bool = True
     menu: list = field(default_factory=list)
     seq: int = 0
+    settings: str = ""
 
     @classmethod
     def from_page(cls, value) -> ViewState:
@@ -88,7 +91,8 @@ class ViewState:
         """What the page keeps, counting this answer, and when it should poll next."""
         return {"dataset": self.dataset, "label": self.label, "data_grid": self.data_grid, "grid": self.grid,
                 "run": self.run, "epoch": self.epoch, "latest": self.latest, "follow": self.follow,
-                "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS}
+                "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS,
+                "settings": self.settings}
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ class RunPage:
         status_epoch = None
         if record is not None:
             view = self._show_run(dataset["display"], record, view, panels)
+            view = replace(view, settings=TrainingSettings(record.settings).describe())
             view, status_epoch = self._show_epoch(page, dataset["display"], record, view, panels)
         elif view.run is not None:
             view = replace(view, run=None, epoch=0, latest=0, follow=True)  # gone, or not this session's
@@ -254,7 +259,7 @@ class RunPage:
             history = self.store.get_history(session, record.run)
             if stored is not None and history is not None:
                 panels.update(panel_updates(display, map_structure(*view.grid), stored, history,
-                                            adaptive=bool(record.settings["adaptive_lr"])))
+                                            adaptive=bool(record.settings["adaptive_lr"]), run=record.run))
                 view, drawn = replace(view, epoch=wanted), stored
         if drawn is None and view.epoch:
             drawn = self.store.get_epoch(session, record.run, view.epoch)
