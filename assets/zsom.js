@@ -206,33 +206,16 @@
         return container.classList.contains("js-plotly-plot") ? container : container.querySelector(".js-plotly-plot");
     }
 
-    /* A PNG data URL of one panel rendered at width x height CSS pixels: the panel is drawn
-     * again off screen at that size (so hexagons tile at that size too), then exported. */
-    function renderPanel(gd, width, height, scale, hex) {
-        var holder = document.createElement("div");
-        holder.style.cssText = "position:fixed;left:-30000px;top:0;width:" + width + "px;height:" + height + "px;";
-        document.body.appendChild(holder);
-        // Traces share their arrays with the live graph; marker objects are copied because
-        // resizing hexagons for the export must not touch the graph on screen.
-        var data = gd.data.map(function (trace) {
-            var copy = Object.assign({}, trace);
-            if (trace.marker) { copy.marker = Object.assign({}, trace.marker); }
-            return copy;
-        });
-        var layout = JSON.parse(JSON.stringify(gd.layout));
-        layout.width = width;
-        layout.height = height;
-        layout.autosize = false;
-        var Plotly = window.Plotly;
-        return Plotly.newPlot(holder, data, layout, {staticPlot: true, displayModeBar: false})
-            .then(function () {
-                // No Dash component holds this copy: its hexagons are resized in place.
-                var size = fittedHexSize(holder, hex);
-                var stale = size === null ? [] : staleHexTraces(holder, hex, size);
-                return stale.length ? Plotly.restyle(holder, {"marker.size": size}, stale) : null;
-            })
-            .then(function () { return Plotly.toImage(holder, {format: "png", width: width, height: height, scale: scale}); })
-            .finally(function () { Plotly.purge(holder); holder.remove(); });
+    var TYPED_ARRAYS = {f4: Float32Array, f8: Float64Array, i1: Int8Array, i2: Int16Array, i4: Int32Array,
+                        u1: Uint8Array, u2: Uint16Array, u4: Uint32Array};
+
+    /* An array as Plotly takes it: a typed-array spec ({dtype, bdata}, as the server's
+     * patches send arrays) decoded, anything else as it is. */
+    function decoded(values) {
+        if (!values || typeof values.bdata !== "string" || !TYPED_ARRAYS[values.dtype]) { return values; }
+        var text = atob(values.bdata), bytes = new Uint8Array(text.length);
+        for (var i = 0; i < text.length; i++) { bytes[i] = text.charCodeAt(i); }
+        return new TYPED_ARRAYS[values.dtype](bytes.buffer);
     }
 
     function loadImage(url) {
@@ -247,6 +230,108 @@
     function statusText(id) {
         var status = document.getElementById(id);
         return status ? status.innerText.replace(/\s+/g, " ").trim() : "";
+    }
+
+    /* Each 3-D scene of a graph as a PNG data URL with its domain, read from the live scene's
+     * own WebGL context: a new context compiles every shader again (seconds without a GPU),
+     * and the live scene is what the user sees, turned as they turned it. Null where Plotly
+     * offers no such image; the export then draws the panel anew. */
+    function sceneImages(gd) {
+        var full = gd._fullLayout || {};
+        var ids = (full._subplots && full._subplots.gl3d) || [];
+        var scenes = ids.map(function (id) { return full[id] && full[id]._scene; });
+        if (!scenes.every(function (scene) { return scene && typeof scene.toImage === "function"; })) { return null; }
+        return scenes.map(function (scene, i) { return {domain: full[ids[i]].domain, url: scene.toImage("png")}; });
+    }
+
+    /* What the graph says it draws (the server tags each epoch's patch), as Plotly drew it. */
+    function drawnTag(gd) {
+        var asked = gd.layout && gd.layout.meta, drawn = gd._fullLayout && gd._fullLayout.meta;
+        if (!asked || !drawn || asked.run !== drawn.run || asked.epoch !== drawn.epoch) { return null; }
+        return asked;
+    }
+
+    /* Every panel of the composed figure as drawn now, all in one task (so no answer of the
+     * server lands between two of them), or null while a panel draws another run or epoch
+     * than the view state says. Traces share their arrays with the live graphs; traces and
+     * markers are copied, as the export changes some of their attributes. */
+    function freezePanels(spec, view) {
+        var frozen = [];
+        for (var i = 0; i < spec.cells.length; i++) {
+            var gd = graphDiv(spec.cells[i].panel);
+            var tag = gd && gd.data && drawnTag(gd);
+            if (!tag || tag.run !== view.run || tag.epoch !== view.epoch) { return null; }
+            var flat = [];  // by trace index: whether it is drawn in the plane (not in a 3-D scene)
+            (gd._fullData || []).forEach(function (trace) { flat[trace.index] = !trace.scene; });
+            frozen.push({
+                cell: spec.cells[i], gd: gd, margin: gd._fullLayout.margin, flat: flat,
+                data: gd.data.map(function (trace) {
+                    var copy = Object.assign({}, trace);
+                    if (trace.marker) { copy.marker = Object.assign({}, trace.marker); }
+                    return copy;
+                }),
+                layout: JSON.parse(JSON.stringify(gd.layout))
+            });
+        }
+        frozen.forEach(function (panel) { panel.scenes = sceneImages(panel.gd); });
+        return frozen;
+    }
+
+    /* The marker size that tiles a frozen map at width x height: the maps' margins are fixed
+     * and their axes keep equal scales inside the plot area, so the scale is the smaller of
+     * the two axes' pixels per unit. */
+    function exportHexSize(panel, width, height, hex) {
+        var full = panel.gd._fullLayout, margin = panel.margin;
+        if (!full.xaxis || !full.yaxis) { return null; }
+        var xSpan = Math.abs(full.xaxis.range[1] - full.xaxis.range[0]);
+        var ySpan = Math.abs(full.yaxis.range[1] - full.yaxis.range[0]);
+        var perUnit = Math.min((width - margin.l - margin.r) / xSpan, (height - margin.t - margin.b) / ySpan);
+        return perUnit * hex.size_per_unit + hex.overlap_px;
+    }
+
+    /* The measured curves up to the shown epoch: the export shows the run as it was then. */
+    function upToEpoch(trace, epoch) {
+        var x = decoded(trace.x), y = decoded(trace.y);
+        if (!x || !y || !x.length) { return; }
+        var count = 0;
+        while (count < x.length && x[count] <= epoch) { count++; }
+        trace.x = Array.prototype.slice.call(x, 0, count);
+        trace.y = Array.prototype.slice.call(y, 0, count);
+    }
+
+    /* One frozen panel at width x height CSS pixels: its 2-D part as SVG (WebGL 2-D traces
+     * drawn as SVG ones: vector, and no WebGL context to create), the 3-D scenes as read
+     * from the live ones. Resolves to [image, scenes], scenes as [image, domain]. */
+    function renderPanel(panel, width, height, scale, view, config) {
+        var hexSize = exportHexSize(panel, width, height, config.hex);
+        var layout = Object.assign(panel.layout, {width: width, height: height, autosize: false});
+        var data = panel.data.filter(function (_trace, i) { return !panel.scenes || panel.flat[i] !== false; });
+        if (panel.scenes && panel.scenes.length) {
+            // Without its 3-D traces, the frame would draw Plotly's default plane axes.
+            layout.xaxis = {visible: false};
+            layout.yaxis = {visible: false};
+        }
+        data.forEach(function (trace) {
+            if (trace.type === "scattergl") { trace.type = "scatter"; }
+            if (trace.meta === config.hex.meta && hexSize !== null && trace.marker) { trace.marker.size = hexSize; }
+            if (trace.meta === config.measured_meta) { upToEpoch(trace, view.epoch); }
+        });
+        var figure = {data: data, layout: layout, config: {}};
+        var format = panel.scenes ? "svg" : "png";  // a scene drawn anew is a raster already
+        return window.Plotly.toImage(figure, {format: format, width: width, height: height, scale: scale})
+            .then(loadImage)
+            .then(function (image) {
+                return Promise.all((panel.scenes || []).map(function (scene) {
+                    return loadImage(scene.url).then(function (sceneImage) { return [sceneImage, scene.domain]; });
+                })).then(function (scenes) { return [image, scenes]; });
+            });
+    }
+
+    /* An image drawn into a box, whole and centred (a live scene keeps its on-screen shape). */
+    function drawContained(context, image, x, y, width, height) {
+        var fit = Math.min(width / image.width, height / image.height);
+        var w = image.width * fit, h = image.height * fit;
+        context.drawImage(image, x + (width - w) / 2, y + (height - h) / 2, w, h);
     }
 
     function downloadCanvas(canvas, filename) {
@@ -270,48 +355,104 @@
         return String(text || "data").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "data";
     }
 
-    /* All panels of the chosen epoch as one PNG, laid out by the server's export spec. */
+    function say(config, text) {
+        window.dash_clientside.set_props(config.ids.export_message, {children: text});
+    }
+
+    /* The panels frozen at the view's epoch, as soon as every graph has drawn it (the page
+     * asks the server for nothing meanwhile, so they converge). */
+    function frozenPanels(spec, view, config, started) {
+        view = newestView(view);
+        var frozen = freezePanels(spec, view);
+        if (frozen) { return Promise.resolve([view, frozen]); }
+        if (Date.now() - started > config.export_wait_ms) {
+            return Promise.reject(new Error("the panels are still drawing epoch " + view.epoch + "; try again"));
+        }
+        return new Promise(function (resolve) { setTimeout(resolve, 50); }).then(function () {
+            return frozenPanels(spec, view, config, started);
+        });
+    }
+
+    /* All panels of the shown epoch as one PNG, laid out by the server's export spec. */
     function composeFigure(view, spec, config) {
         var header = config.export_header;
         var tileW = spec.tile[0], tileH = spec.tile[1], scale = spec.scale;
-        var canvas = document.createElement("canvas");
-        canvas.width = spec.columns * tileW * scale;
-        canvas.height = (spec.header + spec.rows * tileH) * scale;
-        var context = canvas.getContext("2d");
-        context.fillStyle = header.background;
-        context.fillRect(0, 0, canvas.width, canvas.height);
-        context.fillStyle = header.title_color;
-        context.font = "600 " + (header.title_size * scale) + "px " + header.font;
-        context.textBaseline = "middle";
-        var title = "ZSOM: " + (view.label || "data") + (view.epoch ? ", epoch " + view.epoch : "");
-        context.fillText(title, 16 * scale, spec.header * scale * 0.34);
-        context.fillStyle = header.text_color;
-        context.font = (header.text_size * scale) + "px " + header.font;
-        context.fillText(statusText(config.ids.status), 16 * scale, spec.header * scale * 0.74, canvas.width - 32 * scale);
-
-        // One panel after the other: each off-screen WebGL scene is freed before the next.
-        return spec.cells.reduce(function (previous, cell) {
-            return previous.then(function () {
-                var gd = graphDiv(cell.panel);
-                if (!gd || !gd.data) { return null; }
-                var width = tileW * cell.span;
-                return renderPanel(gd, width, tileH, scale, config.hex).then(loadImage).then(function (image) {
-                    context.drawImage(image, cell.column * tileW * scale, (spec.header + cell.row * tileH) * scale,
-                                      width * scale, tileH * scale);
+        return frozenPanels(spec, view, config, Date.now()).then(function (frozen) {
+            var panels = frozen[1], done = 0;
+            view = frozen[0];
+            var canvas = document.createElement("canvas");
+            canvas.width = spec.columns * tileW * scale;
+            canvas.height = (spec.header + spec.rows * tileH) * scale;
+            var context = canvas.getContext("2d");
+            context.fillStyle = header.background;
+            context.fillRect(0, 0, canvas.width, canvas.height);
+            var left = 16 * scale, room = canvas.width - 32 * scale, band = spec.header * scale;
+            context.textBaseline = "middle";
+            context.fillStyle = header.title_color;
+            context.font = "600 " + (header.title_size * scale) + "px " + header.font;
+            context.fillText("ZSOM: " + (view.label || "data") + ", epoch " + view.epoch, left, band * 0.25, room);
+            context.fillStyle = header.text_color;
+            context.font = (header.text_size * scale) + "px " + header.font;
+            context.fillText(view.settings || "", left, band * 0.54, room);
+            context.fillText(statusText(config.ids.status), left, band * 0.8, room);
+            say(config, "Exporting 1 of " + panels.length + " panels...");
+            // Concurrently: each panel waits for little but Plotly and the image decoder.
+            return Promise.all(panels.map(function (panel) {
+                var cell = panel.cell, width = tileW * cell.span;
+                return renderPanel(panel, width, tileH, scale, view, config).then(function (rendered) {
+                    var x = cell.column * tileW * scale, y = (spec.header + cell.row * tileH) * scale;
+                    context.drawImage(rendered[0], x, y, width * scale, tileH * scale);
+                    var margin = panel.margin, plotW = width - margin.l - margin.r, plotH = tileH - margin.t - margin.b;
+                    rendered[1].forEach(function (scene) {
+                        var domain = scene[1];
+                        drawContained(context, scene[0], x + (margin.l + domain.x[0] * plotW) * scale,
+                                      y + (margin.t + (1 - domain.y[1]) * plotH) * scale,
+                                      (domain.x[1] - domain.x[0]) * plotW * scale, (domain.y[1] - domain.y[0]) * plotH * scale);
+                    });
+                    done++;
+                    say(config, done < panels.length ? "Exporting " + (done + 1) + " of " + panels.length + " panels..."
+                                                     : "Saving the figure...");
                 });
+            })).then(function () {
+                var name = "zsom-" + safeName(view.label) + "-epoch-" + view.epoch + ".png";
+                return downloadCanvas(canvas, name).then(function () { return name; });
             });
-        }, Promise.resolve()).then(function () {
-            var name = "zsom-" + safeName(view.label) + (view.epoch ? "-epoch-" + view.epoch : "") + ".png";
-            return downloadCanvas(canvas, name).then(function () { return name; });
         });
     }
 
     var settingsToken = 0;
     // The timeline player: when it started, from and to which epoch, and the step it sent last.
     var player = {started: 0, from: 1, to: 1, sent: null, sentAt: 0};
-    // The page's poll of the server (see callbacks/run_page.py): the answer counted last,
-    // when it arrived, when the last poll went out, and whether its answer is awaited.
-    var poll = {seq: null, answeredAt: 0, sentAt: 0, awaiting: false};
+    // The page's poll of the server (see callbacks/run_page.py): the answer counted last and
+    // the view state it brought, whether the page has drawn it and was idle since, when;
+    // when the last request went out, whether its answer is awaited, and the page's busy
+    // time then.
+    var poll = {seq: null, view: null, drawn: false, drawnAt: 0, sentAt: 0, awaiting: false, busyAtSend: 0};
+    // Whether a composed export is being drawn: the page asks for no news meanwhile.
+    var exporting = false;
+    // The main thread's time in long tasks (over 50 ms) so far, and the user's last input.
+    var busy = {ms: 0};
+    var lastInput = 0;
+
+    if (window.PerformanceObserver && (PerformanceObserver.supportedEntryTypes || []).indexOf("longtask") >= 0) {
+        new PerformanceObserver(function (list) {
+            list.getEntries().forEach(function (entry) { busy.ms += entry.duration; });
+        }).observe({type: "longtask"});
+    }
+    ["pointerdown", "keydown", "wheel"].forEach(function (type) {
+        document.addEventListener(type, function () { lastInput = Date.now(); }, {capture: true, passive: true});
+    });
+    var whenIdle = window.requestIdleCallback || function (callback) { return window.requestAnimationFrame(callback); };
+
+    function newestView(view) {
+        return poll.view && (!view || (poll.view.seq || 0) >= (view.seq || 0)) ? poll.view : (view || {});
+    }
+
+    /* Whether the user is working a control: a recent press or key, or an open menu. */
+    function userBusy(now, config) {
+        return now - lastInput < (config.input_hold_ms || 0) ||
+            document.querySelector("[aria-haspopup][aria-expanded='true']") !== null;
+    }
 
     window.dash_clientside = window.dash_clientside || {};
     window.dash_clientside.zsom = {
@@ -336,23 +477,33 @@
             return [player.sent, false, noUpdate];
         },
 
-        /* Whether the page's poll of the server is due: poll_ms after the last answer,
-         * or retry_ms after a request whose answer never came. A request the page sends
-         * for another reason (a click, a setting, a timeline move, not the server's own
-         * echo of the timeline or the run menu) postpones the poll until its answer, so
-         * that Dash, which keeps only the newest of overlapping calls, does not drop it. */
+        /* Whether the page's poll of the server is due: once the page has drawn the last
+         * answer and been idle since for poll_ms, or for POLL_BUSY_SHARE times as long as
+         * the answer kept the main thread busy, whichever is longer; or retry_ms after a
+         * request whose answer never came. No poll goes out while the user works a control
+         * or an export is drawn. A request the page sends for another reason (a click, a
+         * setting, a timeline move, not the server's own echo of the timeline or the run
+         * menu) postpones the poll until its answer, so that Dash, which keeps only the
+         * newest of overlapping calls, does not drop it. The view state, then the config. */
         pacePoll: function () {
             var context = window.dash_clientside.callback_context;
             var inputs = context.inputs_list;
-            var view = arguments[arguments.length - 1] || {};
+            var config = arguments[arguments.length - 1] || {};
+            var view = arguments[arguments.length - 2] || {};
             var now = Date.now();
             var fired = {};
             context.triggered.forEach(function (item) { fired[item.prop_id] = true; });
             var firedAt = function (i) { return fired[inputs[i].id + "." + inputs[i].property]; };
             if (view.seq !== poll.seq) {
-                poll.seq = view.seq;
-                poll.answeredAt = now;
+                var seq = poll.seq = view.seq;
+                poll.view = view;
                 poll.awaiting = false;
+                poll.drawn = false;
+                whenIdle(function () {
+                    if (poll.seq !== seq) { return; }
+                    poll.drawn = true;
+                    poll.drawnAt = Date.now();
+                }, {timeout: view.retry_ms || 5000});
             }
             var last = inputs.length - 1;
             var echo = (firedAt(last - 1) && inputs[last - 1].value === Math.max(view.epoch || 0, 1)) ||
@@ -362,13 +513,16 @@
             if (asked && !echo) {
                 poll.awaiting = true;
                 poll.sentAt = now;
+                poll.busyAtSend = busy.ms;
             }
-            if (!firedAt(0)) { return window.dash_clientside.no_update; }
+            if (!firedAt(0) || exporting || userBusy(now, config)) { return window.dash_clientside.no_update; }
+            var rest = Math.max(view.poll_ms || 1000, (busy.ms - poll.busyAtSend) * (config.poll_busy_share || 0));
             var due = poll.awaiting ? now - poll.sentAt >= (view.retry_ms || 5000)
-                                    : now - poll.answeredAt >= (view.poll_ms || 1000);
+                                    : poll.drawn && now - poll.drawnAt >= rest;
             if (!due) { return window.dash_clientside.no_update; }
             poll.awaiting = true;
             poll.sentAt = now;
+            poll.busyAtSend = busy.ms;
             return now;
         },
 
@@ -385,11 +539,16 @@
 
         exportFigure: function (_clicks, view, spec, config) {
             if (!window.Plotly || !spec || !config) { return "export is not available"; }
-            return composeFigure(view || {}, spec, config).then(function (name) {
-                return "Saved " + name;
+            if (exporting) { return window.dash_clientside.no_update; }
+            view = newestView(view);
+            if (!view.run || !view.epoch) { return "Nothing to export yet: train a map, or choose a run, first."; }
+            exporting = true;
+            var started = Date.now();
+            return composeFigure(view, spec, config).then(function (name) {
+                return "Saved " + name + " in " + ((Date.now() - started) / 1000).toFixed(1) + " s";
             }, function (error) {
                 return "Export failed: " + error.message;
-            });
+            }).finally(function () { exporting = false; });
         }
     };
 })();

@@ -1,6 +1,6 @@
 """Measure the dashboard's latency budgets in headless Chromium and print a table.
 
-    .venv/bin/python benchmarks/bench_app.py [--epochs 300] [--scrubs 6]
+    .venv/bin/python benchmarks/bench_app.py [--epochs 300] [--scrubs 6] [--exports 3] [--large 50x50]
 
 Serves ``app.py`` on a free port with a fresh cache, opens it in Debian's Chromium (with
 the browser tests' kit, ``tests/zsom_testkit.py``), and on the Stanford bunny (20,000 points) with a 30 x 30
@@ -12,7 +12,11 @@ hexagonal map measures:
   single panels, between the second update and the end of the run;
 - per-epoch payload: the bytes of each ``/_dash-update-component`` response that carries
   a streamed epoch;
-- scrub: from a timeline change until all five panels have drawn the chosen epoch.
+- scrub: from a timeline change until all five panels have drawn the chosen epoch;
+- export: "Download figure" after the run, from the click to the saved PNG, against Plotly's
+  own ``toImage`` of each panel one after the other in the same page (the peer);
+- input while a large map streams (``--large``, 50 x 50 by default): the main thread's
+  long tasks and the time from a click on a dropdown to its menu.
 
 A warm-up run first fills Numba's on-disk cache and the browser's caches, as the budgets
 assume a warm machine.
@@ -33,12 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from zsom_testkit import VIEWPORT, Server, launch_chromium, set_number, wait_for_callbacks, wait_for_status  # noqa: E402
 
+from components.layout import EXPORT_LAYOUT  # noqa: E402
+
 PANELS = ["panel-data-view", "panel-u-matrix", "panel-u-surface", "panel-hits", "panel-curves"]
 
 BUDGET_FIRST_EPOCH_S = 1.0
 BUDGET_UPDATES_PER_S = 4.0
 BUDGET_PAYLOAD_KB = 150.0
 BUDGET_SCRUB_S = 0.5
+BUDGET_EXPORT_S = 3.0
+BUDGET_INPUT_S = 0.2
 
 # Timestamps (performance.now()) of each graph's redraws and of each status text.
 PROBE = """
@@ -140,6 +148,63 @@ def scrub(page, epochs: int, count: int) -> list[float]:
     return latencies
 
 
+# Plotly's own PNG of each panel at the export's tile size, one after the other: the peer of the export.
+PLOTLY_TO_IMAGE = """async ([panels, tile, scale]) => {
+  const started = performance.now();
+  for (const panel of panels) {
+    const gd = document.getElementById(panel).querySelector('.js-plotly-plot');
+    const width = panel === panels[0] ? 2 * tile[0] : tile[0];
+    await Plotly.toImage(gd, {format: 'png', width, height: tile[1], scale});
+  }
+  return (performance.now() - started) / 1000;
+}"""
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver(list => list.getEntries().forEach(entry => window.__longTasks.push(entry.duration)))
+  .observe({type: 'longtask'});
+"""
+
+
+def export_times(page, count: int) -> tuple[list[float], list[float]]:
+    """Seconds from a click on "Download figure" to the saved PNG, and the peer's seconds, ``count`` times."""
+    ours, peers = [], []
+    for _ in range(count):
+        started = time.perf_counter()
+        with page.expect_download(timeout=120_000):
+            page.click("#download-figure-button")
+        page.wait_for_function("document.getElementById('export-message').innerText.startsWith('Saved')")
+        ours.append(time.perf_counter() - started)
+        peers.append(page.evaluate(PLOTLY_TO_IMAGE, [PANELS, EXPORT_LAYOUT["tile"], EXPORT_LAYOUT["scale"]]))
+    return ours, peers
+
+
+def input_while_streaming(page, width: int, height: int, clicks: int) -> dict:
+    """A long run on a width x height map: the long tasks while it streams, and seconds from
+    a click on a dropdown to its menu, ``clicks`` times."""
+    set_number(page, "grid-width", width)
+    set_number(page, "grid-height", height)
+    set_number(page, "epochs", 1000)
+    wait_for_callbacks(page)
+    page.click("#train-button")
+    wait_for_status(page, r"^training.*Epoch \d+ /", timeout=120_000)
+    page.evaluate("window.__longTasks = []")
+    started = now(page)
+    opens = []
+    for _ in range(clicks):
+        page.wait_for_timeout(700)  # a user's pause between two actions
+        clicked = time.perf_counter()
+        page.click("#neighborhood")
+        page.wait_for_selector(".dash-dropdown-option", timeout=30_000)
+        opens.append(time.perf_counter() - clicked)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".dash-dropdown-option", state="detached", timeout=30_000)
+    elapsed = now(page) - started
+    tasks = page.evaluate("window.__longTasks")
+    page.click("#cancel-button")
+    wait_for_status(page, "^cancelled", timeout=60_000)
+    return {"opens": opens, "tasks": tasks, "busy": sum(tasks) / elapsed if elapsed else None}
+
+
 def fmt(value, unit="", digits=2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
@@ -148,13 +213,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=300, help="epochs of the measured run (default 300)")
     parser.add_argument("--scrubs", type=int, default=6, help="timeline changes to time (default 6)")
+    parser.add_argument("--exports", type=int, default=3, help="exports to time (default 3)")
+    parser.add_argument("--large", default="50x50", help="the map streamed while input is timed (default 50x50)")
     args = parser.parse_args()
+    large = [int(side) for side in args.large.split("x")]
 
     with tempfile.TemporaryDirectory(prefix="zsom-bench-") as folder, Server(Path(folder) / "cache") as server:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            page = browser.new_page(viewport=VIEWPORT)
+            page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
             page.add_init_script(PROBE)
+            page.add_init_script(LONG_TASKS)
             page.goto(server.url)
             wait_for_status(page, "ready.*bunny", timeout=120_000)
             set_number(page, "epochs", 20)
@@ -163,6 +232,8 @@ def main() -> None:
             wait_for_callbacks(page)  # the settings change has gone through before the measured run
             run = analyse_run(train_once(page, args.epochs))
             latencies = scrub(page, args.epochs, args.scrubs)
+            exports, peers = export_times(page, args.exports)
+            streaming = input_while_streaming(page, *large, clicks=6)
             browser.close()
 
     payloads = run["payloads_kb"]
@@ -182,6 +253,16 @@ def main() -> None:
         ("Scrub -> all panels redrawn, median (max)", f"< {BUDGET_SCRUB_S * 1000:.0f} ms",
          f"{statistics.median(latencies) * 1000:.0f} ms ({max(latencies) * 1000:.0f} ms)" if latencies else "n/a",
          bool(latencies) and max(latencies) < BUDGET_SCRUB_S),
+        ("Export after the run, median (max)", f"< {BUDGET_EXPORT_S:.0f} s",
+         f"{statistics.median(exports):.2f} s ({max(exports):.2f} s)", max(exports) < BUDGET_EXPORT_S),
+        ("  ratio to Plotly's toImage of each panel (peer)", "",
+         f"{statistics.median(exports) / statistics.median(peers):.2f} (peer {statistics.median(peers):.2f} s)", True),
+        (f"Dropdown opens while a {args.large} map streams, median (max)", f"< {BUDGET_INPUT_S * 1000:.0f} ms",
+         f"{statistics.median(streaming['opens']) * 1000:.0f} ms ({max(streaming['opens']) * 1000:.0f} ms)",
+         max(streaming["opens"]) < BUDGET_INPUT_S),
+        ("  main thread in long tasks; longest task", "",
+         f"{fmt(streaming['busy'] and streaming['busy'] * 100, ' %', 0)}; "
+         f"{max(streaming['tasks'], default=0):.0f} ms", True),
     ]
     print(f"\nZSOM dashboard budgets: bunny 20,000 points, 30 x 30 hex, {args.epochs} epochs, headless Chromium "
           f"(software WebGL), {len(payloads)} streamed epochs measured\n")

@@ -67,7 +67,9 @@ class ViewState:
     panel holds; ``grid``: the grid of the map panels' skeletons; ``run``: the run whose
     skeletons the panels hold, ``epoch`` the epoch drawn (0: none yet), ``latest`` its
     newest epoch the page knows of; ``follow``: show each new epoch as it comes;
-    ``menu``: what the run menu lists; ``seq``: the answers so far.
+    ``menu``: what the run menu lists; ``seq``: the answers so far. ``settings``: the shown
+    run's settings in one line, for the export's header; the server writes it each answer
+    and never reads it back.
     """
 
     dataset: str | None = None
@@ -80,6 +82,7 @@ class ViewState:
     follow: bool = True
     menu: list = field(default_factory=list)
     seq: int = 0
+    settings: str = ""
 
     @classmethod
     def from_page(cls, value) -> ViewState:
@@ -100,7 +103,8 @@ class ViewState:
         """What the page keeps, counting this answer, and when it should poll next."""
         return {"dataset": self.dataset, "label": self.label, "data_grid": self.data_grid, "grid": self.grid,
                 "run": self.run, "epoch": self.epoch, "latest": self.latest, "follow": self.follow,
-                "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS}
+                "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS,
+                "settings": self.settings}
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ class RunPage:
         status_epoch = None
         if record is not None:
             view = self._show_run(dataset["display"], record, view, panels)
+            view = replace(view, settings=run_settings_of(record).describe())
             view, status_epoch = self._show_epoch(page, dataset["display"], record, view, panels)
         elif view.run is not None:
             view = replace(view, run=None, epoch=0, latest=0, follow=True)  # gone, or not this session's
@@ -278,7 +283,7 @@ class RunPage:
     def _show_run(display: dict, record: RunRecord, view: ViewState, panels: dict) -> ViewState:
         """Another run: its skeletons (the map panels only for another grid); the data
         panel's map traces take the run's grid once the panel holds the data."""
-        grid = TrainingSettings(record.settings).grid_key()
+        grid = run_settings_of(record).grid_key()
         if view.run != record.run or view.grid != grid:
             updates = run_skeletons(display, map_structure(*grid), record.epochs, record.schedule,
                                     map_panels=view.grid != grid, data_view=False)
@@ -304,7 +309,7 @@ class RunPage:
             history = self.store.get_history(session, record.run)
             if stored is not None and history is not None:
                 panels.update(panel_updates(display, map_structure(*view.grid), stored, history,
-                                            adaptive=bool(record.settings["adaptive_lr"])))
+                                            adaptive=bool(record.settings["adaptive_lr"]), run=record.run))
                 view, drawn = replace(view, epoch=wanted), stored
         if drawn is None and view.epoch:
             drawn = self.store.get_epoch(session, record.run, view.epoch)

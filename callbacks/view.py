@@ -39,6 +39,7 @@ def register(app) -> None:
         Input(Ids.TIMELINE, "value"),
         Input(Ids.RUNS, "value"),
         State(Ids.VIEW, "data"),
+        State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )
 

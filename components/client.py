@@ -13,7 +13,7 @@ import json
 import math
 
 from . import theme
-from .figures import HEX_TILE
+from .figures import HEX_TILE, MEASURED
 from .ids import Ids
 
 # Plotly's "hexagon" symbol is pointy-top with circumradius size / 2. Units one unit apart
@@ -37,6 +37,18 @@ SETTINGS_DEBOUNCE_MS = 400
 PLAY_DURATION_MS = 15_000
 PLAY_RETRY_MS = 5_000
 
+# The page's poll while a run streams: drawing an answer blocks the page (a large map's
+# 3-D panels take most of a second without a GPU), so the next poll waits until the page
+# is idle again, then at least this many times as long as the answer kept it busy; and
+# none goes out while the user works a control (a pointer press, a key, a wheel turn: for
+# this long after the last one; an open menu: until it closes). Streamed epochs are
+# dropped, never input; the page catches up with the newest epoch afterwards.
+POLL_BUSY_SHARE = 1.0
+INPUT_HOLD_MS = 400
+
+# The composed export waits this long at most for every panel to have drawn the shown epoch.
+EXPORT_WAIT_MS = 5_000
+
 # The composed PNG's header band: the panels' own paper, text colours and font, so that
 # the header reads as part of the figure.
 EXPORT_HEADER = {
@@ -52,12 +64,16 @@ EXPORT_HEADER = {
 def client_config() -> dict:
     """Everything the clientside callbacks need, as plain JSON values."""
     return {
-        "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value},
+        "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value, "export_message": Ids.EXPORT_MESSAGE.value},
         "hex": dict(HEX_TILING),
+        "measured_meta": MEASURED,
+        "poll_busy_share": POLL_BUSY_SHARE,
+        "input_hold_ms": INPUT_HOLD_MS,
         "debounce_ms": SETTINGS_DEBOUNCE_MS,
         "play_duration_ms": PLAY_DURATION_MS,
         "play_retry_ms": PLAY_RETRY_MS,
         "export_header": dict(EXPORT_HEADER),
+        "export_wait_ms": EXPORT_WAIT_MS,
     }
 
 

@@ -20,6 +20,9 @@ from .ids import Ids
 # Traces whose hexagon markers assets/zsom.js sizes to tile the plane exactly (a marker's
 # size is in pixels, so only the browser knows the size that tiles at the panel's scale).
 HEX_TILE = "hex-tile"
+# The curves measured per epoch (not the planned schedule): an export of an earlier epoch
+# draws them only up to it.
+MEASURED = "measured"
 # Room on the right of a map for its colour bar and tick labels, in pixels.
 COLORBAR_MARGIN = 70
 
@@ -431,10 +434,10 @@ def curves_figure(epochs: int, planned_sigma, planned_lr, revision) -> go.Figure
     top_sigma = max(planned_sigma, default=1.0) * 1.08
     top_rate = max(planned_lr, default=1.0) * 1.08
     traces = [
-        go.Scatter(x=[], y=[], mode="lines", name="MQE", line=dict(color=theme.MQE, width=2), yaxis="y",
+        go.Scatter(x=[], y=[], mode="lines", name="MQE", line=dict(color=theme.MQE, width=2), yaxis="y", meta=MEASURED,
                    hovertemplate="epoch %{x}<br>MQE %{y:.4g}<extra></extra>"),
         go.Scatter(x=[], y=[], mode="lines", name="topographic error", line=dict(color=theme.TE, width=1.5),
-                   yaxis="y2", hovertemplate="epoch %{x}<br>TE %{y:.3f}<extra></extra>"),
+                   yaxis="y2", meta=MEASURED, hovertemplate="epoch %{x}<br>TE %{y:.3f}<extra></extra>"),
         go.Scatter(x=x, y=np.asarray(planned_sigma, dtype=np.float32), mode="lines", name="sigma (plan)",
                    line=dict(color=theme.SIGMA, width=1.5, dash="dash"), yaxis="y3",
                    hovertemplate="epoch %{x}<br>sigma %{y:.3g}<extra></extra>"),
@@ -442,7 +445,7 @@ def curves_figure(epochs: int, planned_sigma, planned_lr, revision) -> go.Figure
                    line=dict(color=theme.LEARNING_RATE, width=1.5, dash="dash"), yaxis="y4",
                    hovertemplate="epoch %{x}<br>lr %{y:.3g}<extra></extra>"),
         go.Scatter(x=[], y=[], mode="lines", name="learning rate (adaptive)",
-                   line=dict(color=theme.LEARNING_RATE, width=2), yaxis="y4",
+                   line=dict(color=theme.LEARNING_RATE, width=2), yaxis="y4", meta=MEASURED,
                    hovertemplate="epoch %{x}<br>lr %{y:.3g}<extra></extra>"),
         go.Scatter(x=[], y=[], mode="markers", name="chosen epoch", yaxis="y", hoverinfo="skip",
                    marker=dict(size=8, color=theme.MQE, line=dict(width=1.5, color="white"))),
@@ -564,17 +567,27 @@ def data_view_reset(display: dict, structure: MapStructure) -> Patch:
 
 
 def panel_updates(display: dict, structure: MapStructure, record: dict, history: dict, *,
-                  adaptive: bool = False) -> dict:
-    """Every panel's patch for one stored epoch; keys are panel ids.
+                  adaptive: bool = False, run: str = "") -> dict:
+    """Every panel's patch for one stored epoch of ``run``; keys are panel ids.
 
     ``record`` is one epoch as the training job stores it and ``history`` the run's metric
-    arrays up to its newest epoch. The panels must hold this run's skeletons.
+    arrays up to its newest epoch. The panels must hold this run's skeletons. Each patch
+    tags its figure with the run and epoch it draws (``drawn_tag``): the browser draws each
+    graph on its own, and the composed export checks that all of them show one epoch.
     """
     u_matrix, hits = record["u_matrix"], record["hits"]
-    return {
+    updates = {
         Ids.DATA_VIEW: data_view_patch(display, structure, record["weights"], u_matrix, record.get("bmus")),
         Ids.U_MATRIX: u_matrix_patch(structure, u_matrix),
         Ids.U_SURFACE: u_surface_patch(structure, u_matrix),
         Ids.HITS: hits_patch(structure, hits),
         Ids.CURVES: curves_patch(history, record["epoch"], adaptive),
     }
+    for patch in updates.values():
+        patch["layout"]["meta"] = drawn_tag(run, record["epoch"])
+    return updates
+
+
+def drawn_tag(run: str, epoch: int) -> dict:
+    """What a patched figure says it draws, in its ``layout.meta`` (Plotly keeps it as it is)."""
+    return {"run": run, "epoch": int(epoch)}

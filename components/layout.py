@@ -45,7 +45,7 @@ EXPORT_NAMES = {
 EXPORT_LAYOUT = {
     "tile": [640, 480],
     "scale": 2,
-    "header": 64,
+    "header": 92,
     "columns": 3,
     "rows": 2,
     "cells": [

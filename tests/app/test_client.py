@@ -48,7 +48,7 @@ def test_the_clientside_callbacks_get_the_config_last(tmp_path):
     app = create_app(tmp_path / "cache", max_jobs=1)
     last_state = {spec["clientside_function"]["function_name"]: spec["state"][-1]
                   for spec in app._callback_list if spec.get("clientside_function") and spec["state"]}
-    for function in ("play", "debounceSettings", "exportFigure"):
+    for function in ("play", "pacePoll", "debounceSettings", "exportFigure"):
         assert last_state[function] == {"id": Ids.CLIENT_CONFIG, "property": "data"}, function
 
 

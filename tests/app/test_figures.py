@@ -125,10 +125,17 @@ def test_panel_updates_patch_every_panel(topology, d):
     assert all(isinstance(update, Patch) for update in updates.values())
 
 
+def test_every_panel_says_which_run_and_epoch_it_draws():
+    display, record, history = trained_epoch(cloud(2000, 3), 6, 6, "hex")
+    updates = panel_updates(display, map_structure(6, 6, "hex"), record, history, run="run-7")
+    for panel, update in updates.items():
+        assert operations(update)[("layout", "meta")] == {"run": "run-7", "epoch": record["epoch"]}, panel
+
+
 def test_data_view_patch_moves_the_map_not_the_cloud():
     display, record, history = trained_epoch(cloud(3000, 3), 10, 10, "hex")
     ops = operations(panel_updates(display, map_structure(10, 10, "hex"), record, history)[Ids.DATA_VIEW])
-    touched = {location[1] for location in ops}
+    touched = {location[1] for location in ops if location[0] == "data"}
     assert touched == {figures.MAP_SURFACE, figures.MAP_WIREFRAME}
     vertices = decode_typed_array(ops[("data", figures.MAP_SURFACE, "x")])
     assert np.allclose(vertices, record["weights"][:, 0])

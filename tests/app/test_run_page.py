@@ -7,13 +7,14 @@ import uuid
 
 import pytest
 from dash import Patch, no_update
+from test_figures import operations
 from test_jobs import RecordingBackend
 from ui_testkit import cloud
 
 from callbacks.data import dataset_record
 from callbacks.run_page import POLL_BUSY_MS, POLL_IDLE_MS, PageInput, RunPage, ViewState
 from components.ids import PANELS, Ids
-from components.settings import DEFAULTS, SETTING_CONTROLS
+from components.settings import DEFAULTS, SETTING_CONTROLS, TrainingSettings
 from zsom_jobs import Runs, RunStatus
 from zsom_jobs.training import run_training
 
@@ -115,6 +116,9 @@ def test_train_starts_a_run_and_the_page_follows_it_to_the_end(store, page):
     assert final[(Ids.TIMELINE_LABEL, "children")] == "Epoch 5 / 5" and final[(Ids.TIMELINE, "max")] == 5
     text = page.status(final)
     assert text.startswith("Done Epoch 5 / 5: finished in") and "MQE" in text
+    assert page.view["settings"] == TrainingSettings(store.get_run(page.session_id, run_id).settings).describe()
+    assert all(operations(drawn[0][(panel, "figure")])[("layout", "meta")] == {"run": run_id, "epoch": 5}
+               for panel in PANELS)
     assert final[(Ids.CANCEL, "disabled")] is True and final[(Ids.VIEW, "data")]["poll_ms"] == POLL_IDLE_MS
 
 

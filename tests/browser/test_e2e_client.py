@@ -3,6 +3,7 @@ timer of its own while idle, draws each map once per epoch and keeps hexagons ti
 
 import pytest
 from playwright.sync_api import expect
+from zsom_testkit import wait_until
 
 from components.ids import Ids
 from components.settings import SETTING_BY_NAME, SETTING_CONTROLS, row_id
@@ -114,7 +115,7 @@ def test_each_epoch_draws_each_hexagon_map_once(open_dashboard):
     page.evaluate(COUNT_DRAWS, list(HEX_PANELS))
     page.wait_for_function(QUIET, arg=1000)
     page.evaluate(RESTART_COUNT)
-    dashboard.set_number(SETTING_CONTROLS["epochs"], 60)
+    dashboard.set_number(SETTING_CONTROLS["epochs"], 150)
     dashboard.train()
     dashboard.wait_for_status("done")
     page.wait_for_function(QUIET, arg=1000)
@@ -162,3 +163,30 @@ def test_the_minkowski_p_row_shows_for_the_minkowski_metric_only(dashboard):
         dashboard.page.click(f"#{SETTING_CONTROLS['metric']}")
         dashboard.page.click(f".dash-dropdown-option:has(input[value='{metric}'])")
         expect(row).to_be_visible() if shown else expect(row).to_be_hidden()
+
+
+# What a Dash request of the page's poll says in its body.
+POLL_REQUEST = f'"{Ids.POLL.value}.data"'
+
+
+def test_no_poll_goes_out_while_a_menu_is_open(dashboard, server):
+    page = dashboard.page
+    dashboard.set_number(SETTING_CONTROLS["epochs"], 1000)
+    dashboard.train()
+    dashboard.wait_for_status(r"training.*Epoch \d+ /")
+    polls = []
+    page.on("request", lambda request: polls.append(request) if POLL_REQUEST in (request.post_data or "") else None)
+    page.click(f"#{SETTING_CONTROLS['neighborhood']}")
+    page.wait_for_selector(".dash-dropdown-option")
+    held = dashboard.view_state()["epoch"]
+    sent_at_open = len(polls)  # at most one was on its way as the menu opened
+    # Meanwhile the run goes on: the page would have polled several times.
+    wait_until(lambda: server.current_run(dashboard.session_id())[1] >= held + 10, timeout=30,
+               what="ten more stored epochs")
+    assert len(polls) <= sent_at_open + 1, [request.post_data[:120] for request in polls]
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".dash-dropdown-option", state="detached")
+    dashboard.wait_for_answers(2)
+    assert dashboard.view_state()["epoch"] >= held + 10
+    page.click("#cancel-button")
+    dashboard.wait_for_status("cancelled")

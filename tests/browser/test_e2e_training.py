@@ -112,3 +112,46 @@ def test_composed_figure_downloads_as_one_png(dashboard, tmp_path):
     download_info.value.save_as(single)
     width, height = struct.unpack(">II", single.read_bytes()[16:24])
     assert abs(width - 2 * panel["width"]) <= 2 and abs(height - 2 * panel["height"]) <= 2
+
+
+# Every text the export's message showed, in order.
+EXPORT_MESSAGES = """
+window.__exportMessages = [];
+new MutationObserver(() => {
+  const element = document.getElementById('export-message');
+  const text = element ? element.innerText : '';
+  const log = window.__exportMessages;
+  if (text && log[log.length - 1] !== text) log.push(text);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def polls_of(requests: list) -> list:
+    """The page's polls among Dash requests: those its poll store triggered."""
+    return [request for request in requests if '"run-poll.data"' in (request.post_data or "")]
+
+
+def test_an_export_while_streaming_holds_the_stream_and_says_how_far_it_is(open_dashboard, tmp_path):
+    dashboard = open_dashboard(init_script=EXPORT_MESSAGES)
+    page = dashboard.page
+    page.click("#download-figure-button")
+    dashboard.wait_for_text("#export-message", "Nothing to export yet")
+    dashboard.set_number("epochs", 1000)
+    dashboard.train()
+    dashboard.wait_for_status(r"training.*Epoch \d+ /")
+    requests = []
+    with page.expect_download(timeout=60_000) as download_info:
+        page.click("#download-figure-button")
+        page.on("request", lambda request: requests.append(request) if "_dash-update" in request.url else None)
+    name = download_info.value.suggested_filename
+    shown = int(re.fullmatch(r"zsom-bunny-epoch-(\d+)\.png", name).group(1))
+    dashboard.wait_for_text("#export-message", f"Saved {name}")
+    messages = page.evaluate("window.__exportMessages")
+    assert any(re.fullmatch(r"Exporting \d of 5 panels\.\.\.", text) for text in messages), messages
+    # The composed panels are the epoch the page showed: no poll went out while they were drawn.
+    assert not polls_of(requests), [request.post_data[:200] for request in polls_of(requests)]
+    assert dashboard.view_state()["epoch"] == shown
+    dashboard.wait_for_answers(2)  # and the stream goes on
+    assert dashboard.view_state()["epoch"] > shown
+    page.click("#cancel-button")
+    dashboard.wait_for_status("cancelled")
