@@ -121,7 +121,7 @@ def test_the_sidebar_offers_exactly_the_choices_the_server_accepts(page):
 
 def test_the_composed_export_covers_every_panel():
     assert {cell["panel"] for cell in EXPORT_LAYOUT["cells"]} == {str(panel) for panel in PANELS}
-    assert export_size() == (3 * 640 * 2, (64 + 2 * 480) * 2)
+    assert export_size() == (3 * 640 * 2, (EXPORT_LAYOUT["header"] + 2 * 480) * 2)
 
 
 def test_the_status_line_starts_idle(page):
