@@ -81,31 +81,44 @@
         }
     });
 
-    /* The upload's size limit, checked before the browser reads the file. dcc.Upload drops
-     * an oversized file without a word; this says why, next to the upload. Listeners on
-     * the document's capture phase run before React's, so the file is never read. */
-    function refuseOversizedFile(event, files) {
+    /* The upload's size limit and file types, checked before the browser reads the file.
+     * dcc.Upload drops an oversized file, or one of another type, without a word; this says
+     * why, next to the upload. Listeners on the document's capture phase run before
+     * React's, so a refused file is never read. */
+    function refusal(holder, file) {
+        var limit = Number(holder.getAttribute("data-max-bytes"));
+        var extensions = (holder.getAttribute("data-extensions") || "").split(",").filter(Boolean);
+        var name = file.name.slice(0, 80);
+        var dot = file.name.lastIndexOf(".");
+        var extension = dot > 0 ? file.name.slice(dot).toLowerCase() : "";
+        var mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
+        if (extensions.length && extensions.indexOf(extension) < 0) {
+            return name + ": not a mesh file (" + (extension || "no extension") + "). Upload a file ending in " +
+                extensions.join(", ") + ".";
+        }
+        if (limit && file.size > limit) {
+            return name + ": the file is " + mb(file.size) + ", larger than the limit of " + mb(limit) +
+                ". Simplify or decimate the mesh and try again.";
+        }
+        return null;
+    }
+    function refuseFile(event, files) {
         var holder = event.target && event.target.closest && event.target.closest("[data-max-bytes]");
         if (!holder || !files || !files.length) { return; }
-        var limit = Number(holder.getAttribute("data-max-bytes"));
-        var file = files[0];
-        if (!limit || file.size <= limit) { return; }
+        var message = refusal(holder, files[0]);
+        if (message === null) { return; }
         event.preventDefault();
         event.stopPropagation();
         if (event.target.value) { event.target.value = ""; }
-        var mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
         window.dash_clientside.set_props(holder.getAttribute("data-message-id"), {
-            children: {type: "Span", namespace: "dash_html_components", props: {
-                className: "error",
-                children: file.name.slice(0, 80) + ": the file is " + mb(file.size) + ", larger than the limit of " +
-                    mb(limit) + ". Simplify or decimate the mesh and try again."}}
+            children: {type: "Span", namespace: "dash_html_components", props: {className: "error", children: message}}
         });
     }
     document.addEventListener("change", function (event) {
-        if (event.target && event.target.type === "file") { refuseOversizedFile(event, event.target.files); }
+        if (event.target && event.target.type === "file") { refuseFile(event, event.target.files); }
     }, true);
     document.addEventListener("drop", function (event) {
-        refuseOversizedFile(event, event.dataTransfer && event.dataTransfer.files);
+        refuseFile(event, event.dataTransfer && event.dataTransfer.files);
     }, true);
 
     /* A slider's own number box clamps a typed value into the slider's range without a

@@ -20,6 +20,7 @@ from components.display import display_data
 from components.ids import Ids
 from components.settings import (
     MAX_UPLOAD_BYTES,
+    UPLOAD_EXTENSIONS,
     SettingsError,
     auto_sizes,
     parse_sample_count,
@@ -27,6 +28,7 @@ from components.settings import (
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
+from zsom_core.meshio.sniff import extension_of
 from zsom_jobs.seams import Store
 
 from .inputs import session_of
@@ -81,7 +83,12 @@ def builtin_record(store: Store, name: str, n: int) -> dict:
 
 
 def upload_record(data: bytes, filename: str, n: int) -> dict:
-    """An uploaded mesh sampled to ``n`` points; ``MeshError`` says what is wrong with it."""
+    """An uploaded mesh sampled to ``n`` points; ``MeshError`` says what is wrong with it
+    (a file whose name does not end in a mesh's extension is refused unread)."""
+    extension = extension_of(filename)
+    if extension not in UPLOAD_EXTENSIONS:
+        raise MeshError(f"{filename[:80]}: not a mesh file ({extension or 'no extension'}). "
+                        f"Upload a file ending in {', '.join(UPLOAD_EXTENSIONS)}.")
     mesh = load_mesh(data, filename, n_points=n, seed=DATA_SEED, limits=UPLOAD_LIMITS)
     kind = "point cloud" if mesh.is_point_cloud else f"{len(mesh.faces):,} faces"
     description = f"uploaded {mesh.format.upper()} {kind}"

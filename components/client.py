@@ -83,7 +83,9 @@ def hex_tiling_attributes() -> dict:
     return {"data-hex-tiling": json.dumps(HEX_TILING)}
 
 
-def upload_attributes(max_bytes: int) -> dict:
-    """``data-`` attributes for the upload's holder: the size limit the browser checks
-    before reading a file, and where it says that a file is too large."""
-    return {"data-max-bytes": str(max_bytes), "data-message-id": Ids.UPLOAD_MESSAGE.value}
+def upload_attributes(max_bytes: int, extensions: tuple[str, ...]) -> dict:
+    """``data-`` attributes for the upload's holder: the size limit and the file name
+    extensions the browser checks before reading a file, and where it says why it
+    refused one."""
+    return {"data-max-bytes": str(max_bytes), "data-extensions": ",".join(extensions),
+            "data-message-id": Ids.UPLOAD_MESSAGE.value}

@@ -17,7 +17,17 @@ from dash import dcc, html
 from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
 from .ids import Ids, label_id
-from .settings import MAX_SAMPLES, MAX_UPLOAD_BYTES, MIN_SAMPLES, SETTINGS, Setting, hint_id, message_id, row_id
+from .settings import (
+    MAX_SAMPLES,
+    MAX_UPLOAD_BYTES,
+    MIN_SAMPLES,
+    SETTINGS,
+    UPLOAD_EXTENSIONS,
+    Setting,
+    hint_id,
+    message_id,
+    row_id,
+)
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
@@ -194,9 +204,10 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
         # so next to the upload); the server refuses larger requests unread.
         labelled("".join(UPLOAD_PROMPT),
                  dcc.Upload(id=Ids.UPLOAD, className="upload", className_active="upload upload-active",
-                            accept=".obj,.stl,.ply,.OBJ,.STL,.PLY", max_size=MAX_UPLOAD_BYTES, multiple=False,
+                            accept=",".join([*UPLOAD_EXTENSIONS, *(ext.upper() for ext in UPLOAD_EXTENSIONS)]),
+                            max_size=MAX_UPLOAD_BYTES, multiple=False,
                             children=html.Div([UPLOAD_PROMPT[0], html.Span(UPLOAD_PROMPT[1], className="link")])),
-                 hidden=True, className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES)),
+                 hidden=True, className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES, UPLOAD_EXTENSIONS)),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
     ]

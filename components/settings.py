@@ -35,6 +35,8 @@ MAX_SEED = 2**31 - 1
 # Left to the map, sigma0 is this fraction of its larger side (the SOM Toolbox's rough start).
 AUTO_SIGMA_SHARE = 4
 MAX_UPLOAD_BYTES = 50 * 2**20
+# The files an upload takes, by name: what the file chooser offers and what the server reads.
+UPLOAD_EXTENSIONS = (".obj", ".stl", ".ply")
 
 
 class SettingsError(ValueError):

@@ -81,7 +81,8 @@ def test_the_upload_says_its_limit_and_where_to_answer(page):
     assert props["data-max-bytes"] == str(MAX_UPLOAD_BYTES)
     assert props["data-message-id"] == Ids.UPLOAD_MESSAGE
     assert Ids.UPLOAD in {getattr(c, "id", None) for c in walk(holder)}
-    assert upload_attributes(7) == {"data-max-bytes": "7", "data-message-id": Ids.UPLOAD_MESSAGE.value}
+    assert upload_attributes(7, (".obj", ".ply")) == {"data-max-bytes": "7", "data-extensions": ".obj,.ply",
+                                                      "data-message-id": Ids.UPLOAD_MESSAGE.value}
 
 
 def test_the_javascript_types_no_component_id():

@@ -1,6 +1,7 @@
 """The data callback's logic called directly: built-in datasets and uploads."""
 
 import base64
+import re
 
 import pytest
 
@@ -40,3 +41,11 @@ def test_upload_of_a_real_mesh(mesh_dir):
 def test_upload_of_an_empty_mesh_says_what_is_wrong(mesh_dir):
     with pytest.raises(MeshError, match="empty.stl"):
         upload_record((mesh_dir / "empty.stl").read_bytes(), "empty.stl", 5000)
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "rabbit.obj.txt", "blob.bin", "no-extension"])
+def test_a_file_that_is_not_named_as_a_mesh_is_refused_unread(name):
+    obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"  # a valid OBJ, under another name
+    with pytest.raises(MeshError, match=re.escape(f"{name}: not a mesh file")):
+        upload_record(obj, name, 200)
+    assert upload_record(obj, "rabbit.OBJ", 200)["label"] == "rabbit.OBJ"

@@ -39,3 +39,12 @@ def test_bad_uploads_are_explained_next_to_the_upload(dashboard, mesh_dir, name,
     dashboard.set_number("epochs", 3)
     dashboard.train()
     dashboard.wait_for_status("done")
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "rabbit.obj.txt"])
+def test_a_file_that_is_not_a_mesh_is_refused_with_a_message(dashboard, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    dashboard.upload(path)
+    message = dashboard.wait_for_text("#upload-message", "not a mesh file")
+    assert name in message and ".obj, .stl, .ply" in message
