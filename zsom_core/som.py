@@ -41,6 +41,9 @@ DTYPES = ("float32", "float64")
 UNIT_ERRORS = ("mqe", "mae", "mse", "rmse", "mape")
 
 _FORMAT_VERSION = 1
+# Elements of the neighbourhood matrix held at once per lane (16 MB) by the batch update
+# of the neighbourhoods that have no separable form.
+SMOOTH_BLOCK_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -282,31 +285,42 @@ class SOM:
         """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
         if neighborhood_code(self.neighborhood) == GAUSSIAN and self.cutoff is None:
             return gaussian_smooth(grid, sigma, values)
-        return self._neighborhood_matrix(grid, sigma) @ values
+        return self._smooth_by_rows(grid, sigma, values, parts=False)[0]
 
     def _smooth_parts(self, grid, sigma, values):
         """``C @ values`` and ``N @ values`` for the positive and negative parts of ``H``,
         ``H = C - N``, both (m, k)."""
-        neighborhood = self._neighborhood_matrix(grid, sigma)
-        centre = np.maximum(neighborhood, 0.0)
-        surround = np.subtract(centre, neighborhood, out=neighborhood)  # in place: one (m, m) array less
-        return centre @ values, surround @ values
+        return self._smooth_by_rows(grid, sigma, values, parts=True)
 
-    def _neighborhood_matrix(self, grid, sigma):
-        """The neighbourhood matrix ``H`` (m, m) at this sigma, filled over the lanes."""
+    def _smooth_by_rows(self, grid, sigma, values, parts: bool) -> tuple[np.ndarray, ...]:
+        """``H @ values`` (with ``parts``: ``C @ values`` and ``N @ values``) without
+        forming ``H`` whole, which is (m, m): 800 MB for a 100 x 100 map. Blocks of its
+        rows are filled and multiplied, spread over the lanes."""
         code = neighborhood_code(self.neighborhood)
         m = grid.n_units
-        neighborhood = np.empty((m, m))
-        lanes = LANES if m * m >= PARALLEL_MIN_ELEMENTS else 1
-        rows = -(-m // lanes)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        outputs = tuple(np.empty((m, values.shape[1])) for _ in range(2 if parts else 1))
+        block = max(1, min(m, SMOOTH_BLOCK_ELEMENTS // m))
+        starts = range(0, m, block)
+        lanes = min(LANES, len(starts)) if m * m >= PARALLEL_MIN_ELEMENTS else 1
 
-        def fill(lane: int):
-            start = min(m, lane * rows)
-            kernels.neighborhood_matrix(grid.positions, start, *grid.period, grid.toroidal, sigma, code,
-                                        self.cutoff or 0.0, neighborhood[start : start + rows])
+        def smooth_lane(lane: int):
+            rows = np.empty((block, m))
+            for start in starts[lane::lanes]:
+                stop = min(m, start + block)
+                h = rows[: stop - start]
+                kernels.neighborhood_matrix(grid.positions, start, *grid.period, grid.toroidal, sigma, code,
+                                            self.cutoff or 0.0, h)
+                if parts:
+                    centre = np.maximum(h, 0.0)
+                    surround = np.subtract(centre, h, out=h)
+                    np.matmul(centre, values, out=outputs[0][start:stop])
+                    np.matmul(surround, values, out=outputs[1][start:stop])
+                else:
+                    np.matmul(h, values, out=outputs[0][start:stop])
 
-        run_lanes(fill, lanes)
-        return neighborhood
+        run_lanes(smooth_lane, lanes)
+        return outputs
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
         if self.use_numba:
