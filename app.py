@@ -87,7 +87,10 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     keep_caches(app.server, store, manager, cache_dir / "jobs")
     datasets = data.DATASET_LABELS
     default_samples = DATASETS[DEFAULT_DATASET].default_n
-    settings = parse_settings(DEFAULTS)
+    # The first page's panels hold the map the default data will get (and the data is
+    # prepared for the first session meanwhile).
+    default_data = data.builtin_record(store, DEFAULT_DATASET, default_samples)
+    settings = parse_settings(DEFAULTS).resolved(default_data["auto_sizes"])
     figures = default_panels(map_structure(*settings.grid_key()), settings.epochs, settings.schedule())
     first_view = {"grid": settings.grid_key()}
 
