@@ -16,7 +16,7 @@ def test_a_dataset_appears_at_once_with_its_sample_count(dashboard):
 
 def test_an_out_of_range_sample_count_is_refused(dashboard):
     dashboard.set_number("sample-count", 50)
-    dashboard.page.wait_for_function("document.getElementById('data-info').innerText.includes('between 100')")
+    dashboard.wait_for_text("#data-info", "sample count must be a whole number from 100 to 200,000, got 50")
 
 
 def test_uploaded_mesh_trains(dashboard, mesh_dir):
