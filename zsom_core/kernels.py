@@ -591,38 +591,100 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
 
 @nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
-                 neighborhood_code, cutoff, code, p, low, high):
+                 neighborhood_code, cutoff, code, p, low, high, keep_rows):
     """Sequential Kohonen updates, one sample at a time in ``order``.
 
     Sequential by nature: each sample's winner depends on the previous update. A negative
     neighbourhood (mexican hat) pushes units away from samples; updated coordinates are
     kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
 
+    Sigma holds for the whole epoch, so with ``keep_rows`` each unit's row of steps
+    ``lr h`` is computed the first time the unit wins and kept, (m, m) float64 at most;
+    without, every sample computes its winner's row. The weights are worked on
+    transposed, (d, m), so that the winner search and the update both run along the
+    units and vectorise; the winner is the arg-min of the rank values the BMU pass uses
+    (squared sums, p-power sums: no root). Every unit moves on every sample, as in the
+    reference: a step too small to matter still rounds as the reference's does.
+
     IN: X (n, d) float64, the samples; order (n,) int64, the order to visit them in;
     positions (m, 2) float64, period_x, period_y, toroidal: the grid (as in
     ``neighborhood_matrix``); sigma, learning_rate; neighborhood_code, cutoff (in sigmas,
-    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box.
-    IN/OUT: W (m, d) float64.
+    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box;
+    keep_rows (bool). IN/OUT: W (m, d) float64.
     """
     m, d = W.shape
     squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
+    Wt = np.ascontiguousarray(W.T)
+    ranks = np.empty((1, m))
+    scratch = np.empty(m)
+    rows = np.empty((m if keep_rows else 1, m))
+    known = np.zeros(m, dtype=np.bool_)
+    pushes = np.zeros(m, dtype=np.bool_)  # whether a row has negative steps
     for i in order:
-        best = np.inf
-        winner = 0
+        winner = _online_winner(X[i : i + 1], Wt, code, p, ranks, scratch)
+        row = winner if keep_rows else 0
+        steps = rows[row]
+        if not (keep_rows and known[winner]):
+            negative = False
+            for j in range(m):
+                squared = _squared_grid_distance(positions, winner, j, period_x, period_y, toroidal)
+                steps[j] = learning_rate * _neighborhood_value(squared, sigma, neighborhood_code, squared_radius)
+                negative |= steps[j] < 0.0
+            known[winner] = True
+            pushes[row] = negative
+        for k in range(d):
+            xk = X[i, k]
+            weights_k = Wt[k]
+            if not pushes[row]:
+                for j in range(m):
+                    weights_k[j] += steps[j] * (xk - weights_k[j])
+                continue
+            lowest, highest = low[k], high[k]
+            for j in range(m):
+                moved = weights_k[j] + steps[j] * (xk - weights_k[j])
+                kept = lowest if moved < lowest else (highest if moved > highest else moved)
+                weights_k[j] = kept if steps[j] < 0.0 else moved
+    W[:, :] = Wt.T
+
+
+@nb.njit(cache=True, inline="always")
+def _online_winner(x, Wt, code, p, ranks, scratch):
+    """The unit nearest to one sample (the first of equal ones), by rank values.
+
+    IN: x (1, d) float64; Wt (d, m) float64; code, p. Scratch: ranks (1, m), scratch (m,).
+    """
+    d, m = Wt.shape
+    values = ranks[0]
+    if code == MINKOWSKI:
+        minkowski_block(x, Wt, p, ranks)
+    elif code == COSINE:
         for j in range(m):
-            dist = pair_distance(X[i], W[j], code, p)
-            if dist < best:
-                best = dist
-                winner = j
-        for j in range(m):
-            squared = _squared_grid_distance(positions, winner, j, period_x, period_y, toroidal)
-            step = learning_rate * _neighborhood_value(squared, sigma, neighborhood_code, squared_radius)
-            if step > 0.0:
-                for k in range(d):
-                    W[j, k] += step * (X[i, k] - W[j, k])
-            elif step < 0.0:
-                for k in range(d):
-                    W[j, k] = min(high[k], max(low[k], W[j, k] + step * (X[i, k] - W[j, k])))
+            values[j] = pair_distance(x[0], Wt[:, j], code, p)
+    else:
+        values[:] = 0.0
+        for k in range(d):
+            if code == MINKOWSKI_INTEGER:
+                _accumulate_integer_power(int(p), values, scratch, x[0, k], Wt[k])
+            else:
+                _accumulate_distance(code, p, values, x[0, k], Wt[k])
+    return _first_minimum(values)
+
+
+@nb.njit(cache=True, inline="always")
+def _first_minimum(values):
+    """``np.argmin`` of values >= 0 (the first of equal minima), without an allocation:
+    the minimum over the values' bits (see ``_second_smallest``), then its first place.
+
+    IN: values (m,) float32 or float64.
+    """
+    lowest = _bits_of(values[0])
+    for j in range(values.shape[0]):
+        lowest = min(lowest, _bits_of(values[j]))
+    smallest = _float_of(lowest)
+    for j in range(values.shape[0]):
+        if values[j] == smallest:
+            return j
+    return 0
 
 
 @nb.njit(cache=True, nogil=True)
