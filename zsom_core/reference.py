@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN, metric_code
+from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN, METRICS, metric_code
 from .neighborhood import neighborhood_weights, surround_scale
 
 
@@ -20,7 +20,10 @@ def pairwise_distances(X: np.ndarray, W: np.ndarray, metric: str = "euclidean", 
     """
     X = np.asarray(X, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
-    code = metric_code(metric, p)
+    metric_code(metric, p)  # checks the name and p
+    # The metric by its name, not by the kernels' code: minkowski keeps its own formula here
+    # whatever p, so that the kernels' shortcuts for p = 1, 2 and whole p are checked against it.
+    code = METRICS[metric]
     if code == COSINE:
         return np.maximum(0.0, 1.0 - _unit_rows(X) @ _unit_rows(W).T)
     difference = np.abs(X[:, None, :] - W[None, :, :])

@@ -44,6 +44,10 @@ _FORMAT_VERSION = 1
 # Elements of the neighbourhood matrix held at once per lane (16 MB) by the batch update
 # of the neighbourhoods that have no separable form.
 SMOOTH_BLOCK_ELEMENTS = 1 << 21
+# Most memory an online epoch keeps for its winners' rows of neighbourhood steps (see
+# ``kernels.online_epoch``): 6.5 MB for a 30x30 map; past 2,896 units each sample
+# computes its winner's row afresh.
+ONLINE_ROWS_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -324,9 +328,10 @@ class SOM:
 
     def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
         if self.use_numba:
+            keep_rows = grid.n_units**2 * 8 <= ONLINE_ROWS_BYTES
             kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma,
                                  learning_rate, neighborhood_code(self.neighborhood), self.cutoff or 0.0,
-                                 metric_code(self.metric, self.p), float(self.p), *box)
+                                 metric_code(self.metric, self.p), float(self.p), *box, keep_rows)
         else:
             weights[:] = reference.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
                                                 self.neighborhood, self.cutoff, self.metric, self.p)
