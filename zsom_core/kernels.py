@@ -380,17 +380,19 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
 
 @nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
-                 neighborhood_code, cutoff, code, p, low, high):
+                 neighborhood_code, cutoff, code, p, low, high, surround):
     """Sequential Kohonen updates, one sample at a time in ``order``.
 
     Sequential by nature: each sample's winner depends on the previous update. A negative
     neighbourhood (mexican hat) pushes units away from samples; updated coordinates are
-    kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
+    kept within [low, high] (the data's box), or repeated pushes grow them geometrically;
+    each unit's pushes are scaled by its ``surround`` factor (``neighborhood.surround_scale``).
 
     IN: X (n, d) float64, the samples; order (n,) int64, the order to visit them in;
     positions (m, 2) float64, period_x, period_y, toroidal: the grid (as in
     ``neighborhood_matrix``); sigma, learning_rate; neighborhood_code, cutoff (in sigmas,
-    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box.
+    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box;
+    surround (m,) float64, the factor on each unit's negative steps.
     IN/OUT: W (m, d) float64.
     """
     m, d = W.shape
@@ -410,6 +412,7 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
                 for k in range(d):
                     W[j, k] += step * (X[i, k] - W[j, k])
             elif step < 0.0:
+                step *= surround[j]
                 for k in range(d):
                     W[j, k] = min(high[k], max(low[k], W[j, k] + step * (X[i, k] - W[j, k])))
 
