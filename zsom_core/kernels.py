@@ -591,12 +591,13 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
 
 @nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
-                 neighborhood_code, cutoff, code, p, low, high, keep_rows):
+                 neighborhood_code, cutoff, code, p, low, high, keep_rows, surround):
     """Sequential Kohonen updates, one sample at a time in ``order``.
 
     Sequential by nature: each sample's winner depends on the previous update. A negative
     neighbourhood (mexican hat) pushes units away from samples; updated coordinates are
-    kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
+    kept within [low, high] (the data's box), or repeated pushes grow them geometrically;
+    each unit's pushes are scaled by its ``surround`` factor (``neighborhood.surround_scale``).
 
     Sigma holds for the whole epoch, so with ``keep_rows`` each unit's row of steps
     ``lr h`` is computed the first time the unit wins and kept, (m, m) float64 at most;
@@ -610,7 +611,8 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
     positions (m, 2) float64, period_x, period_y, toroidal: the grid (as in
     ``neighborhood_matrix``); sigma, learning_rate; neighborhood_code, cutoff (in sigmas,
     <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box;
-    keep_rows (bool). IN/OUT: W (m, d) float64.
+    keep_rows (bool); surround (m,) float64, the factor on each unit's negative steps
+    (``neighborhood.surround_scale``). IN/OUT: W (m, d) float64.
     """
     m, d = W.shape
     squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
@@ -641,9 +643,11 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
                 continue
             lowest, highest = low[k], high[k]
             for j in range(m):
-                moved = weights_k[j] + steps[j] * (xk - weights_k[j])
-                kept = lowest if moved < lowest else (highest if moved > highest else moved)
-                weights_k[j] = kept if steps[j] < 0.0 else moved
+                if steps[j] < 0.0:
+                    moved = weights_k[j] + steps[j] * surround[j] * (xk - weights_k[j])
+                    weights_k[j] = lowest if moved < lowest else (highest if moved > highest else moved)
+                else:
+                    weights_k[j] += steps[j] * (xk - weights_k[j])
     W[:, :] = Wt.T
 
 

@@ -6,7 +6,7 @@ import pytest
 from zsom_core import SOM, Grid, kernels, reference
 from zsom_core.bmu import GEMM_MIN_FEATURES, BMUSearch
 from zsom_core.metrics import metric_code
-from zsom_core.neighborhood import neighborhood_code
+from zsom_core.neighborhood import neighborhood_code, neighborhood_weights, surround_scale
 
 from .helpers import LATTICE_IDS, LATTICES, METRICS, NEIGHBORHOODS, check_bmus, distance_matrix
 
@@ -91,12 +91,16 @@ def test_online_epoch_kernel_matches_reference_with_and_without_kept_rows(neighb
     W0 = rng.normal(size=(grid.n_units, 3))
     order = rng.permutation(len(X))
     expected = reference.online_epoch(X, W0, order, grid.distances, 1.5, 0.3, neighborhood, None, "euclidean", 2.0)
+    # The surround's scale as the reference computes it: from the winners under W0.
+    full = neighborhood_weights(grid.distances, 1.5, neighborhood)
+    counts = np.bincount(reference.best_two_units(X, W0)[0], minlength=grid.n_units).astype(np.float64)
+    scale = surround_scale(np.maximum(full, 0.0) @ counts, np.maximum(-full, 0.0) @ counts)
     runs = []
     for keep_rows in (True, False):
         W = W0.copy()
         kernels.online_epoch(X, W, order, grid.positions, *grid.period, grid.toroidal, 1.5, 0.3,
                              neighborhood_code(neighborhood), 0.0, metric_code("euclidean"), 2.0,
-                             X.min(axis=0), X.max(axis=0), keep_rows)
+                             X.min(axis=0), X.max(axis=0), keep_rows, scale)
         runs.append(W)
     np.testing.assert_array_equal(runs[0], runs[1])
     np.testing.assert_allclose(runs[0], expected, rtol=1e-10, atol=1e-12)
