@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_engine.py            # everything (several minutes)
     .venv/bin/python benchmarks/bench_engine.py --quick    # fewer repeats, no MiniSom on the two biggest
     .venv/bin/python benchmarks/bench_engine.py --only bunny,zsom   # workloads and/or libraries
+    .venv/bin/python benchmarks/bench_engine.py --only variants     # zsom's metric and algorithm table alone
 
 Every (library, workload) run happens in a fresh subprocess, so its peak resident memory
 (``VmHWM``; ``ru_maxrss`` would inherit the parent's across fork and exec) is its own:
@@ -18,6 +19,11 @@ What each library is given, and where it cannot match that, is printed with the 
 (``LIBRARY_NOTES``). s/epoch is the wall time of initialisation plus training, divided
 by the epochs trained; zsom is timed after a warm-up fit in the same process (Numba's
 compile or cache load excluded) and reported as the median of several fits.
+
+A second table (``variants``) compares zsom with itself on the bunny, all in one fresh
+process: the batch algorithm under euclidean and under minkowski at p = 2, 3 and 1.5,
+and the online algorithm, each against batch euclidean. Their fits take turns, so that
+a change in the machine's load falls on every variant alike.
 """
 
 from __future__ import annotations
@@ -219,6 +225,43 @@ def train_xpysom(w: Workload, X: np.ndarray, epochs: int, repeats: int, extra: d
 TRAINERS = {"zsom": train_zsom, "minisom": train_minisom, "minisom-batch": train_minisom_batch,
             "xpysom": train_xpysom}
 
+# zsom against itself: (label, SOM keywords); each row's ratio is to the first row.
+VARIANTS_TOKEN = "variants"
+VARIANT_WORKLOAD = "bunny"
+VARIANT_GRID = (30, 30, "hex")
+VARIANTS = (
+    ("batch euclidean", {}),
+    ("batch minkowski p=2", {"metric": "minkowski", "p": 2.0}),
+    ("batch minkowski p=3", {"metric": "minkowski", "p": 3.0}),
+    ("batch minkowski p=1.5", {"metric": "minkowski", "p": 1.5}),
+    ("online euclidean", {"algorithm": "online"}),
+)
+
+
+def run_variants_worker(args) -> None:
+    """Every variant's fits of ``args.epochs`` epochs, ``args.repeats`` rounds, taking turns."""
+    from zsom_core import SOM
+
+    X = np.load(args.data)
+    width, height, topology = VARIANT_GRID
+
+    def make(options):
+        return SOM(width, height, topology=topology, init="pca", neighborhood="gaussian", seed=0, **options)
+
+    for _label, options in VARIANTS:  # warm-up: each variant compiles or loads its own kernels
+        make(options).fit(X[:2048], epochs=2)
+    results = [{"label": label, "times": [], "cpu": []} for label, _ in VARIANTS]
+    before = _cpu_counters()
+    for _ in range(args.repeats):
+        for result, (_label, options) in zip(results, VARIANTS):
+            som = make(options)
+            start, cpu = time.perf_counter(), time.process_time()
+            som.fit(X, epochs=args.epochs)
+            result["times"].append(time.perf_counter() - start)
+            result["cpu"].append(time.process_time() - cpu)
+            result["mqe"] = float(som.mqe_history_[-1])
+    Path(args.out).write_text(json.dumps({"variants": results, "others_cpu": _others_share(before, _cpu_counters())}))
+
 
 def run_worker(args) -> None:
     w = WORKLOADS[args.workload]
@@ -276,6 +319,40 @@ def run_one(lib: str, w: Workload, data_path: Path, X: np.ndarray, epochs: int, 
                   s_per_epoch=statistics.median(times) / epochs,
                   full=epochs == w.epochs)
     return result
+
+
+def run_variants(scratch: Path, epochs: int, repeats: int, timeout: float) -> dict:
+    X, source = make_data(VARIANT_WORKLOAD)
+    data_path, out = scratch / "variants.npy", scratch / "variants.json"
+    np.save(data_path, np.ascontiguousarray(X))
+    width, height, topology = VARIANT_GRID
+    print(f"\nzsom variants: X {X.shape} from {source}, {width}x{height} {topology}, {epochs} epochs x {repeats} "
+          "fits each", flush=True)
+    code, stderr = _spawn(["--variants-worker", "--data", str(data_path), "--epochs", str(epochs),
+                           "--repeats", str(repeats), "--out", str(out)], timeout)
+    if code != 0 or not out.exists():
+        return {"error": stderr.splitlines()[-1] if stderr else f"exit {code}"}
+    return {**json.loads(out.read_text()), "epochs": epochs, "repeats": repeats}
+
+
+def variants_report(run: dict) -> str:
+    if "error" in run:
+        return f"zsom variants: FAILED: {run['error']}"
+    epochs = run["epochs"]
+    rows = []
+    peer = None
+    for result in run["variants"]:
+        wall = statistics.median(result["times"]) / epochs
+        cpu = statistics.median(result["cpu"]) / epochs
+        peer = peer or (wall, cpu)
+        rows.append([result["label"], _fmt_time(wall), f"{wall / peer[0]:.2f}x", _fmt_time(cpu),
+                     f"{cpu / peer[1]:.2f}x", f"{result['mqe']:.4g}"])
+    header = ["variant", "s/epoch", f"vs {run['variants'][0]['label']}", "CPU s/epoch", "CPU ratio", "MQE (own)"]
+    notes = (f"s/epoch: median over {run['repeats']} fits of (PCA initialisation + {epochs} epochs) / {epochs}, "
+             "in one process, the variants' fits taking turns; CPU s/epoch: the same in process CPU time (all "
+             f"threads), steadier on a shared machine; other processes used {run['others_cpu']:.0%} of the CPUs. "
+             "MQE (own): the map's own measure under its metric.")
+    return _table(rows, header) + "\n" + notes
 
 
 def cold_start(data_path: Path, scratch: Path) -> list[dict]:
@@ -360,17 +437,22 @@ def _verdict(w: Workload, zsom: dict | None, runs: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------- main
 
 
-def _select(only: str | None) -> tuple[list[str], list[str]]:
+def _select(only: str | None) -> tuple[list[str], list[str], bool]:
+    """Workloads, libraries and whether the variants table runs; ``variants`` alone runs only it."""
     if not only:
-        return list(WORKLOADS), list(LIBRARIES)
+        return list(WORKLOADS), list(LIBRARIES), True
     tokens = [t.strip() for t in only.split(",") if t.strip()]
-    unknown = [t for t in tokens if t not in WORKLOADS and t not in LIBRARIES]
+    unknown = [t for t in tokens if t not in WORKLOADS and t not in LIBRARIES and t != VARIANTS_TOKEN]
     if unknown:
         raise SystemExit(f"--only: unknown {', '.join(unknown)}; workloads: {', '.join(WORKLOADS)}; "
-                         f"libraries: {', '.join(LIBRARIES)}")
+                         f"libraries: {', '.join(LIBRARIES)}; or {VARIANTS_TOKEN}")
+    variants = VARIANTS_TOKEN in tokens
+    tokens = [t for t in tokens if t != VARIANTS_TOKEN]
+    if variants and not tokens:
+        return [], [], True
     workloads = [t for t in tokens if t in WORKLOADS] or list(WORKLOADS)
     libraries = [t for t in tokens if t in LIBRARIES] or list(LIBRARIES)
-    return workloads, libraries
+    return workloads, libraries, variants
 
 
 def main(argv=None) -> None:
@@ -378,7 +460,10 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats; no MiniSom on the two biggest workloads")
     parser.add_argument("--only", metavar="NAMES",
                         help=f"comma-separated workloads ({', '.join(WORKLOADS)}) and/or libraries "
-                             f"({', '.join(LIBRARIES)}); zsom always runs when a peer is compared")
+                             f"({', '.join(LIBRARIES)}); zsom always runs when a peer is compared; "
+                             f"'{VARIANTS_TOKEN}' adds zsom's metric and algorithm table (alone: only that)")
+    parser.add_argument("--variant-epochs", type=int, default=5, metavar="N",
+                        help="epochs per fit in the variants table (default 5; 3 with --quick)")
     parser.add_argument("--zsom-repeats", type=int, metavar="N",
                         help="zsom fits per workload (median reported); default 15, 7, 5, 5 (3 with --quick)")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start probe")
@@ -387,6 +472,7 @@ def main(argv=None) -> None:
     # internal: one (library, workload) run in a fresh process
     parser.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
     parser.add_argument("--cold-probe", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variants-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workload", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
@@ -398,8 +484,10 @@ def main(argv=None) -> None:
         return run_worker(args)
     if args.cold_probe:
         return run_cold_probe(args)
+    if args.variants_worker:
+        return run_variants_worker(args)
 
-    workloads, libraries = _select(args.only)
+    workloads, libraries, with_variants = _select(args.only)
     if any(lib != "zsom" for lib in libraries) and "zsom" not in libraries:
         libraries.insert(0, "zsom")
     print(f"ZSOM engine benchmark: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
@@ -437,7 +525,17 @@ def main(argv=None) -> None:
                           f"TE {r['te']:.3f}  peak {r['peak_mb']:.0f} MB", flush=True)
             if name == "clusters2d" and "zsom" in libraries and not args.no_cold:
                 cold = cold_start(data_path, scratch)
+        variants = None
+        if with_variants:
+            epochs = min(args.variant_epochs, 3) if args.quick else args.variant_epochs
+            variants = run_variants(scratch, epochs, 2 if args.quick else 3, args.timeout)
 
+    if variants:
+        print("\n" + variants_report(variants))
+    if not workloads:
+        if args.json:
+            Path(args.json).write_text(json.dumps({"variants": variants}, indent=1, default=str))
+        return
     print("\n" + report(results))
     print(f"\nfloors: s/epoch <= {', '.join(f'{WORKLOADS[n].floor:g}' for n in WORKLOADS)} "
           f"({', '.join(WORKLOADS)}); MQE criterion: zsom <= best full-schedule peer x {1 + MQE_TOLERANCE}")
@@ -464,7 +562,8 @@ def main(argv=None) -> None:
     for lib in libraries:
         print(f"  {lib}: {LIBRARY_NOTES[lib]}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": results, "cold": cold}, indent=1, default=str))
+        Path(args.json).write_text(json.dumps({"results": results, "cold": cold, "variants": variants}, indent=1,
+                                              default=str))
 
 
 if __name__ == "__main__":

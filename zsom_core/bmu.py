@@ -24,6 +24,9 @@ does, without the work that does not change the order:
   cosine distance ``1 - x.w`` less its constant 1).
 - The direct path (the other metrics, and few features): ``kernels.distance_block``
   computes squared sums, p-power sums, maxima or ``1 - x.w`` without the final root.
+  Minkowski with p = 1 or 2 is manhattan or euclidean (``metrics.metric_code``), a small
+  whole p multiplies, and any other p computes its powers only for the units that can
+  be a sample's best two (``kernels.minkowski_block``), +inf for the rest.
 
 NumPy's arg-min over a block finds the winners; one kernel call
 (``kernels.finish_block``) then takes each winner's value out, finds the runner-up (the
@@ -58,7 +61,7 @@ import numpy as np
 
 from . import kernels, reference
 from .grid import Grid
-from .metrics import COSINE, EUCLIDEAN, MINKOWSKI, metric_code
+from .metrics import COSINE, EUCLIDEAN, MINKOWSKI, MINKOWSKI_INTEGER, metric_code
 from .parallel import LANES, run_lanes
 
 # Above this many features, euclidean and cosine rank values come from a BLAS matrix
@@ -184,7 +187,7 @@ class BMUSearch:
         # What turns a rank value into a distance-like one: the row magnitude (||x||^2 for
         # the euclidean product, 1 for cosine's 1 - cos); direct values are distance-like.
         value_offset = 1.0 if self.use_gemm else 0.0
-        relative = self.code == MINKOWSKI
+        relative = self.code in (MINKOWSKI, MINKOWSKI_INTEGER)
 
         def search_lane(lane: int):
             scores = np.empty((rows, m), dtype=self.dtype)

@@ -23,14 +23,108 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload
 
-from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN
+from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN, MINKOWSKI, MINKOWSKI_INTEGER
 from .neighborhood import BUBBLE, GAUSSIAN, MEXICAN_HAT
+
+# ---------------------------------------------------------------------- powers
+
+
+@intrinsic
+def _bits_of(typingctx, value):
+    """The bits of a float32 or float64, as an int32 or int64 (reinterpreted, not converted).
+    For floats >= 0 the integers order as the floats do."""
+    width = {types.float32: 32, types.float64: 64}.get(value)
+    if width is None:
+        return None
+    signature = types.int32(types.float32) if width == 32 else types.int64(types.float64)
+    return signature, lambda context, builder, sig, args: builder.bitcast(args[0], ir.IntType(width))
+
+
+@intrinsic
+def _float_of(typingctx, bits):
+    """The float32 or float64 whose bits are the int32 or int64 ``bits``."""
+    if bits == types.int32:
+        return types.float32(types.int32), lambda context, builder, sig, args: builder.bitcast(
+            args[0], ir.FloatType())
+    if bits == types.int64:
+        return types.float64(types.int64), lambda context, builder, sig, args: builder.bitcast(
+            args[0], ir.DoubleType())
+    return None
+
+
+_MANTISSA_BITS = (1 << 52) - 1
+_EXPONENT_BIAS = 1023
+_SQRT2 = math.sqrt(2.0)
+_TWO_LOG2_E = 2.0 / math.log(2.0)
+_LN2 = math.log(2.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _float32_power(a, p):
+    """``a ** p`` for a float32 ``a >= 0`` and p > 0, within one float32 unit in the last place.
+
+    A libm ``pow`` per element is a call LLVM cannot vectorise, and it made minkowski's
+    BMU pass 50 times slower than euclidean's; this is ``2 ** (p log2 a)`` in float64
+    multiply-adds that vectorise (the caller needs ``error_model="numpy"``, or the
+    division's zero check stops that). log2 a is the exponent plus log2 of the mantissa,
+    taken to [sqrt(1/2), sqrt(2)] and expanded as 2 atanh(t) / ln 2 with
+    t = (m - 1) / (m + 1), |t| <= 0.172 (error below 1e-9); 2 ** y is 2 ** round(y), from
+    its bits, times exp((y - round(y)) ln 2) by Taylor to degree 7 (error below 6e-9).
+    y is clamped to float64's normal exponents: the float32 result is then 0 or inf,
+    as float32's own ``pow`` gives.
+    """
+    bits = _bits_of(np.float64(a))
+    exponent = (bits >> 52) - _EXPONENT_BIAS
+    mantissa = _float_of((bits & _MANTISSA_BITS) | (_EXPONENT_BIAS << 52))
+    high = mantissa > _SQRT2
+    mantissa = 0.5 * mantissa if high else mantissa
+    exponent = exponent + 1 if high else exponent
+    t = (mantissa - 1.0) / (mantissa + 1.0)
+    t2 = t * t
+    series = (((t2 * (1.0 / 9.0) + 1.0 / 7.0) * t2 + 0.2) * t2 + 1.0 / 3.0) * t2 + 1.0
+    y = p * exponent + (p * _TWO_LOG2_E) * (t * series)
+    y = min(1023.0, max(-1022.0, y))
+    whole = math.floor(y + 0.5)
+    g = (y - whole) * _LN2
+    fraction = ((((((g * (1.0 / 5040.0) + 1.0 / 720.0) * g + 1.0 / 120.0) * g + 1.0 / 24.0) * g
+                  + 1.0 / 6.0) * g + 0.5) * g + 1.0) * g + 1.0
+    power = fraction * _float_of((np.int64(whole) + _EXPONENT_BIAS) << 52)
+    return np.float32(power) if a > 0 else np.float32(0.0)
+
+
+def _power(a, p):
+    """``a ** p`` for ``a >= 0``: in float32, ``_float32_power``; in float64, libm's ``pow``,
+    which keeps float64 mode exact against the reference."""
+    return a**p
+
+
+@overload(_power)
+def _power_by_precision(a, p):
+    if a == types.float32:
+        return lambda a, p: _float32_power(a, p)
+    return lambda a, p: a**p
+
+
+@nb.njit(cache=True, inline="always")
+def _integer_power(a, n):
+    """``a ** n`` for a whole ``n >= 1``, by repeated multiplication."""
+    power = a
+    for _ in range(n - 1):
+        power *= a
+    return power
+
+
+# ---------------------------------------------------------------------- distances
 
 
 @nb.njit(cache=True, inline="always")
 def _accumulate_distance(code, p, buffer, xk, weights_k):
-    """Fold one coordinate into the running per-unit distance.
+    """Fold one coordinate into the running per-unit distance (not ``MINKOWSKI_INTEGER``:
+    see ``_accumulate_integer_power``).
 
     IN: xk, one coordinate of a sample; weights_k (m,), that coordinate of every unit.
     IN/OUT: buffer (m,), the running values.
@@ -51,7 +145,26 @@ def _accumulate_distance(code, p, buffer, xk, weights_k):
             buffer[j] -= xk * weights_k[j]
     else:
         for j in range(m):
-            buffer[j] += abs(xk - weights_k[j]) ** p
+            buffer[j] += _power(abs(xk - weights_k[j]), p)
+
+
+@nb.njit(cache=True, inline="always")
+def _accumulate_integer_power(n, buffer, powers, xk, weights_k):
+    """Fold one coordinate into the running per-unit sums of ``|x - w| ** n``, n >= 2 whole.
+
+    One pass over the units per factor: a loop of n - 1 multiplications inside the loop
+    over units would keep that loop from vectorising.
+
+    IN: n; xk; weights_k (m,). Scratch: powers (m,). IN/OUT: buffer (m,).
+    """
+    m = buffer.shape[0]
+    for j in range(m):
+        powers[j] = abs(xk - weights_k[j])
+    for _ in range(n - 2):
+        for j in range(m):
+            powers[j] *= abs(xk - weights_k[j])
+    for j in range(m):
+        buffer[j] += powers[j] * abs(xk - weights_k[j])
 
 
 @nb.njit(cache=True, inline="always")
@@ -71,18 +184,114 @@ def distance_block(X, Wt, code, p, out):
     """Rank values of every sample against every unit, for a block of samples.
 
     The value orders units as the distance does without its final root: squared sum,
-    p-power sum, maximum, or 1 - x.w for cosine on unit vectors. Runs on one thread
-    without the GIL; the caller spreads blocks over threads.
+    p-power sum, maximum, or 1 - x.w for cosine on unit vectors. General minkowski
+    (``minkowski_block``) leaves +inf for units that cannot be among a sample's best two.
+    Runs on one thread without the GIL; the caller spreads blocks over threads.
 
     IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
     OUT: out (rows, m) dtype, rank values.
     """
+    if code == MINKOWSKI:
+        minkowski_block(X, Wt, p, out)
+        return
     rows, d = X.shape
+    powers = np.empty(out.shape[1], dtype=out.dtype)
     for i in range(rows):
         buffer = out[i]
         buffer[:] = 1.0 if code == COSINE else 0.0
         for k in range(d):
-            _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
+            if code == MINKOWSKI_INTEGER:
+                _accumulate_integer_power(int(p), buffer, powers, X[i, k], Wt[k])
+            else:
+                _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
+
+
+# How far above the second best unit's p-power sum a unit's lower bound must lie for the
+# unit to be left out, as a share: far above the rounding of float32 sums of a thousand
+# features.
+MINKOWSKI_MARGIN = 1e-4
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def minkowski_block(X, Wt, p, out):
+    """p-power sums of every sample against the units that can be among its best two;
+    +inf against the others, which rank last as they would anyway.
+
+    Even vectorised (``_float32_power``), a power costs ten times a squared difference, so
+    each row takes the squared euclidean distances e2 first. With
+    ``e ** p <= sum |v| ** p <= d ** (1 - p/2) e ** p`` for p <= 2 (the other way round
+    for p > 2), a unit whose e2 exceeds ``d ** |1 - 2/p|`` times the second smallest e2
+    has a p-power sum above those of the two euclidean-nearest units: it is neither best
+    nor second best. On a map near its data this leaves out most units; the bound
+    loosens for p far from 2 in many dimensions, and then fewer are left out.
+    (``error_model="numpy"``: no zero check on ``_float32_power``'s division, whose
+    divisor is at least 1.7; the check would stop the loop from vectorising.)
+
+    IN: X (rows, d) dtype; Wt (d, m) dtype; p. OUT: out (rows, m) dtype.
+    """
+    rows, d = X.shape
+    m = Wt.shape[1]
+    # The margin is on p-power sums: on e2 it is raised to 2/p.
+    ratio = float(d) ** abs(1.0 - 2.0 / p) * (1.0 + MINKOWSKI_MARGIN) ** (2.0 / p)
+    squared = np.empty(m, dtype=out.dtype)
+    candidates = np.empty(m, dtype=np.int64)
+    differences = np.empty(m, dtype=out.dtype)
+    sums = np.empty(m, dtype=out.dtype)
+    infinity = np.full(1, np.inf, dtype=out.dtype)[0]
+    for i in range(rows):
+        squared[:] = 0.0
+        for k in range(d):
+            _accumulate_distance(EUCLIDEAN, p, squared, X[i, k], Wt[k])
+        limit = ratio * _second_smallest(squared, infinity)
+        count = _candidates(squared, limit, candidates)
+        sums[:count] = 0.0
+        for k in range(d):
+            xk = X[i, k]
+            weights_k = Wt[k]
+            for position in range(count):
+                differences[position] = abs(xk - weights_k[candidates[position]])
+            for position in range(count):
+                sums[position] += _power(differences[position], p)
+        out[i, :] = np.inf
+        for position in range(count):
+            out[i, candidates[position]] = sums[position]
+
+
+@nb.njit(cache=True, inline="always")
+def _second_smallest(values, infinity):
+    """The second smallest of ``values`` (m >= 2, all >= 0; the smallest of equal ones
+    counts twice), ``infinity`` if m is 1.
+
+    On the values' bits, which order as the values do: LLVM vectorises integer minima
+    but not float ones, which NaN keeps from being reassociated.
+
+    IN: values (m,) float32 or float64; infinity, +inf of their type.
+    """
+    top = _bits_of(infinity)
+    lowest = top
+    for j in range(values.shape[0]):
+        lowest = min(lowest, _bits_of(values[j]))
+    ties = 0
+    above = top
+    for j in range(values.shape[0]):
+        bits = _bits_of(values[j])
+        ties += 1 if bits == lowest else 0
+        above = min(above, bits if bits > lowest else top)
+    return _float_of(lowest if ties > 1 else above)
+
+
+@nb.njit(cache=True, inline="always")
+def _candidates(values, limit, out):
+    """Write the indices j with ``values[j] <= limit`` to the front of ``out``, in order;
+    returns how many. (A store on every j and a count that moves on a hit: no branch.)
+
+    IN: values (m,); limit. OUT: out (m,) int64.
+    """
+    count = 0
+    for j in range(values.shape[0]):
+        out[count] = j
+        count += values[j] <= limit
+    return count
 
 
 @nb.njit(cache=True, inline="always")
@@ -109,8 +318,10 @@ def pair_distance(a, b, code, p):
             total += difference
         elif code == CHEBYSHEV:
             total = max(total, difference)
+        elif code == MINKOWSKI_INTEGER:
+            total += _integer_power(difference, int(p))
         else:
-            total += difference**p
+            total += _power(difference, p)
     return _finish_distance(code, p, total)
 
 
@@ -380,38 +591,104 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
 
 @nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
-                 neighborhood_code, cutoff, code, p, low, high):
+                 neighborhood_code, cutoff, code, p, low, high, keep_rows, surround):
     """Sequential Kohonen updates, one sample at a time in ``order``.
 
     Sequential by nature: each sample's winner depends on the previous update. A negative
     neighbourhood (mexican hat) pushes units away from samples; updated coordinates are
-    kept within [low, high] (the data's box), or repeated pushes grow them geometrically.
+    kept within [low, high] (the data's box), or repeated pushes grow them geometrically;
+    each unit's pushes are scaled by its ``surround`` factor (``neighborhood.surround_scale``).
+
+    Sigma holds for the whole epoch, so with ``keep_rows`` each unit's row of steps
+    ``lr h`` is computed the first time the unit wins and kept, (m, m) float64 at most;
+    without, every sample computes its winner's row. The weights are worked on
+    transposed, (d, m), so that the winner search and the update both run along the
+    units and vectorise; the winner is the arg-min of the rank values the BMU pass uses
+    (squared sums, p-power sums: no root). Every unit moves on every sample, as in the
+    reference: a step too small to matter still rounds as the reference's does.
 
     IN: X (n, d) float64, the samples; order (n,) int64, the order to visit them in;
     positions (m, 2) float64, period_x, period_y, toroidal: the grid (as in
     ``neighborhood_matrix``); sigma, learning_rate; neighborhood_code, cutoff (in sigmas,
-    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box.
-    IN/OUT: W (m, d) float64.
+    <= 0 for none); code, p: the metric; low, high (d,) float64, the data's box;
+    keep_rows (bool); surround (m,) float64, the factor on each unit's negative steps
+    (``neighborhood.surround_scale``). IN/OUT: W (m, d) float64.
     """
     m, d = W.shape
     squared_radius = (cutoff * sigma) ** 2 if cutoff > 0 else np.inf
+    Wt = np.ascontiguousarray(W.T)
+    ranks = np.empty((1, m))
+    scratch = np.empty(m)
+    rows = np.empty((m if keep_rows else 1, m))
+    known = np.zeros(m, dtype=np.bool_)
+    pushes = np.zeros(m, dtype=np.bool_)  # whether a row has negative steps
     for i in order:
-        best = np.inf
-        winner = 0
+        winner = _online_winner(X[i : i + 1], Wt, code, p, ranks, scratch)
+        row = winner if keep_rows else 0
+        steps = rows[row]
+        if not (keep_rows and known[winner]):
+            negative = False
+            for j in range(m):
+                squared = _squared_grid_distance(positions, winner, j, period_x, period_y, toroidal)
+                steps[j] = learning_rate * _neighborhood_value(squared, sigma, neighborhood_code, squared_radius)
+                negative |= steps[j] < 0.0
+            known[winner] = True
+            pushes[row] = negative
+        for k in range(d):
+            xk = X[i, k]
+            weights_k = Wt[k]
+            if not pushes[row]:
+                for j in range(m):
+                    weights_k[j] += steps[j] * (xk - weights_k[j])
+                continue
+            lowest, highest = low[k], high[k]
+            for j in range(m):
+                if steps[j] < 0.0:
+                    moved = weights_k[j] + steps[j] * surround[j] * (xk - weights_k[j])
+                    weights_k[j] = lowest if moved < lowest else (highest if moved > highest else moved)
+                else:
+                    weights_k[j] += steps[j] * (xk - weights_k[j])
+    W[:, :] = Wt.T
+
+
+@nb.njit(cache=True, inline="always")
+def _online_winner(x, Wt, code, p, ranks, scratch):
+    """The unit nearest to one sample (the first of equal ones), by rank values.
+
+    IN: x (1, d) float64; Wt (d, m) float64; code, p. Scratch: ranks (1, m), scratch (m,).
+    """
+    d, m = Wt.shape
+    values = ranks[0]
+    if code == MINKOWSKI:
+        minkowski_block(x, Wt, p, ranks)
+    elif code == COSINE:
         for j in range(m):
-            dist = pair_distance(X[i], W[j], code, p)
-            if dist < best:
-                best = dist
-                winner = j
-        for j in range(m):
-            squared = _squared_grid_distance(positions, winner, j, period_x, period_y, toroidal)
-            step = learning_rate * _neighborhood_value(squared, sigma, neighborhood_code, squared_radius)
-            if step > 0.0:
-                for k in range(d):
-                    W[j, k] += step * (X[i, k] - W[j, k])
-            elif step < 0.0:
-                for k in range(d):
-                    W[j, k] = min(high[k], max(low[k], W[j, k] + step * (X[i, k] - W[j, k])))
+            values[j] = pair_distance(x[0], Wt[:, j], code, p)
+    else:
+        values[:] = 0.0
+        for k in range(d):
+            if code == MINKOWSKI_INTEGER:
+                _accumulate_integer_power(int(p), values, scratch, x[0, k], Wt[k])
+            else:
+                _accumulate_distance(code, p, values, x[0, k], Wt[k])
+    return _first_minimum(values)
+
+
+@nb.njit(cache=True, inline="always")
+def _first_minimum(values):
+    """``np.argmin`` of values >= 0 (the first of equal minima), without an allocation:
+    the minimum over the values' bits (see ``_second_smallest``), then its first place.
+
+    IN: values (m,) float32 or float64.
+    """
+    lowest = _bits_of(values[0])
+    for j in range(values.shape[0]):
+        lowest = min(lowest, _bits_of(values[j]))
+    smallest = _float_of(lowest)
+    for j in range(values.shape[0]):
+        if values[j] == smallest:
+            return j
+    return 0
 
 
 @nb.njit(cache=True, nogil=True)

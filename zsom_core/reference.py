@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN, metric_code
+from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MANHATTAN, METRICS, metric_code
 from .neighborhood import neighborhood_weights, surround_scale
 
 
@@ -20,7 +20,10 @@ def pairwise_distances(X: np.ndarray, W: np.ndarray, metric: str = "euclidean", 
     """
     X = np.asarray(X, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
-    code = metric_code(metric, p)
+    metric_code(metric, p)  # checks the name and p
+    # The metric by its name, not by the kernels' code: minkowski keeps its own formula here
+    # whatever p, so that the kernels' shortcuts for p = 1, 2 and whole p are checked against it.
+    code = METRICS[metric]
     if code == COSINE:
         return np.maximum(0.0, 1.0 - _unit_rows(X) @ _unit_rows(W).T)
     difference = np.abs(X[:, None, :] - W[None, :, :])
@@ -77,14 +80,20 @@ def batch_step(X, W, first, neighborhood_matrix, learning_rate):
 def online_epoch(X, W, order, grid_distances, sigma, learning_rate, neighborhood, cutoff, metric, p):
     """Classic Kohonen: one sequential update per sample, in the given order.
 
-    Units pushed away from a sample (negative neighbourhood) stay within the data's box.
+    Units pushed away from a sample (negative neighbourhood) stay within the data's box,
+    and each unit's pushes are scaled as the batch step scales its surround, with the
+    samples counted at their winners under the weights the epoch starts from.
     """
     X = np.asarray(X, dtype=np.float64)
     W = np.array(W, dtype=np.float64)
     low, high = X.min(axis=0), X.max(axis=0)
+    full = neighborhood_weights(grid_distances, sigma, neighborhood, cutoff)
+    counts = np.bincount(best_two_units(X, W, metric, p)[0], minlength=len(W)).astype(np.float64)
+    scale = surround_scale(np.maximum(full, 0.0) @ counts, np.maximum(-full, 0.0) @ counts)
     for i in order:
         winner = int(np.argmin(pairwise_distances(X[i : i + 1], W, metric, p)[0]))
-        h = neighborhood_weights(grid_distances[winner], sigma, neighborhood, cutoff)
+        h = full[winner]
+        h = np.where(h < 0, scale * h, h)
         W += learning_rate * h[:, None] * (X[i] - W)
         pushed = h < 0
         W[pushed] = np.clip(W[pushed], low, high)

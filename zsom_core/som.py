@@ -44,6 +44,10 @@ _FORMAT_VERSION = 1
 # Elements of the neighbourhood matrix held at once per lane (16 MB) by the batch update
 # of the neighbourhoods that have no separable form.
 SMOOTH_BLOCK_ELEMENTS = 1 << 21
+# Most memory an online epoch keeps for its winners' rows of neighbourhood steps (see
+# ``kernels.online_epoch``): 6.5 MB for a 30x30 map; past 2,896 units each sample
+# computes its winner's row afresh.
+ONLINE_ROWS_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,8 @@ class SOM:
                 if self.algorithm == "batch":
                     self._batch_step(weights, pass_, grid, sigma, learning_rate, box)
                 else:
-                    self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box)
+                    self._online_epoch(data, weights, rng.permutation(len(data)), grid, sigma, learning_rate, box,
+                                       pass_)
                 pass_ = search.run(weights)
                 self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
                 u_matrix = self.u_matrix() if with_u_matrix else None
@@ -322,14 +327,21 @@ class SOM:
         run_lanes(smooth_lane, lanes)
         return outputs
 
-    def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box):
-        if self.use_numba:
-            kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma,
-                                 learning_rate, neighborhood_code(self.neighborhood), self.cutoff or 0.0,
-                                 metric_code(self.metric, self.p), float(self.p), *box)
-        else:
+    def _online_epoch(self, data, weights, order, grid, sigma, learning_rate, box, pass_):
+        if not self.use_numba:
             weights[:] = reference.online_epoch(data, weights, order, grid.distances, sigma, learning_rate,
                                                 self.neighborhood, self.cutoff, self.metric, self.p)
+            return
+        if has_surround(self.neighborhood):
+            # The batch step's cap, from the winners of the pass before the epoch (see reference.online_epoch).
+            centre, surround = self._smooth_parts(grid, sigma, pass_.counts[:, None])
+            scale = surround_scale(centre[:, 0], surround[:, 0])
+        else:
+            scale = np.ones(grid.n_units)
+        keep_rows = grid.n_units**2 * 8 <= ONLINE_ROWS_BYTES
+        kernels.online_epoch(data, weights, order, grid.positions, *grid.period, grid.toroidal, sigma,
+                             learning_rate, neighborhood_code(self.neighborhood), self.cutoff or 0.0,
+                             metric_code(self.metric, self.p), float(self.p), *box, keep_rows, scale)
 
     # ------------------------------------------------------------------ using a trained map
 

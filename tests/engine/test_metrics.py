@@ -10,7 +10,15 @@ from hypothesis.extra import numpy as hnp
 
 from zsom_core import Grid, kernels, reference
 from zsom_core.bmu import BMUSearch
-from zsom_core.metrics import METRICS, metric_code
+from zsom_core.metrics import (
+    EUCLIDEAN,
+    MANHATTAN,
+    MAX_INTEGER_POWER,
+    METRICS,
+    MINKOWSKI,
+    MINKOWSKI_INTEGER,
+    metric_code,
+)
 
 from .helpers import METRICS as METRIC_NAMES
 from .helpers import bmu_gap_tolerance, check_bmus, distance_matrix
@@ -49,15 +57,33 @@ def test_cosine_special_cases():
 
 @pytest.mark.parametrize("p, same_as", [(1.0, "manhattan"), (2.0, "euclidean")])
 def test_minkowski_special_cases_agree(p, same_as):
+    """The reference keeps minkowski's own formula, which the kernels' shortcut must match."""
     rng = np.random.default_rng(3)
     X, W = rng.normal(size=(20, 5)), rng.normal(size=(7, 5))
     np.testing.assert_allclose(reference.pairwise_distances(X, W, "minkowski", p),
                                reference.pairwise_distances(X, W, same_as), rtol=1e-12)
-    code = metric_code("minkowski", p)
-    for x in X[:3]:
-        for w in W:
-            assert kernels.pair_distance(x, w, code, p) == pytest.approx(
-                kernels.pair_distance(x, w, metric_code(same_as), p), rel=1e-12)
+    assert metric_code("minkowski", p) == metric_code(same_as)
+
+
+@pytest.mark.parametrize("p, code", [(1.0, MANHATTAN), (2, EUCLIDEAN), (3.0, MINKOWSKI_INTEGER),
+                                     (MAX_INTEGER_POWER, MINKOWSKI_INTEGER), (MAX_INTEGER_POWER + 1, MINKOWSKI),
+                                     (1.5, MINKOWSKI), (0.5, MINKOWSKI), (2.000001, MINKOWSKI)])
+def test_metric_code_picks_the_cheapest_minkowski_form(p, code):
+    assert metric_code("minkowski", p) == code
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 1.5, 2.5, 3.7, 7.25])
+def test_float32_power_is_pow_to_one_unit_in_the_last_place(p):
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.uniform(0, 10, 20000), 10.0 ** rng.uniform(-45, 38.5, 20000),
+                        [0.0, 1.0, 2.0, 1e-45, 3.4e38]]).astype(np.float32)
+    got = np.array([kernels._float32_power(value, p) for value in a], dtype=np.float32)
+    with np.errstate(over="ignore"):
+        expected = (a.astype(np.float64) ** p).astype(np.float32)  # float32's correctly rounded pow
+    assert np.array_equal(got == 0, expected == 0) and np.array_equal(np.isinf(got), np.isinf(expected))
+    normal = np.isfinite(expected) & (expected >= np.finfo(np.float32).tiny)
+    ulps = np.abs(got[normal].astype(np.float64) - expected[normal]) / np.spacing(expected[normal])
+    assert ulps.max() <= 1.0
 
 
 @pytest.mark.parametrize("metric", METRIC_NAMES)
@@ -178,10 +204,40 @@ def test_kernel_distance_block_ranks_like_the_reference(metric, data, p):
     X, W = data
     Xk, Wk = (_unit_rows(X), _unit_rows(W)) if metric == "cosine" else (X, W)
     out = np.full((len(X), len(W)), np.nan)
-    kernels.distance_block(np.ascontiguousarray(Xk), np.ascontiguousarray(Wk.T), metric_code(metric, p), p, out)
+    code = metric_code(metric, p)
+    kernels.distance_block(np.ascontiguousarray(Xk), np.ascontiguousarray(Wk.T), code, p, out)
     expected = reference.pairwise_distances(X, W, metric, p)
+    kept = np.isfinite(out)
     # atol: a square root near zero turns 1e-14 of rounding in a squared sum into 1e-7
-    np.testing.assert_allclose(_rank_to_distance(out, metric, p), expected, rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(_rank_to_distance(out[kept], metric, p), expected[kept], rtol=1e-9, atol=1e-7)
+    if code != MINKOWSKI:
+        assert kept.all()
+    _check_left_out_units(kept, expected)
+
+
+def _check_left_out_units(kept, expected):
+    """Units left out (+inf) are no better than the second best: the best two are kept."""
+    second = np.sort(expected, axis=1)[:, min(1, expected.shape[1] - 1)]
+    rows, units = np.nonzero(~kept)
+    assert np.all(expected[rows, units] >= second[rows] * (1 - 1e-9))
+    assert np.all(kept.sum(axis=1) >= min(2, expected.shape[1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.5, 1.5, 2.5, 4.75])
+def test_minkowski_block_leaves_out_only_units_that_cannot_be_among_the_best_two(p, dtype):
+    """On a map spread through its data most units are left out, and never one of the best two."""
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-1, 1, size=(300, 3))
+    W = rng.uniform(-1, 1, size=(400, 3))
+    out = np.full((len(X), len(W)), np.nan, dtype=dtype)
+    kernels.minkowski_block(X.astype(dtype), np.ascontiguousarray(W.T, dtype=dtype), p, out)
+    expected = reference.pairwise_distances(X, W, "minkowski", p)
+    kept = np.isfinite(out)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out[kept] ** (1 / p), expected[kept], rtol=rtol)
+    _check_left_out_units(kept, expected)
+    assert kept.mean() < 0.5
 
 
 def _unit_rows(A):

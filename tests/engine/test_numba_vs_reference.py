@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from zsom_core import SOM, Grid
+from zsom_core import SOM, Grid, kernels, reference
 from zsom_core.bmu import GEMM_MIN_FEATURES, BMUSearch
+from zsom_core.metrics import metric_code
+from zsom_core.neighborhood import neighborhood_code, neighborhood_weights, surround_scale
 
 from .helpers import LATTICE_IDS, LATTICES, METRICS, NEIGHBORHOODS, check_bmus, distance_matrix
 
@@ -59,6 +61,51 @@ def test_numba_float64_matches_reference_with_cutoff(neighborhood, algorithm, cu
     np.testing.assert_array_equal(fast.bmus(X), slow.bmus(X))
 
 
+# p = 1 and 2 run as manhattan and euclidean, 3 by products, 1.5 and 0.5 by powers of
+# the units that can be among the best two (``kernels.minkowski_block``).
+MINKOWSKI_P = (1.0, 2.0, 3.0, 1.5, 0.5)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("p", MINKOWSKI_P)
+def test_numba_float64_minkowski_matches_reference(p, algorithm):
+    X = _data(4, seed=3, n=150)
+    params = dict(topology="hex", metric="minkowski", p=p, algorithm=algorithm, init="random", seed=2, sigma=2.5)
+    fast = SOM(5, 6, dtype="float64", **params).fit(X, epochs=4)
+    slow = SOM(5, 6, use_numba=False, **params).fit(X, epochs=4)
+    np.testing.assert_allclose(fast.weights_, slow.weights_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(fast.bmus(X), slow.bmus(X))
+    np.testing.assert_allclose(fast.mqe_history_, slow.mqe_history_, rtol=1e-9)
+    np.testing.assert_allclose(fast.te_history_, slow.te_history_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.u_matrix(), slow.u_matrix(), rtol=1e-9)
+    np.testing.assert_allclose(fast.anomaly_scores(X), slow.anomaly_scores(X), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("neighborhood", ["gaussian", "mexican_hat"])
+def test_online_epoch_kernel_matches_reference_with_and_without_kept_rows(neighborhood):
+    """Kept rows of steps (each winner's computed once) and rows computed per sample give
+    the same weights, the reference's; the mexican hat's pushes stay within the data's box."""
+    rng = np.random.default_rng(4)
+    grid = Grid(7, 6, "hex", toroidal=True)
+    X = rng.normal(size=(400, 3))
+    W0 = rng.normal(size=(grid.n_units, 3))
+    order = rng.permutation(len(X))
+    expected = reference.online_epoch(X, W0, order, grid.distances, 1.5, 0.3, neighborhood, None, "euclidean", 2.0)
+    # The surround's scale as the reference computes it: from the winners under W0.
+    full = neighborhood_weights(grid.distances, 1.5, neighborhood)
+    counts = np.bincount(reference.best_two_units(X, W0)[0], minlength=grid.n_units).astype(np.float64)
+    scale = surround_scale(np.maximum(full, 0.0) @ counts, np.maximum(-full, 0.0) @ counts)
+    runs = []
+    for keep_rows in (True, False):
+        W = W0.copy()
+        kernels.online_epoch(X, W, order, grid.positions, *grid.period, grid.toroidal, 1.5, 0.3,
+                             neighborhood_code(neighborhood), 0.0, metric_code("euclidean"), 2.0,
+                             X.min(axis=0), X.max(axis=0), keep_rows, scale)
+        runs.append(W)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_allclose(runs[0], expected, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("metric", METRICS)
 def test_numba_float64_bmus_match_reference_on_the_same_weights(metric):
     rng = np.random.default_rng(8)
@@ -100,6 +147,18 @@ def test_float32_bmus_match_brute_force_float64(metric, d, offset, seed):
     assert search.use_gemm == (d >= GEMM_MIN_FEATURES and metric in ("euclidean", "cosine"))
     found = search.run(W)
     check_bmus(found.first, X, W, metric, 3.0, np.float32, max_disagreement=0.001)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+@pytest.mark.parametrize("p", [1.5, 0.5, 2.5, 3.0])
+def test_float32_minkowski_bmus_match_brute_force_float64(p, offset, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(2000, 3)) + offset
+    W = _units_near(X, 48, rng)
+    found = BMUSearch(X, Grid(6, 8), "minkowski", p, "float32", True).run(W)
+    check_bmus(found.first, X, W, "minkowski", p, np.float32, max_disagreement=0.001)
+    D = reference.pairwise_distances(X, W, "minkowski", p)
+    np.testing.assert_allclose(found.distance, D[np.arange(len(X)), found.first], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
