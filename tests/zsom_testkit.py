@@ -335,7 +335,9 @@ class Dashboard:
         centres' pixel positions alone. Boxes are [left, top, right, bottom] in pixels of
         the plot area.
         """
-        self.page.locator(f"#{panel}").scroll_into_view_if_needed()  # a screenshot shows the viewport only
+        # A screenshot shows the viewport only, and the timeline stays over the bottom of
+        # the panels' scroll area: the panel goes to the middle of the view.
+        self.page.locator(f"#{panel}").evaluate("element => element.scrollIntoView({block: 'center'})")
         geometry = self.page.evaluate(HEX_GEOMETRY, panel)
         left, top, width, height = geometry["plot"]
         png = self.page.screenshot(clip={"x": left, "y": top, "width": width, "height": height})

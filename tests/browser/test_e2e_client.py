@@ -115,7 +115,7 @@ def test_each_epoch_draws_each_hexagon_map_once(open_dashboard):
     page.evaluate(COUNT_DRAWS, list(HEX_PANELS))
     page.wait_for_function(QUIET, arg=1000)
     page.evaluate(RESTART_COUNT)
-    dashboard.set_number(SETTING_CONTROLS["epochs"], 150)
+    dashboard.set_number(SETTING_CONTROLS["epochs"], 600)
     dashboard.train()
     dashboard.wait_for_status("done")
     page.wait_for_function(QUIET, arg=1000)
