@@ -37,7 +37,7 @@ PACE_MS = 100
 # The sidebar's first section, then the ones after it: (the settings table's section, its
 # title), in order.
 DATA_TITLE = "Data"
-SECTIONS = (("map", "Map"), ("training", "Training"))
+SECTIONS = (("map", "Map"), ("schedule", "Schedule"), ("training", "Training"))
 # The upload's words, shown in it and read out as its name.
 UPLOAD_PROMPT = ("Drop an OBJ, STL or PLY mesh here, or ", "browse")
 
