@@ -90,10 +90,10 @@ def test_impatient_clicks_leave_at_most_one_job_per_page_and_no_orphans(dashboar
         dashboard.set_number("epochs", 1000)
         dashboard.page.dblclick("#train-button")
         dashboard.wait_for_status(r"training.*Epoch \d+ /")
-        for sigma in (5, 6, 7, 8, 9):  # settings changed again and again during the run
-            dashboard.set_number("sigma0", sigma)
+        for rate in (0.5, 0.6, 0.7, 0.8, 0.9):  # settings changed again and again during the run
+            dashboard.set_number("learning-rate", rate)
             dashboard.page.wait_for_timeout(150)  # a user's pace between changes, not a wait for the app
-        dashboard.wait_for_status(r"training.*sigma0 9|training.*Epoch")
+        dashboard.wait_for_status(r"training.*Epoch")
         starts = sum(text.upper().startswith("STARTING") for text in dashboard.status_log())
         dashboard.page.dblclick("#train-button")
         # The restarted run trains, and its Cancel button is live.
