@@ -181,6 +181,7 @@ def export_times(page, count: int) -> tuple[list[float], list[float]]:
 def input_while_streaming(page, width: int, height: int, clicks: int) -> dict:
     """A long run on a width x height map: the long tasks while it streams, and seconds from
     a click on a dropdown to its menu, ``clicks`` times."""
+    page.locator("#auto-size label").click()  # the map's size chosen, not the data's
     set_number(page, "grid-width", width)
     set_number(page, "grid-height", height)
     set_number(page, "epochs", 1000)

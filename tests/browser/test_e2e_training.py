@@ -72,13 +72,14 @@ def test_cancel_stops_the_run_at_once(dashboard, server):
     assert ends and max(ends) <= stored, (since_click, stored)
 
 
-def test_changing_sigma_while_streaming_starts_a_new_run(dashboard):
+def test_changing_the_schedule_while_streaming_starts_a_new_run_that_says_why(dashboard):
     dashboard.set_number("epochs", 1000)
     dashboard.train()
     dashboard.wait_for_status(r"training.*Epoch \d+ /")
-    dashboard.set_number("sigma0", 3)
+    dashboard.set_number("sigma-end", 0.3)
     dashboard.page.wait_for_function(
-        "() => window.__zsomStatus.some(text => /starting.*sigma0 3,/i.test(text))", timeout=15_000)
+        "() => window.__zsomStatus.some(text => /restarting with sigma at the end 0.5 -> 0.3/i.test(text))",
+        timeout=15_000)
     # The new run streams from its own first epochs.
     dashboard.wait_for_status(r"training.*Epoch \d+ /")
     dashboard.page.click("#cancel-button")
