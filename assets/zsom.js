@@ -512,11 +512,15 @@
                 poll.view = view;
                 poll.awaiting = false;
                 poll.drawn = false;
-                whenIdle(function () {
+                // A page catching up with the store (new data, another run, a reload) asks
+                // again once the answer is on screen: those few answers are not a stream.
+                var drawn = function () {
                     if (poll.seq !== seq) { return; }
                     poll.drawn = true;
                     poll.drawnAt = Date.now();
-                }, {timeout: view.retry_ms || 5000});
+                };
+                if (view.behind) { window.requestAnimationFrame(drawn); }
+                else { whenIdle(drawn, {timeout: view.retry_ms || 5000}); }
             }
             var last = inputs.length - 1;
             var echo = (firedAt(last - 1) && inputs[last - 1].value === Math.max(view.epoch || 0, 1)) ||
@@ -529,7 +533,8 @@
                 poll.busyAtSend = busy.ms;
             }
             if (!firedAt(0) || exporting || userBusy(now, config)) { return window.dash_clientside.no_update; }
-            var rest = Math.max(view.poll_ms || 1000, (busy.ms - poll.busyAtSend) * (config.poll_busy_share || 0));
+            var stretch = view.behind ? 0 : (busy.ms - poll.busyAtSend) * (config.poll_busy_share || 0);
+            var rest = Math.max(view.poll_ms || 1000, stretch);
             var due = poll.awaiting ? now - poll.sentAt >= (view.retry_ms || 5000)
                                     : poll.drawn && now - poll.drawnAt >= rest;
             if (!due) { return window.dash_clientside.no_update; }

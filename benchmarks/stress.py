@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from zsom_testkit import VIEWPORT, Dashboard, Server, launch_chromium  # noqa: E402
 
 from callbacks.data import DATA_SEED  # noqa: E402
-from components.settings import DEFAULTS, parse_settings  # noqa: E402
+from components.settings import DEFAULTS, auto_sizes, parse_settings  # noqa: E402
 from zsom_core import SOM  # noqa: E402
 from zsom_core.datasets import load_dataset  # noqa: E402
 from zsom_jobs.store import DiskcacheStore  # noqa: E402
@@ -89,7 +89,8 @@ class Sampler(threading.Thread):
 def engine_mqe(seed: int, epochs: int) -> list[str]:
     """The MQE of every epoch as the status line prints it, from the engine in this process."""
     points = np.ascontiguousarray(load_dataset("bunny", n=20_000, seed=DATA_SEED).points, dtype=np.float32)
-    settings = parse_settings({**DEFAULTS, "seed": seed, "epochs": epochs})
+    # The map's size and sigma0 from the data, as the dashboard chooses them.
+    settings = parse_settings({**DEFAULTS, "seed": seed, "epochs": epochs}).resolved(auto_sizes(points))
     som = SOM(**settings.som_kwargs()).fit(points, epochs)
     return [f"{mqe:.4g}" for mqe in som.mqe_history_]
 
@@ -155,7 +156,8 @@ def request_phase(browser, url: str, count: int, threads: int = 8) -> dict:
         dashboard.wait_for_status(r"training.*Epoch \d+ /", timeout=120_000)
     dependencies = json.load(urllib.request.urlopen(url + "_dash-dependencies"))
     settings = {f"{control}.value": value for control, value in
-                (("grid-width", 30), ("grid-height", 30), ("topology", "hex"), ("metric", "euclidean"))}
+                (("auto-size", []), ("grid-width", 30), ("grid-height", 30), ("topology", "hex"),
+                 ("metric", "euclidean"))}
 
     def choose_clusters():
         return callback_body(dependencies, "dataset-choice.value", {
@@ -172,7 +174,7 @@ def request_phase(browser, url: str, count: int, threads: int = 8) -> dict:
         "dependencies": ("GET", "_dash-dependencies", None, "run-poll"),
         "asset": ("GET", "assets/zsom.js", None, "dash_clientside"),
         "choose data": ("POST", "_dash-update-component", choose_clusters, "dataset-token"),
-        "forged run": ("POST", "_dash-update-component", forged_run, "grid width must be between"),
+        "forged run": ("POST", "_dash-update-component", forged_run, "grid width must be a whole number from 2 to 100"),
     }
     plan = [list(kinds)[i % len(kinds)] for i in range(count)]
 

@@ -179,7 +179,7 @@ def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple
     try:
         n = parse_sample_count(samples)
         data = decode_upload(contents, UPLOAD_LIMITS.max_bytes)
-        record = upload_record(data, filename or "upload", n)
+        record = upload_record(data, filename if isinstance(filename, str) and filename else "upload", n)
     except (MeshError, SettingsError) as error:
         return no_update, no_update, no_update, _error(str(error)), no_update, no_update, None
     store.put_upload(session_id, record["label"], data)

@@ -99,12 +99,14 @@ class ViewState:
                    menu=[item for item in menu if isinstance(item, str)] if isinstance(menu, list) else [],
                    seq=max(epoch_of(value.get("seq")) or 0, 0))
 
-    def to_page(self, poll_ms: int) -> dict:
-        """What the page keeps, counting this answer, and when it should poll next."""
+    def to_page(self, poll_ms: int, behind: bool = False) -> dict:
+        """What the page keeps, counting this answer, and when it should poll next
+        (``behind``: the page is still building a run's panels, and asks again as soon as
+        this answer is drawn)."""
         return {"dataset": self.dataset, "label": self.label, "data_grid": self.data_grid, "grid": self.grid,
                 "run": self.run, "epoch": self.epoch, "latest": self.latest, "follow": self.follow,
                 "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS,
-                "settings": self.settings}
+                "settings": self.settings, "behind": behind}
 
 
 @dataclass(frozen=True)
@@ -240,8 +242,11 @@ class RunPage:
         stale = "" if restore else self._stale(page, record, live)
         behind = record is not None and (view.run != record.run or view.data_grid != view.grid
                                          or view.epoch != self._epoch_wanted(page, view, view.latest))
+        # Still building the run's panels (not only a newer epoch to show): ask again at once.
+        building = record is not None and (view.run != record.run or view.data_grid != view.grid
+                                           or (view.epoch == 0 and view.latest > 0))
         view, menu = self._menu(session, dataset["token"], view)
-        outputs = self._outputs(panels, view, controls, message, soon=live.live or behind)
+        outputs = self._outputs(panels, view, controls, message, soon=live.live or behind, behind=building)
         outputs[(Ids.STALE_NOTE, "children")] = stale
         outputs[(Ids.PANELS, "className")] = "panels stale" if stale else "panels"
         outputs[(Ids.RUNS, "options")] = menu
@@ -343,11 +348,11 @@ class RunPage:
         return replace(view, menu=signature), options
 
     @staticmethod
-    def _outputs(panels: dict, view: ViewState, controls, message, *, soon: bool) -> dict:
+    def _outputs(panels: dict, view: ViewState, controls, message, *, soon: bool, behind: bool = False) -> dict:
         outputs = {(panel, "figure"): panels.get(panel, no_update) for panel in PANELS}
         latest = view.latest
         outputs.update({
-            (Ids.VIEW, "data"): view.to_page(POLL_BUSY_MS if soon else POLL_IDLE_MS),
+            (Ids.VIEW, "data"): view.to_page(POLL_BUSY_MS if soon else POLL_IDLE_MS, behind),
             (Ids.TIMELINE, "max"): max(latest, 1),
             (Ids.TIMELINE, "value"): max(view.epoch, 1),
             (Ids.TIMELINE_LABEL, "children"): f"Epoch {view.epoch} / {latest}" if view.epoch else (

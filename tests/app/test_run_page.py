@@ -358,3 +358,14 @@ def test_a_reloaded_page_finds_its_run_and_its_settings(store, page, runs):
     assert reloaded.view["run"] == run_id and answer[(Ids.CANCEL, "disabled")] is False
     assert control_outputs(answer)["sigma"] == 1.5
     assert runs.backend.started == [run_id]  # its run goes on
+
+
+def test_a_page_building_a_runs_panels_says_so_until_an_epoch_is_drawn(store, page):
+    run_id, _ = train_to_the_end(store, page)
+    reloaded = Page(page.logic, page.session_id, page.token)
+    flags = []
+    for trigger in (Ids.DATASET_TOKEN, Ids.POLL, Ids.POLL, Ids.POLL):
+        reloaded.send(trigger)
+        flags.append((reloaded.view["behind"], reloaded.view["epoch"]))
+    # Data and skeletons, the data panel's map, then the epoch: asked for at once, then not.
+    assert flags[:2] == [(True, 0), (True, 0)] and flags[2:] == [(False, 5), (False, 5)]
