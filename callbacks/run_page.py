@@ -177,10 +177,11 @@ class RunPage:
     def requested(self, page: PageInput) -> TrainingSettings | None:
         """The settings the sidebar asks for, sized for the session's data (None without
         data); ``SettingsError`` when they are not valid."""
+        settings = parse_settings(page.settings)  # what is wrong with them is said first
         dataset = self.store.get_dataset(page.session_id)
         if dataset is None:
             return None
-        return parse_settings(page.settings).resolved(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
+        return settings.resolved(dataset.get("auto_sizes") or auto_sizes(dataset["points"]))
 
     def _runs_as_asked(self, record: RunRecord, page: PageInput) -> bool:
         dataset = self.store.get_dataset(page.session_id)
