@@ -32,6 +32,16 @@ def _cases():
     return cases
 
 
+def assert_same_maps(fast, slow, X, *, weights_rtol, weights_atol, rtol):
+    """Two trained maps agree: weights, BMUs, histories, U-Matrix and anomaly scores."""
+    np.testing.assert_allclose(fast.weights_, slow.weights_, rtol=weights_rtol, atol=weights_atol)
+    np.testing.assert_array_equal(fast.bmus(X), slow.bmus(X))
+    np.testing.assert_allclose(fast.mqe_history_, slow.mqe_history_, rtol=rtol)
+    np.testing.assert_allclose(fast.te_history_, slow.te_history_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.u_matrix(), slow.u_matrix(), rtol=rtol)
+    np.testing.assert_allclose(fast.anomaly_scores(X), slow.anomaly_scores(X), rtol=rtol, atol=1e-12)
+
+
 @pytest.mark.parametrize("metric, d, topology, toroidal, neighborhood, algorithm", _cases())
 def test_numba_float64_matches_reference(metric, d, topology, toroidal, neighborhood, algorithm):
     X = _data(d)
@@ -40,12 +50,7 @@ def test_numba_float64_matches_reference(metric, d, topology, toroidal, neighbor
     fast = SOM(3, 4, use_numba=True, dtype="float64", **params).fit(X, epochs=4)
     slow = SOM(3, 4, use_numba=False, **params).fit(X, epochs=4)
     assert np.isfinite(slow.weights_).all()
-    np.testing.assert_allclose(fast.weights_, slow.weights_, rtol=1e-5, atol=1e-9)
-    np.testing.assert_array_equal(fast.bmus(X), slow.bmus(X))
-    np.testing.assert_allclose(fast.mqe_history_, slow.mqe_history_, rtol=1e-7)
-    np.testing.assert_allclose(fast.te_history_, slow.te_history_, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(fast.u_matrix(), slow.u_matrix(), rtol=1e-7)
-    np.testing.assert_allclose(fast.anomaly_scores(X), slow.anomaly_scores(X), rtol=1e-7, atol=1e-12)
+    assert_same_maps(fast, slow, X, weights_rtol=1e-5, weights_atol=1e-9, rtol=1e-7)
 
 
 @pytest.mark.parametrize("cutoff", [1.0, 2.5])
@@ -73,12 +78,7 @@ def test_numba_float64_minkowski_matches_reference(p, algorithm):
     params = dict(topology="hex", metric="minkowski", p=p, algorithm=algorithm, init="random", seed=2, sigma=2.5)
     fast = SOM(5, 6, dtype="float64", **params).fit(X, epochs=4)
     slow = SOM(5, 6, use_numba=False, **params).fit(X, epochs=4)
-    np.testing.assert_allclose(fast.weights_, slow.weights_, rtol=1e-9, atol=1e-12)
-    np.testing.assert_array_equal(fast.bmus(X), slow.bmus(X))
-    np.testing.assert_allclose(fast.mqe_history_, slow.mqe_history_, rtol=1e-9)
-    np.testing.assert_allclose(fast.te_history_, slow.te_history_, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(fast.u_matrix(), slow.u_matrix(), rtol=1e-9)
-    np.testing.assert_allclose(fast.anomaly_scores(X), slow.anomaly_scores(X), rtol=1e-9, atol=1e-12)
+    assert_same_maps(fast, slow, X, weights_rtol=1e-9, weights_atol=1e-12, rtol=1e-9)
 
 
 @pytest.mark.parametrize("neighborhood", ["gaussian", "mexican_hat"])
