@@ -6,6 +6,8 @@ import psutil
 import pytest
 from zsom_testkit import REPO, Server, wait_until
 
+from components.settings import SETTING_CONTROLS
+
 pytestmark = pytest.mark.browser
 
 # What a page logs while its server is down for a restart; anything else is an error.
@@ -60,13 +62,14 @@ def test_a_restart_mid_run_is_reported_and_finished_runs_survive_a_reload(open_d
 
 def test_a_reloaded_page_keeps_following_its_run(open_dashboard, own_server):
     page = open_dashboard(own_server.url)
-    # Long enough (about 12 s here) to be training still when the reloaded page is back.
-    page.set_number("epochs", 1000)
+    # Online epochs, long enough (about 30 s here) to be training still when the reloaded page is back.
+    page.page.locator(f"#{SETTING_CONTROLS['algorithm']} label", has_text="Online").click()
+    page.set_number("epochs", 400)
     page.train()
     page.wait_for_status(r"training.*Epoch \d+ /")
     page.page.reload()
-    page.wait_for_status(r"training.*Epoch \d+ / 1000")
-    assert "Epoch 1000 / 1000" in page.wait_for_status("done", timeout=120_000)
+    page.wait_for_status(r"training.*Epoch \d+ / 400")
+    assert "Epoch 400 / 400" in page.wait_for_status("done", timeout=180_000)
 
 
 def count_jobs(server: Server, counts: list, stop: threading.Event) -> None:

@@ -13,6 +13,9 @@ pytestmark = pytest.mark.browser
 def test_two_pages_train_at_once_each_on_its_own_data(open_dashboard):
     bunny, clusters = open_dashboard(), open_dashboard()
     clusters.choose_dataset("clusters")
+    # Enough points that its map (sized from the data) trains for seconds, as the bunny's does.
+    clusters.set_number("sample-count", 200_000)
+    clusters.wait_for_status("clusters: 200,000 points")
     for page in (bunny, clusters):
         page.set_number("epochs", 150)
     bunny.train()

@@ -12,7 +12,7 @@ from zsom_jobs import RunStatus
 pytestmark = pytest.mark.browser
 
 # Long enough to stream several epochs at this machine's pace, short enough for the suite.
-LONG_RUN = 300
+LONG_RUN = 1000
 
 
 def test_train_streams_epochs_then_shows_the_final_mqe(dashboard):
