@@ -224,8 +224,8 @@ class RunPage:
                 view = replace(view, run=None, epoch=0, latest=0)  # not this session's run
             return self._outputs({}, view, waiting, message, soon=False)
         panels: dict = {}
-        view = self._show_data(dataset, page.view, panels)
-        shown = self.run_to_show(session, dataset["token"], view, chosen)
+        shown = self.run_to_show(session, dataset["token"], page.view, chosen)
+        view = self._show_data(dataset, page.view, panels, None if shown is None else run_settings_of(shown).grid_key())
         record, live = (None, Liveness.FINISHED) if shown is None else self.runs.observe(session, shown.run)
         status_epoch = None
         if record is not None:
@@ -270,20 +270,23 @@ class RunPage:
         return stale_note(record.number, changes, restarts=live.live)
 
     @staticmethod
-    def _show_data(dataset: dict, view: ViewState, panels: dict) -> ViewState:
-        """New data: its cloud in the data panel, and the maps of the previous data's run cleared."""
+    def _show_data(dataset: dict, view: ViewState, panels: dict, grid: list | None) -> ViewState:
+        """New data: its cloud in the data panel (with the triangles of ``grid``, the map
+        of the run to show, if any), and the maps of the previous data's run cleared."""
         if view.dataset == dataset["token"]:
             return view
         display = dataset["display"]
+        structure = None if grid is None else map_structure(*grid)
         panels[Ids.DATA_VIEW] = data_view_figure(display, data_view_title(dataset["label"], display),
-                                                 revision=dataset["token"])
+                                                 revision=dataset["token"], structure=structure)
         if view.run is not None:
             # The map panels keep their figures (replacing one costs far more than
             # patching it) but lose the previous data's map.
             panels[Ids.CURVES] = curves_cleared()
             if view.grid is not None:
                 panels.update(map_skeletons(map_structure(*view.grid)))
-        return ViewState(dataset=dataset["token"], label=dataset["label"], grid=view.grid, seq=view.seq)
+        return ViewState(dataset=dataset["token"], label=dataset["label"], data_grid=grid, grid=view.grid,
+                         seq=view.seq)
 
     @staticmethod
     def _show_run(display: dict, record: RunRecord, view: ViewState, panels: dict) -> ViewState:

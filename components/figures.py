@@ -125,8 +125,10 @@ def data_view_title(name: str, display: dict) -> str:
     return f"Data and map: {name}, {n:,} points ({d}-D)"
 
 
-def data_view_figure(display: dict, title: str, revision) -> go.Figure:
-    """The data cloud (sent once per dataset) with empty map traces for the runs to fill."""
+def data_view_figure(display: dict, title: str, revision, structure: MapStructure | None = None) -> go.Figure:
+    """The data cloud (sent once per dataset) with empty map traces for the runs to fill;
+    with ``structure``, the map surface holds that grid's triangles (as ``data_view_reset``
+    gives it)."""
     points = display["points"]
     if display["kind"] == KIND_2D:
         traces = [
@@ -158,7 +160,9 @@ def data_view_figure(display: dict, title: str, revision) -> go.Figure:
         mesh_trace,
         go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name="data",
                      marker=_point_marker(display["labels"], 1.6), hoverinfo="skip"),
-        go.Mesh3d(x=[], y=[], z=[], i=[], j=[], k=[], intensity=[], name="map", colorscale=theme.U_COLORSCALE,
+        go.Mesh3d(x=[], y=[], z=[], intensity=[], name="map", colorscale=theme.U_COLORSCALE,
+                  **{name: [] if structure is None else index_array(structure.triangles[:, column])
+                     for name, column in zip("ijk", range(3))},
                   showscale=False, opacity=0.72, hovertemplate="U %{intensity:.3f}<extra>map</extra>",
                   lighting=dict(ambient=0.75, diffuse=0.4, specular=0.05)),
         go.Scatter3d(x=[], y=[], z=[], mode="lines", name="map edges",

@@ -218,3 +218,16 @@ def test_value_range_is_never_empty(values, expected):
     low, high = value_range(values)
     assert (low, high) == pytest.approx(expected)
     assert high > low
+
+
+def test_a_data_view_built_for_a_grid_holds_that_grids_triangles():
+    from components.geometry import map_structure
+
+    display = display_data(np.random.default_rng(0).normal(size=(300, 3)))
+    structure = map_structure(6, 5, "hex")
+    figure = figures.data_view_figure(display, "t", "r", structure=structure)
+    surface = figure.to_plotly_json()["data"][figures.MAP_SURFACE]
+    for name, column in zip("ijk", range(3)):
+        np.testing.assert_array_equal(decode_typed_array(surface[name]), structure.triangles[:, column])
+    empty = figures.data_view_figure(display, "t", "r").to_plotly_json()["data"][figures.MAP_SURFACE]
+    assert all(len(empty[name]) == 0 for name in "ijk")

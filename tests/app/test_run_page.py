@@ -364,8 +364,9 @@ def test_a_page_building_a_runs_panels_says_so_until_an_epoch_is_drawn(store, pa
     run_id, _ = train_to_the_end(store, page)
     reloaded = Page(page.logic, page.session_id, page.token)
     flags = []
-    for trigger in (Ids.DATASET_TOKEN, Ids.POLL, Ids.POLL, Ids.POLL):
+    for trigger in (Ids.DATASET_TOKEN, Ids.POLL, Ids.POLL):
         reloaded.send(trigger)
         flags.append((reloaded.view["behind"], reloaded.view["epoch"]))
-    # Data and skeletons, the data panel's map, then the epoch: asked for at once, then not.
-    assert flags[:2] == [(True, 0), (True, 0)] and flags[2:] == [(False, 5), (False, 5)]
+    # The data with the run's map traces and the skeletons, then the epoch: asked for at once, then not.
+    assert flags == [(True, 0), (False, 5), (False, 5)]
+    assert reloaded.view["data_grid"] == reloaded.view["grid"]
