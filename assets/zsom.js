@@ -535,8 +535,11 @@
             if (!firedAt(0) || exporting || userBusy(now, config)) { return window.dash_clientside.no_update; }
             var stretch = view.behind ? 0 : (busy.ms - poll.busyAtSend) * (config.poll_busy_share || 0);
             var rest = Math.max(view.poll_ms || 1000, stretch);
-            var due = poll.awaiting ? now - poll.sentAt >= (view.retry_ms || 5000)
-                                    : poll.drawn && now - poll.drawnAt >= rest;
+            // A page building a run's panels does not wait long on a request whose answer
+            // may never come (a restored setting's echo that Dash did not send).
+            var retry = view.behind ? Math.min(view.retry_ms || 5000, config.behind_retry_ms || 1000)
+                                    : (view.retry_ms || 5000);
+            var due = poll.awaiting ? now - poll.sentAt >= retry : poll.drawn && now - poll.drawnAt >= rest;
             if (!due) { return window.dash_clientside.no_update; }
             poll.awaiting = true;
             poll.sentAt = now;

@@ -59,6 +59,12 @@ def run_settings_of(record: RunRecord) -> TrainingSettings:
     return TrainingSettings.from_run(record.settings, record.extra.get("choices"))
 
 
+def restored_settings(record: RunRecord) -> dict:
+    """The outputs that show a run's settings in the sidebar's controls."""
+    values = control_values(record.settings, record.extra.get("choices"))
+    return {(control, "value"): values[name] for name, control in SETTING_CONTROLS.items()}
+
+
 @dataclass(frozen=True)
 class ViewState:
     """What the page's panels hold, as the page reports it (``Ids.VIEW``; checked here).
@@ -67,7 +73,8 @@ class ViewState:
     panel holds; ``grid``: the grid of the map panels' skeletons; ``run``: the run whose
     skeletons the panels hold, ``epoch`` the epoch drawn (0: none yet), ``latest`` its
     newest epoch the page knows of; ``follow``: show each new epoch as it comes;
-    ``menu``: what the run menu lists; ``seq``: the answers so far. ``settings``: the shown
+    ``menu``: what the run menu lists; ``seq``: the answers so far; ``announced``: a
+    reloaded page was told its run before its data (``RunPage._announce``). ``settings``: the shown
     run's settings in one line, for the export's header; the server writes it each answer
     and never reads it back.
     """
@@ -83,6 +90,7 @@ class ViewState:
     menu: list = field(default_factory=list)
     seq: int = 0
     settings: str = ""
+    announced: bool = False
 
     @classmethod
     def from_page(cls, value) -> ViewState:
@@ -97,7 +105,7 @@ class ViewState:
                    grid=grid_of(value.get("grid")), run=text("run"), epoch=max(epoch_of(value.get("epoch")) or 0, 0),
                    latest=max(epoch_of(value.get("latest")) or 0, 0), follow=value.get("follow") is not False,
                    menu=[item for item in menu if isinstance(item, str)] if isinstance(menu, list) else [],
-                   seq=max(epoch_of(value.get("seq")) or 0, 0))
+                   seq=max(epoch_of(value.get("seq")) or 0, 0), announced=value.get("announced") is True)
 
     def to_page(self, poll_ms: int, behind: bool = False) -> dict:
         """What the page keeps, counting this answer, and when it should poll next
@@ -106,7 +114,7 @@ class ViewState:
         return {"dataset": self.dataset, "label": self.label, "data_grid": self.data_grid, "grid": self.grid,
                 "run": self.run, "epoch": self.epoch, "latest": self.latest, "follow": self.follow,
                 "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS,
-                "settings": self.settings, "behind": behind}
+                "settings": self.settings, "behind": behind, "announced": self.announced}
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,9 @@ class RunPage:
             return self._outputs({}, view, waiting, message, soon=False)
         panels: dict = {}
         shown = self.run_to_show(session, dataset["token"], page.view, chosen)
+        reloaded = page.trigger == Ids.DATASET_TOKEN and page.view.dataset is None and not page.view.announced
+        if reloaded and shown is not None:
+            return self._announce(page, shown, message)
         view = self._show_data(dataset, page.view, panels, None if shown is None else run_settings_of(shown).grid_key())
         record, live = (None, Liveness.FINISHED) if shown is None else self.runs.observe(session, shown.run)
         status_epoch = None
@@ -237,9 +248,9 @@ class RunPage:
         display = dataset["display"]
         idle = f"{dataset['label']}: {display['n']:,} points in {display['dim']}-D. Press Train."
         controls = run_controls(record, live, status_epoch, view.latest, idle)
-        # A run opened from the menu, or the run a reloaded page finds, brings its
-        # settings back to the sidebar.
-        restore = record is not None and (chosen == record.run or page.view.dataset is None)
+        # A run opened from the menu brings its settings back to the sidebar (as ``_announce``
+        # does for the run a reloaded page finds).
+        restore = record is not None and chosen == record.run
         stale = "" if restore else self._stale(page, record, live)
         behind = record is not None and (view.run != record.run or view.data_grid != view.grid
                                          or view.epoch != self._epoch_wanted(page, view, view.latest))
@@ -254,8 +265,17 @@ class RunPage:
         if view.run != page.chosen_run:  # written only when it changes, so that its echo is told from a choice
             outputs[(Ids.RUNS, "value")] = view.run
         if restore:
-            values = control_values(record.settings, record.extra.get("choices"))
-            outputs.update({(control, "value"): values[name] for name, control in SETTING_CONTROLS.items()})
+            outputs.update(restored_settings(record))
+        return outputs
+
+    def _announce(self, page: PageInput, shown: RunRecord, message) -> dict:
+        """A reloaded page's first answer: its run's status and buttons, and the run's
+        settings back in the sidebar, before any figure (drawing the data takes the
+        browser seconds; the next answer brings it at once)."""
+        record, live = self.runs.observe(page.session_id, shown.run)
+        controls = run_controls(record, live, None, self.store.epochs_done(page.session_id, record.run), "")
+        outputs = self._outputs({}, replace(page.view, announced=True), controls, message, soon=True, behind=True)
+        outputs.update(restored_settings(record))
         return outputs
 
     def _stale(self, page: PageInput, record: RunRecord | None, live: Liveness) -> str:

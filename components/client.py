@@ -44,6 +44,9 @@ PLAY_RETRY_MS = 5_000
 # this long after the last one; an open menu: until it closes). Streamed epochs are
 # dropped, never input; the page catches up with the newest epoch afterwards.
 POLL_BUSY_SHARE = 1.0
+# While the page builds a run's panels, a request whose answer has not come is sent
+# again after this long (the server's retry_ms otherwise).
+BEHIND_RETRY_MS = 1000
 INPUT_HOLD_MS = 400
 
 # The composed export waits this long at most for every panel to have drawn the shown epoch.
@@ -68,6 +71,7 @@ def client_config() -> dict:
         "hex": dict(HEX_TILING),
         "measured_meta": MEASURED,
         "poll_busy_share": POLL_BUSY_SHARE,
+        "behind_retry_ms": BEHIND_RETRY_MS,
         "input_hold_ms": INPUT_HOLD_MS,
         "debounce_ms": SETTINGS_DEBOUNCE_MS,
         "play_duration_ms": PLAY_DURATION_MS,

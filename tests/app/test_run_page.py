@@ -251,7 +251,8 @@ def test_choosing_a_run_opens_it_at_its_newest_epoch(store, page):
 def test_a_reloaded_page_opens_the_live_run_or_else_the_newest_with_epochs(store, session, runs):
     def reloaded():
         fresh = Page(RunPage(runs), session, store.get_dataset(session)["token"])
-        fresh.send(Ids.DATASET_TOKEN)
+        fresh.send(Ids.DATASET_TOKEN)  # a page with a run to show is told of it first
+        fresh.send()
         return fresh
 
     assert reloaded().view["run"] is None
@@ -354,9 +355,16 @@ def test_a_reloaded_page_finds_its_run_and_its_settings(store, page, runs):
     run_id = page.view["run"]
     reloaded = Page(page.logic, page.session_id, page.token)
     reloaded.settings = dict(DEFAULTS)  # a new page's sidebar
-    answer = reloaded.send(Ids.DATASET_TOKEN)
-    assert reloaded.view["run"] == run_id and answer[(Ids.CANCEL, "disabled")] is False
-    assert control_outputs(answer)["sigma"] == 1.5
+    # The first answer names the run, makes Cancel live and restores the settings, and
+    # sends no figure (the browser draws those for seconds); the next one shows the run.
+    first = reloaded.send(Ids.DATASET_TOKEN)
+    assert all(first[(panel, "figure")] is no_update for panel in PANELS)
+    assert first[(Ids.CANCEL, "disabled")] is False and reloaded.status(first).startswith("Starting")
+    assert control_outputs(first)["sigma"] == 1.5 and reloaded.view["behind"] is True
+    reloaded.settings = {**SMALL, "sigma": 1.5}
+    second = reloaded.send()
+    assert reloaded.view["run"] == run_id and second[(Ids.DATA_VIEW, "figure")] is not no_update
+    assert control_outputs(second) == {}  # restored once
     assert runs.backend.started == [run_id]  # its run goes on
 
 
@@ -364,9 +372,10 @@ def test_a_page_building_a_runs_panels_says_so_until_an_epoch_is_drawn(store, pa
     run_id, _ = train_to_the_end(store, page)
     reloaded = Page(page.logic, page.session_id, page.token)
     flags = []
-    for trigger in (Ids.DATASET_TOKEN, Ids.POLL, Ids.POLL):
+    for trigger in (Ids.DATASET_TOKEN, Ids.POLL, Ids.POLL, Ids.POLL):
         reloaded.send(trigger)
         flags.append((reloaded.view["behind"], reloaded.view["epoch"]))
-    # The data with the run's map traces and the skeletons, then the epoch: asked for at once, then not.
-    assert flags == [(True, 0), (False, 5), (False, 5)]
+    # The run named, the data with the run's map traces and the skeletons, then the
+    # epoch: asked for at once, then not.
+    assert flags == [(True, 0), (True, 0), (False, 5), (False, 5)]
     assert reloaded.view["data_grid"] == reloaded.view["grid"]
