@@ -1,5 +1,5 @@
-/* ZSOM dashboard, browser side: hexagon tiling, timeline playback, debounced settings,
- * and the composed PNG export. Loaded by Dash from assets/; Plotly is the global one that
+/* ZSOM dashboard, browser side: the panels' drawing, hexagon tiling, timeline playback, debounced
+ * settings, and the composed PNG export. Loaded by Dash from assets/; Plotly is the global one that
  * Dash serves from plotly's package (no CDN).
  *
  * Every id and constant comes from Python (components/client.py): the clientside
@@ -32,26 +32,25 @@
         });
     }
 
-    /* On screen the fitted size is written into the graph's figure prop, where Dash keeps
-     * the figure: each epoch's patch from the server then leaves it there and draws the
-     * map once, already at the right size. It changes only when the map's scale does (the
-     * first draw, a resize, a new grid), and then costs one more draw. (Plotly.restyle
-     * would reach the figure prop only as far as Plotly happens to share objects with it.) */
+    /* On screen the fitted size is written into the graph's data, as the epochs' patches
+     * are (see drawUpdates), which leave it there: the map is drawn once per epoch, already
+     * at the right size. It changes only when the map's scale does (the first draw, a
+     * resize, a new grid's whole figure), and then costs one more draw, after the one that
+     * revealed it. */
     function keepHexTiling(gd, hex) {
         var size = fittedHexSize(gd, hex);
         if (size === null) { return; }
         var stale = staleHexTraces(gd, hex, size);
         var asked = gd.__zsomHexAsked;
-        // Asked already for this figure: Dash's redraw is on its way.
+        // Asked already for this figure: the redraw is on its way.
         if (!stale.length || (asked && asked.data === gd.data && Math.abs(asked.size - size) <= hex.tolerance_px)) {
             return;
         }
-        var graphId = gd.parentElement && gd.parentElement.id;  // dcc.Graph's container
-        if (!graphId) { return; }
         gd.__zsomHexAsked = {data: gd.data, size: size};
-        var patch = new window.dash_clientside.Patch();
-        stale.forEach(function (i) { patch.assign(["data", i, "marker", "size"], size); });
-        window.dash_clientside.set_props(graphId, {figure: patch.build()});
+        setTimeout(function () {
+            if (gd.__zsomHexAsked.data !== gd.data) { return; }  // drawn anew since: fitted after that draw
+            redraw(gd, staleHexTraces(gd, hex, size).map(function (i) { return [["data", i, "marker", "size"], size]; }));
+        }, 0);
     }
 
     function hookGraph(gd) {
@@ -434,13 +433,19 @@
     }
 
     var settingsToken = 0;
+    // The answer whose restored settings were last taken for an echo.
+    var echoSeq = null;
     // The timeline player: when it started, from and to which epoch, and the step it sent last.
     var player = {started: 0, from: 1, to: 1, sent: null, sentAt: 0};
     // The page's poll of the server (see callbacks/run_page.py): the answer counted last and
-    // the view state it brought, whether the page has drawn it and was idle since, when;
-    // when the last request went out, whether its answer is awaited, and the page's busy
-    // time then.
-    var poll = {seq: null, view: null, drawn: false, drawnAt: 0, sentAt: 0, awaiting: false, busyAtSend: 0};
+    // the view state it brought; the last answer the page has drawn and been idle since,
+    // and when; when the last request went out, whether its answer is awaited, and the
+    // page's busy time then.
+    var poll = {seq: null, view: null, drawnSeq: 0, drawnAt: 0, sentAt: 0, awaiting: false, busyAtSend: 0};
+    // The server's panel updates not drawn yet, by panel in the export's order (each a list of
+    // figures and patches, applied in order), the answer they came with, and whether the
+    // drawer is at work.
+    var drawer = {queues: {}, order: [], seq: 0, behind: false, running: false};
     // Whether a composed export is being drawn: the page asks for no news meanwhile.
     var exporting = false;
     // The main thread's time in long tasks (over 50 ms) so far, and the user's last input.
@@ -465,6 +470,101 @@
     function userBusy(now, config) {
         return now - lastInput < (config.input_hold_ms || 0) ||
             document.querySelector("[aria-haspopup][aria-expanded='true']") !== null;
+    }
+
+    /* Calls ``then`` once the graph in container ``id`` has drawn (Plotly's afterplot), or
+     * after ``wait_ms`` if it never says so (a graph not mounted yet draws when it is). */
+    function afterDraw(id, waitMs, then) {
+        var gd = graphDiv(id), called = false;
+        var once = function () {
+            if (called) { return; }
+            called = true;
+            then();
+        };
+        if (gd && typeof gd.once === "function") { gd.once("plotly_afterplot", once); }
+        setTimeout(once, gd ? waitMs : 0);
+    }
+
+    /* Draws the queued panel updates one panel per task: each graph's redraw is a long task
+     * of its own (a large map's 3-D panel alone takes a tenth of a second or more without a
+     * GPU), and between two of them the browser handles what the user did. While the user
+     * works a control nothing is drawn; a panel's updates that pile up meanwhile are drawn
+     * in one redraw. Once every queue is empty the answer counts as drawn for the poll. */
+    function drawPanels(config) {
+        if (userBusy(Date.now(), config)) {
+            setTimeout(function () { drawPanels(config); }, config.draw_pause_ms);
+            return;
+        }
+        var id = drawer.order.filter(function (panel) { return (drawer.queues[panel] || []).length; })[0];
+        if (id === undefined) {
+            drawer.running = false;
+            var seq = drawer.seq;
+            var drawn = function () {
+                if (drawer.running || drawer.seq !== seq) { return; }
+                poll.drawnSeq = seq;
+                poll.drawnAt = Date.now();
+            };
+            // A page catching up with the store (new data, another run, a reload) asks
+            // again once the answer is on screen: those few answers are not a stream.
+            if (drawer.behind) { window.requestAnimationFrame(drawn); }
+            else { whenIdle(drawn, {timeout: config.draw_wait_ms}); }
+            return;
+        }
+        var updates = drawer.queues[id];
+        drawer.queues[id] = [];
+        afterDraw(id, config.draw_wait_ms, function () { setTimeout(function () { drawPanels(config); }, 0); });
+        drawUpdates(id, updates);
+    }
+
+    function isPatch(update) {
+        return Boolean(update) && update.__dash_patch_update === "__dash_patch_update";
+    }
+
+    /* ``container`` with ``value`` at ``path``, copied along the path and shared elsewhere. */
+    function assigned(container, path, value) {
+        if (!path.length) { return value; }
+        var copy = Array.isArray(container) ? container.slice() : Object.assign({}, container);
+        copy[path[0]] = assigned(container === null || container === undefined ? {} : container[path[0]],
+                                 path.slice(1), value);
+        return copy;
+    }
+
+    /* ``figure`` with ``patches`` applied (the server's patches only assign). */
+    function patched(figure, patches) {
+        patches.forEach(function (patch) {
+            patch.operations.forEach(function (operation) {
+                if (operation.operation !== "Assign") { throw new Error("unexpected patch " + operation.operation); }
+                figure = assigned(figure, operation.location, operation.params.value);
+            });
+        });
+        return figure;
+    }
+
+    /* Draws a graph's data and layout with ``assignments`` ([path, value] pairs) made. */
+    function redraw(gd, assignments) {
+        var figure = {data: gd.data, layout: gd.layout};
+        assignments.forEach(function (assignment) { figure = assigned(figure, assignment[0], assignment[1]); });
+        window.Plotly.react(gd, figure.data, figure.layout);
+    }
+
+    /* A panel's queued updates, in order. A whole figure (with the patches after it applied)
+     * becomes the graph's figure prop, which dcc.Graph draws. Patches on a drawn graph are
+     * drawn on the graph itself: through Dash's store, each epoch's arrays would be copied
+     * into the figure prop and every component of the page asked whether it changed, which
+     * takes as long as drawing. The prop then lags behind the graph until the next whole
+     * figure; nothing draws the prop before that. */
+    function drawUpdates(id, updates) {
+        var last = -1;
+        updates.forEach(function (update, i) { if (!isPatch(update)) { last = i; } });
+        var gd = graphDiv(id);
+        if (last >= 0) {
+            window.dash_clientside.set_props(id, {figure: patched(updates[last], updates.slice(last + 1))});
+        } else if (!gd || !gd.data) {
+            updates.forEach(function (patch) { window.dash_clientside.set_props(id, {figure: patch}); });
+        } else {
+            var figure = patched({data: gd.data, layout: gd.layout}, updates);
+            window.Plotly.react(gd, figure.data, figure.layout);
+        }
     }
 
     window.dash_clientside = window.dash_clientside || {};
@@ -508,19 +608,9 @@
             context.triggered.forEach(function (item) { fired[item.prop_id] = true; });
             var firedAt = function (i) { return fired[inputs[i].id + "." + inputs[i].property]; };
             if (view.seq !== poll.seq) {
-                var seq = poll.seq = view.seq;
+                poll.seq = view.seq;
                 poll.view = view;
                 poll.awaiting = false;
-                poll.drawn = false;
-                // A page catching up with the store (new data, another run, a reload) asks
-                // again once the answer is on screen: those few answers are not a stream.
-                var drawn = function () {
-                    if (poll.seq !== seq) { return; }
-                    poll.drawn = true;
-                    poll.drawnAt = Date.now();
-                };
-                if (view.behind) { window.requestAnimationFrame(drawn); }
-                else { whenIdle(drawn, {timeout: view.retry_ms || 5000}); }
             }
             var last = inputs.length - 1;
             var echo = (firedAt(last - 1) && inputs[last - 1].value === Math.max(view.epoch || 0, 1)) ||
@@ -535,11 +625,8 @@
             if (!firedAt(0) || exporting || userBusy(now, config)) { return window.dash_clientside.no_update; }
             var stretch = view.behind ? 0 : (busy.ms - poll.busyAtSend) * (config.poll_busy_share || 0);
             var rest = Math.max(view.poll_ms || 1000, stretch);
-            // A page building a run's panels does not wait long on a request whose answer
-            // may never come (a restored setting's echo that Dash did not send).
-            var retry = view.behind ? Math.min(view.retry_ms || 5000, config.behind_retry_ms || 1000)
-                                    : (view.retry_ms || 5000);
-            var due = poll.awaiting ? now - poll.sentAt >= retry : poll.drawn && now - poll.drawnAt >= rest;
+            var drawn = poll.drawnSeq === (view.seq || 0);
+            var due = poll.awaiting ? now - poll.sentAt >= (view.retry_ms || 5000) : drawn && now - poll.drawnAt >= rest;
             if (!due) { return window.dash_clientside.no_update; }
             poll.awaiting = true;
             poll.sentAt = now;
@@ -547,9 +634,32 @@
             return now;
         },
 
-        // The settings' values, then the client config.
+        /* An answer's panel updates ({seq, panels: {id: figure or patch}}), drawn by drawPanels. */
+        queuePanels: function (updates, view, config) {
+            if (!updates || !updates.panels) { return; }
+            drawer.order = config.panels;
+            Object.keys(updates.panels).forEach(function (id) {
+                (drawer.queues[id] = drawer.queues[id] || []).push(updates.panels[id]);
+            });
+            drawer.seq = updates.seq;
+            drawer.behind = Boolean(view && view.behind);
+            if (!drawer.running) {
+                drawer.running = true;
+                drawPanels(config);
+            }
+        },
+
+        /* The settings' values, then the view state and the client config. The first change
+         * after an answer that restored a run's settings is that answer's own echo: nothing
+         * to tell the server (Dash would not send it, as the server's output triggered it). */
         debounceSettings: function () {
             var config = arguments[arguments.length - 1];
+            var view = arguments[arguments.length - 2] || {};
+            if (view.restored && view.seq !== echoSeq) {
+                echoSeq = view.seq;
+                ++settingsToken;  // a change still waiting to be sent is overtaken by the restore
+                return window.dash_clientside.no_update;
+            }
             var token = ++settingsToken;
             return new Promise(function (resolve) {
                 setTimeout(function () {

@@ -59,10 +59,14 @@ def run_settings_of(record: RunRecord) -> TrainingSettings:
     return TrainingSettings.from_run(record.settings, record.extra.get("choices"))
 
 
-def restored_settings(record: RunRecord) -> dict:
-    """The outputs that show a run's settings in the sidebar's controls."""
+def restore_settings(outputs: dict, record: RunRecord) -> None:
+    """Adds to ``outputs`` what shows a run's settings in the sidebar's controls, and marks
+    the view state ``restored``: the page's debounce then takes the controls' change for
+    the echo it is (Dash never sends a callback that its own outputs triggered back to
+    it), not for the user's."""
     values = control_values(record.settings, record.extra.get("choices"))
-    return {(control, "value"): values[name] for name, control in SETTING_CONTROLS.items()}
+    outputs.update({(control, "value"): values[name] for name, control in SETTING_CONTROLS.items()})
+    outputs[(Ids.VIEW, "data")] = {**outputs[(Ids.VIEW, "data")], "restored": True}
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class ViewState:
         return {"dataset": self.dataset, "label": self.label, "data_grid": self.data_grid, "grid": self.grid,
                 "run": self.run, "epoch": self.epoch, "latest": self.latest, "follow": self.follow,
                 "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS,
-                "settings": self.settings, "behind": behind, "announced": self.announced}
+                "settings": self.settings, "behind": behind, "announced": self.announced, "restored": False}
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,7 @@ class RunPage:
         if view.run != page.chosen_run:  # written only when it changes, so that its echo is told from a choice
             outputs[(Ids.RUNS, "value")] = view.run
         if restore:
-            outputs.update(restored_settings(record))
+            restore_settings(outputs, record)
         return outputs
 
     def _announce(self, page: PageInput, shown: RunRecord, message) -> dict:
@@ -275,7 +279,7 @@ class RunPage:
         record, live = self.runs.observe(page.session_id, shown.run)
         controls = run_controls(record, live, None, self.store.epochs_done(page.session_id, record.run), "")
         outputs = self._outputs({}, replace(page.view, announced=True), controls, message, soon=True, behind=True)
-        outputs.update(restored_settings(record))
+        restore_settings(outputs, record)
         return outputs
 
     def _stale(self, page: PageInput, record: RunRecord | None, live: Liveness) -> str:
@@ -373,10 +377,12 @@ class RunPage:
 
     @staticmethod
     def _outputs(panels: dict, view: ViewState, controls, message, *, soon: bool, behind: bool = False) -> dict:
-        outputs = {(panel, "figure"): panels.get(panel, no_update) for panel in PANELS}
+        page_view = view.to_page(POLL_BUSY_MS if soon else POLL_IDLE_MS, behind)
         latest = view.latest
-        outputs.update({
-            (Ids.VIEW, "data"): view.to_page(POLL_BUSY_MS if soon else POLL_IDLE_MS, behind),
+        outputs = {
+            (Ids.PANEL_UPDATES, "data"): {"seq": page_view["seq"],
+                                          "panels": {str(panel): panels[panel] for panel in PANELS if panel in panels}},
+            (Ids.VIEW, "data"): page_view,
             (Ids.TIMELINE, "max"): max(latest, 1),
             (Ids.TIMELINE, "value"): max(view.epoch, 1),
             (Ids.TIMELINE_LABEL, "children"): f"Epoch {view.epoch} / {latest}" if view.epoch else (
@@ -390,15 +396,15 @@ class RunPage:
             (Ids.RUNS, "options"): no_update,
             (Ids.RUNS, "value"): no_update,
             **{(control, "value"): no_update for control in SETTING_CONTROLS.values()},
-        })
+        }
         return outputs
 
 
 def register(app, runs: Runs) -> None:
     page_logic = RunPage(runs)
-    outputs = [*[Output(panel, "figure") for panel in PANELS],
-               Output(Ids.VIEW, "data"), Output(Ids.TIMELINE, "max"), Output(Ids.TIMELINE, "value"),
-               Output(Ids.TIMELINE_LABEL, "children"), Output(Ids.STATUS, "children"), Output(Ids.CANCEL, "disabled"),
+    outputs = [Output(Ids.PANEL_UPDATES, "data"), Output(Ids.VIEW, "data"),
+               Output(Ids.TIMELINE, "max"), Output(Ids.TIMELINE, "value"), Output(Ids.TIMELINE_LABEL, "children"),
+               Output(Ids.STATUS, "children"), Output(Ids.CANCEL, "disabled"),
                Output(Ids.TRAIN, "children"), Output(Ids.SETTINGS_MESSAGE, "children"),
                Output(Ids.STALE_NOTE, "children"), Output(Ids.PANELS, "className"),
                Output(Ids.RUNS, "options"), Output(Ids.RUNS, "value"),

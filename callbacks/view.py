@@ -1,5 +1,6 @@
 """The page's own reflexes, run in the browser (``assets/zsom.js``): playing the timeline
-(each step an epoch for ``run_page`` to show), pacing the page's poll of the server,
+(each step an epoch for ``run_page`` to show), drawing the server's panel updates one
+panel at a time, pacing the page's poll of the server,
 debouncing setting changes, and the composed PNG export. No server round trip is involved."""
 
 from __future__ import annotations
@@ -44,9 +45,18 @@ def register(app) -> None:
     )
 
     app.clientside_callback(
+        ClientsideFunction("zsom", "queuePanels"),
+        Input(Ids.PANEL_UPDATES, "data"),
+        State(Ids.VIEW, "data"),
+        State(Ids.CLIENT_CONFIG, "data"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
         ClientsideFunction("zsom", "debounceSettings"),
         Output(Ids.SETTINGS_TOUCHED, "data"),
         *[Input(control, "value") for control in SETTING_CONTROLS.values()],
+        State(Ids.VIEW, "data"),
         State(Ids.CLIENT_CONFIG, "data"),
         prevent_initial_call=True,
     )

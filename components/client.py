@@ -14,7 +14,7 @@ import math
 
 from . import theme
 from .figures import HEX_TILE, MEASURED
-from .ids import Ids
+from .ids import PANELS, Ids
 
 # Plotly's "hexagon" symbol is pointy-top with circumradius size / 2. Units one unit apart
 # in a row tile the plane when the hexagon is one unit across its flats: size = 2 / sqrt(3)
@@ -44,10 +44,12 @@ PLAY_RETRY_MS = 5_000
 # this long after the last one; an open menu: until it closes). Streamed epochs are
 # dropped, never input; the page catches up with the newest epoch afterwards.
 POLL_BUSY_SHARE = 1.0
-# While the page builds a run's panels, a request whose answer has not come is sent
-# again after this long (the server's retry_ms otherwise).
-BEHIND_RETRY_MS = 1000
 INPUT_HOLD_MS = 400
+# The page draws the server's panel updates one panel per task (see zsom.drawPanels); while
+# the user works a control it looks again this often, and a graph that does not say it
+# has drawn is given this long.
+DRAW_PAUSE_MS = 100
+DRAW_WAIT_MS = 2000
 
 # The composed export waits this long at most for every panel to have drawn the shown epoch.
 EXPORT_WAIT_MS = 5_000
@@ -71,8 +73,10 @@ def client_config() -> dict:
         "hex": dict(HEX_TILING),
         "measured_meta": MEASURED,
         "poll_busy_share": POLL_BUSY_SHARE,
-        "behind_retry_ms": BEHIND_RETRY_MS,
         "input_hold_ms": INPUT_HOLD_MS,
+        "panels": [str(panel) for panel in PANELS],
+        "draw_pause_ms": DRAW_PAUSE_MS,
+        "draw_wait_ms": DRAW_WAIT_MS,
         "debounce_ms": SETTINGS_DEBOUNCE_MS,
         "play_duration_ms": PLAY_DURATION_MS,
         "play_retry_ms": PLAY_RETRY_MS,

@@ -21,6 +21,7 @@ class Ids(str, Enum):
     VIEW = "view-state"
     SETTINGS_TOUCHED = "settings-touched"
     POLL = "run-poll"
+    PANEL_UPDATES = "panel-updates"
     PACE = "run-pace"
     PLAY_TICK = "play-tick"
     PLAY_STEP = "play-step"

@@ -111,6 +111,7 @@ def build_layout(session_id: str, datasets: dict, default_dataset: str, default_
         dcc.Store(id=Ids.EXPORT_SPEC, data=EXPORT_LAYOUT),
         # The page's poll of the server, paced in the browser: see callbacks.run_page.
         dcc.Store(id=Ids.POLL),
+        dcc.Store(id=Ids.PANEL_UPDATES),
         dcc.Interval(id=Ids.PACE, interval=PACE_MS),
         dcc.Store(id=Ids.CLIENT_CONFIG, data=client_config()),
         dcc.Interval(id=Ids.PLAY_TICK, interval=PLAY_INTERVAL_MS, disabled=True),

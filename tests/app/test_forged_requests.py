@@ -195,7 +195,8 @@ def assert_counts_itself(sent, answered: dict) -> None:
 
 
 def no_panel_figure(body) -> bool:
-    return all(output(body, f"{panel}.figure", MISSING) is MISSING for panel in PANEL_IDS)
+    updates = output(body, "panel-updates.data", {})
+    return not any(panel in updates.get("panels", {}) for panel in PANEL_IDS)
 
 
 def settled_view(server: DashRequests, session: str, token: str, view=None, most: int = 6) -> dict:

@@ -21,6 +21,13 @@ from zsom_jobs.training import run_training
 SMALL = {**DEFAULTS, "auto_size": False, "auto_sigma": False, "width": 5, "height": 4, "epochs": 5, "sigma": 2.0}
 
 
+def figure_of(answer: dict, panel: Ids):
+    """What an answer sends one panel: a figure, a patch, or no_update."""
+    updates = answer[(Ids.PANEL_UPDATES, "data")]
+    assert updates["seq"] == answer[(Ids.VIEW, "data")]["seq"]
+    return updates["panels"].get(str(panel), no_update)
+
+
 def text_of(value) -> str:
     """The visible text of a component tree, joined by spaces."""
     if value is None or value is no_update:
@@ -55,7 +62,7 @@ class Page:
         """Poll until an answer changes no panel."""
         for _ in range(most):
             answer = self.send()
-            if all(answer[(panel, "figure")] is no_update for panel in PANELS):
+            if all(figure_of(answer, panel) is no_update for panel in PANELS):
                 return answer
         raise AssertionError("the page never caught up with the store")
 
@@ -93,11 +100,11 @@ def train_to_the_end(store, page, **settings):
 def test_new_data_is_drawn_and_the_page_is_ready(store, session, runs):
     page = Page(RunPage(runs), session, store.get_dataset(session)["token"])
     answer = page.send(Ids.DATASET_TOKEN)
-    assert answer[(Ids.DATA_VIEW, "figure")] is not no_update
+    assert figure_of(answer, Ids.DATA_VIEW) is not no_update
     assert page.status(answer).startswith("Ready flat: 600 points in 2-D. Press Train.")
     assert answer[(Ids.CANCEL, "disabled")] is True and answer[(Ids.TRAIN, "children")] == "Train"
     assert answer[(Ids.VIEW, "data")]["poll_ms"] == POLL_IDLE_MS
-    assert page.send()[(Ids.DATA_VIEW, "figure")] is no_update  # drawn once
+    assert figure_of(page.send(), Ids.DATA_VIEW) is no_update  # drawn once
 
 
 def test_train_starts_a_run_and_the_page_follows_it_to_the_end(store, page):
@@ -107,17 +114,17 @@ def test_train_starts_a_run_and_the_page_follows_it_to_the_end(store, page):
     assert "Starting: 5x4 hex" in page.status(answer)
     assert answer[(Ids.CANCEL, "disabled")] is False and answer[(Ids.TRAIN, "children")] == "Restart"
     assert answer[(Ids.VIEW, "data")]["poll_ms"] == POLL_BUSY_MS
-    assert answer[(Ids.CURVES, "figure")] is not no_update  # the run's skeletons
+    assert figure_of(answer, Ids.CURVES) is not no_update  # the run's skeletons
     run_training(store, page.session_id, run_id, max_jobs=1)
     final = page.settle()
-    drawn = [answer for answer in page.answers if isinstance(answer[(Ids.U_MATRIX, "figure")], Patch)]
-    assert len(drawn) == 1 and all(isinstance(drawn[0][(panel, "figure")], Patch) for panel in PANELS)
+    drawn = [answer for answer in page.answers if isinstance(figure_of(answer, Ids.U_MATRIX), Patch)]
+    assert len(drawn) == 1 and all(isinstance(figure_of(drawn[0], panel), Patch) for panel in PANELS)
     assert page.view["epoch"] == page.view["latest"] == 5
     assert final[(Ids.TIMELINE_LABEL, "children")] == "Epoch 5 / 5" and final[(Ids.TIMELINE, "max")] == 5
     text = page.status(final)
     assert text.startswith("Done Epoch 5 / 5: finished in") and "MQE" in text
     assert page.view["settings"] == TrainingSettings(store.get_run(page.session_id, run_id).settings).describe()
-    assert all(operations(drawn[0][(panel, "figure")])[("layout", "meta")] == {"run": run_id, "epoch": 5}
+    assert all(operations(figure_of(drawn[0], panel))[("layout", "meta")] == {"run": run_id, "epoch": 5}
                for panel in PANELS)
     assert final[(Ids.CANCEL, "disabled")] is True and final[(Ids.VIEW, "data")]["poll_ms"] == POLL_IDLE_MS
 
@@ -129,22 +136,22 @@ def test_an_answer_the_browser_dropped_is_made_good_by_the_next(store, page):
     page.view = before
     second = page.send()  # ...so the next one says it all again
     assert second[(Ids.VIEW, "data")] == first[(Ids.VIEW, "data")]  # the same answer, counted the same
-    assert [isinstance(second[(panel, "figure")], Patch) for panel in PANELS] == [
-        isinstance(first[(panel, "figure")], Patch) for panel in PANELS]
+    assert [isinstance(figure_of(second, panel), Patch) for panel in PANELS] == [
+        isinstance(figure_of(first, panel), Patch) for panel in PANELS]
 
 
 def test_the_timeline_shows_an_earlier_epoch_and_holds_it(store, page):
     run_id, _ = train_to_the_end(store, page)
     live = page.settle()
     scrubbed = page.send(Ids.TIMELINE, slider=2)
-    assert all(isinstance(scrubbed[(panel, "figure")], Patch) for panel in PANELS)
+    assert all(isinstance(figure_of(scrubbed, panel), Patch) for panel in PANELS)
     assert page.view["epoch"] == 2 and page.view["follow"] is False
     assert scrubbed[(Ids.TIMELINE_LABEL, "children")] == "Epoch 2 / 5"
     assert "Epoch 2 / 5" in page.status(scrubbed)
-    assert page.send()[(Ids.U_MATRIX, "figure")] is no_update  # a poll leaves the held epoch
+    assert figure_of(page.send(), Ids.U_MATRIX) is no_update  # a poll leaves the held epoch
     back = page.send(Ids.TIMELINE, slider=5)
     assert page.view["epoch"] == 5 and page.view["follow"] is True
-    assert back[(Ids.U_MATRIX, "figure")].to_plotly_json() != scrubbed[(Ids.U_MATRIX, "figure")].to_plotly_json()
+    assert figure_of(back, Ids.U_MATRIX).to_plotly_json() != figure_of(scrubbed, Ids.U_MATRIX).to_plotly_json()
     assert live[(Ids.TIMELINE, "max")] == 5
 
 
@@ -216,11 +223,11 @@ def test_the_same_grid_keeps_the_map_panels(store, page):
     train_to_the_end(store, page)
     page.settle()
     same = page.send(Ids.TRAIN)  # SMALL again: same grid
-    assert same[(Ids.CURVES, "figure")] is not no_update
-    assert all(same[(panel, "figure")] is no_update for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS))
+    assert figure_of(same, Ids.CURVES) is not no_update
+    assert all(figure_of(same, panel) is no_update for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS))
     page.settings = {**SMALL, "width": 6}
     bigger = page.send(Ids.TRAIN)
-    assert all(bigger[(panel, "figure")] is not no_update for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS))
+    assert all(figure_of(bigger, panel) is not no_update for panel in (Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS))
 
 
 def test_the_menu_lists_the_runs_on_the_current_data_newest_first(store, page):
@@ -270,7 +277,7 @@ def test_runs_of_other_data_or_sessions_do_not_open(store, page, session_id):
     run_id, _ = train_to_the_end(store, page)
     other_session = Page(page.logic, "7a1f9c52-3f0e-4c47-9a55-0e7d0b0c1d2e", page.token)
     answer = other_session.send(Ids.RUNS, chosen=run_id)
-    assert other_session.view["run"] is None and answer[(Ids.CURVES, "figure")] is no_update
+    assert other_session.view["run"] is None and figure_of(answer, Ids.CURVES) is no_update
     store.put_dataset(session_id, dataset_record("other-token", "other", "other",
                                                  cloud(100, 3), None, None, None, "", "builtin"))
     page.token = store.get_dataset(session_id)["token"]
@@ -293,7 +300,7 @@ def test_a_busy_server_says_so(store, page):
 def test_a_stale_data_token_waits_for_the_data_callback(store, page):
     page.token = "an older token"
     answer = page.send(Ids.DATASET_TOKEN)
-    assert all(answer[(panel, "figure")] is no_update for panel in PANELS)
+    assert all(figure_of(answer, panel) is no_update for panel in PANELS)
 
 
 def control_outputs(answer: dict) -> dict:
@@ -311,12 +318,13 @@ def test_opening_an_older_run_brings_back_its_settings_and_leaves_the_training_r
     assert page.view["run"] == older
     restored = control_outputs(answer)
     assert restored["sigma"] == 1.5 and restored["seed"] == 3 and restored["auto_size"] == []
+    assert page.view["restored"] is True  # the page takes the controls' change for an echo
     # The sidebar now shows the older run's settings: its echo restarts nothing.
     page.settings = {**SMALL, "sigma": 1.5, "seed": 3}
     page.send(Ids.SETTINGS_TOUCHED)
     assert store.get_run(page.session_id, training).status is RunStatus.QUEUED
     assert runs.backend.started == [older, training]
-    assert control_outputs(page.send()) == {}  # restored once, not on every answer
+    assert control_outputs(page.send()) == {} and page.view["restored"] is False  # restored once
 
 
 def test_quick_changes_leave_one_run_in_progress(store, page, runs):
@@ -358,12 +366,13 @@ def test_a_reloaded_page_finds_its_run_and_its_settings(store, page, runs):
     # The first answer names the run, makes Cancel live and restores the settings, and
     # sends no figure (the browser draws those for seconds); the next one shows the run.
     first = reloaded.send(Ids.DATASET_TOKEN)
-    assert all(first[(panel, "figure")] is no_update for panel in PANELS)
+    assert all(figure_of(first, panel) is no_update for panel in PANELS)
     assert first[(Ids.CANCEL, "disabled")] is False and reloaded.status(first).startswith("Starting")
     assert control_outputs(first)["sigma"] == 1.5 and reloaded.view["behind"] is True
+    assert reloaded.view["restored"] is True
     reloaded.settings = {**SMALL, "sigma": 1.5}
     second = reloaded.send()
-    assert reloaded.view["run"] == run_id and second[(Ids.DATA_VIEW, "figure")] is not no_update
+    assert reloaded.view["run"] == run_id and figure_of(second, Ids.DATA_VIEW) is not no_update
     assert control_outputs(second) == {}  # restored once
     assert runs.backend.started == [run_id]  # its run goes on
 
