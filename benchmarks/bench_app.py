@@ -16,7 +16,8 @@ hexagonal map measures:
 - export: "Download figure" after the run, from the click to the saved PNG, against Plotly's
   own ``toImage`` of each panel one after the other in the same page (the peer);
 - input while a large map streams (``--large``, 50 x 50 by default): the main thread's
-  long tasks and the time from a click on a dropdown to its menu.
+  long tasks, the time from a click on a dropdown to its menu, and the click's Event
+  Timing (from the input to the next frame painted).
 
 A warm-up run first fills Numba's on-disk cache and the browser's caches, as the budgets
 assume a warm machine.
@@ -25,6 +26,7 @@ assume a warm machine.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -35,7 +37,15 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from zsom_testkit import VIEWPORT, Server, launch_chromium, set_number, wait_for_callbacks, wait_for_status  # noqa: E402
+from zsom_testkit import (  # noqa: E402
+    VIEWPORT,
+    Server,
+    launch_chromium,
+    set_number,
+    status_text,
+    wait_for_callbacks,
+    wait_for_status,
+)
 
 from components.layout import EXPORT_LAYOUT  # noqa: E402
 
@@ -178,32 +188,67 @@ def export_times(page, count: int) -> tuple[list[float], list[float]]:
     return ours, peers
 
 
-def input_while_streaming(page, width: int, height: int, clicks: int) -> dict:
-    """A long run on a width x height map: the long tasks while it streams, and seconds from
-    a click on a dropdown to its menu, ``clicks`` times."""
+# When each dropdown menu opened (epoch milliseconds, the machine's clock, so that the script
+# can compare it with when it clicked), and the Event Timing API's entries for the clicks:
+# from the input to the next frame painted after it was handled.
+MENU_PROBE = """
+window.__menus = {opened: [], events: []};
+new MutationObserver(() => {
+  const open = document.querySelector('.dash-dropdown-option') !== null, menus = window.__menus;
+  if (open && !menus.open) menus.opened.push(performance.timeOrigin + performance.now());
+  menus.open = open;
+}).observe(document, {subtree: true, childList: true});
+new PerformanceObserver(list => list.getEntries().forEach(entry => {
+  if (['pointerdown', 'mousedown', 'pointerup', 'mouseup', 'click'].includes(entry.name))
+    window.__menus.events.push(entry.duration);
+})).observe({type: 'event', durationThreshold: 16});
+"""
+
+
+def input_while_streaming(page, width: int, height: int, clicks: int, seed: int = 1) -> dict:
+    """Long runs on a width x height map: the long tasks while they stream, and, ``clicks``
+    times at a user's pace, milliseconds from a click on a dropdown to its menu in the
+    page, and the click's Event Timing duration (to the next frame painted).
+
+    The click is a bare mouse event at the dropdown's place: Playwright's ``click`` first
+    waits for the element to be still over two animation frames, which measures the page's
+    frame rate, not its answer to the user; and nothing touches the page between the pause
+    and the click (an ``evaluate`` would wait for the task in progress and hide it)."""
+    pace = random.Random(seed)
     page.locator("#auto-size label").click()  # the map's size chosen, not the data's
     set_number(page, "grid-width", width)
     set_number(page, "grid-height", height)
     set_number(page, "epochs", 1000)
     wait_for_callbacks(page)
-    page.click("#train-button")
-    wait_for_status(page, r"^training.*Epoch \d+ /", timeout=120_000)
-    page.evaluate("window.__longTasks = []")
-    started = now(page)
-    opens = []
-    for _ in range(clicks):
-        page.wait_for_timeout(700)  # a user's pause between two actions
-        clicked = time.perf_counter()
-        page.click("#neighborhood")
-        page.wait_for_selector(".dash-dropdown-option", timeout=30_000)
-        opens.append(time.perf_counter() - clicked)
-        page.keyboard.press("Escape")
-        page.wait_for_selector(".dash-dropdown-option", state="detached", timeout=30_000)
-    elapsed = now(page) - started
-    tasks = page.evaluate("window.__longTasks")
-    page.click("#cancel-button")
-    wait_for_status(page, "^cancelled", timeout=60_000)
-    return {"opens": opens, "tasks": tasks, "busy": sum(tasks) / elapsed if elapsed else None}
+    dropdown = page.locator("#neighborhood")
+    dropdown.scroll_into_view_if_needed()
+    box = dropdown.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    opens, events, tasks = [], [], []
+    while len(opens) < clicks:
+        page.click("#train-button")
+        wait_for_status(page, r"^training.*Epoch \d+ /", timeout=120_000)
+        page.evaluate("window.__longTasks = []; window.__menus.opened = []; window.__menus.events = []")
+        started = now(page)
+        while len(opens) < clicks:
+            page.wait_for_timeout(pace.uniform(1000, 3000))  # a user's pause between two actions
+            clicked = time.time() * 1000
+            page.mouse.click(x, y)
+            page.wait_for_function("window.__menus.opened.length > 0", polling=10, timeout=30_000)
+            opened = page.evaluate("window.__menus.opened[0]")
+            page.keyboard.press("Escape")
+            page.wait_for_function("!window.__menus.open", polling=10, timeout=30_000)
+            if not status_text(page).upper().startswith("TRAINING"):
+                break  # the run ended meanwhile: this click did not meet a streaming page
+            opens.append((opened - clicked) / 1000)
+            events.extend(page.evaluate("window.__menus.events"))
+            page.evaluate("window.__menus.opened = []; window.__menus.events = []")
+        elapsed = now(page) - started
+        tasks.extend(page.evaluate("window.__longTasks"))
+        if status_text(page).upper().startswith("TRAINING"):
+            page.click("#cancel-button")
+            wait_for_status(page, "^cancelled", timeout=60_000)
+    return {"opens": opens, "events": events, "tasks": tasks, "busy": sum(tasks) / elapsed if elapsed else None}
 
 
 def fmt(value, unit="", digits=2) -> str:
@@ -216,6 +261,7 @@ def main() -> None:
     parser.add_argument("--scrubs", type=int, default=6, help="timeline changes to time (default 6)")
     parser.add_argument("--exports", type=int, default=3, help="exports to time (default 3)")
     parser.add_argument("--large", default="50x50", help="the map streamed while input is timed (default 50x50)")
+    parser.add_argument("--clicks", type=int, default=20, help="dropdown clicks timed while it streams (default 20)")
     args = parser.parse_args()
     large = [int(side) for side in args.large.split("x")]
 
@@ -225,6 +271,7 @@ def main() -> None:
             page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
             page.add_init_script(PROBE)
             page.add_init_script(LONG_TASKS)
+            page.add_init_script(MENU_PROBE)
             page.goto(server.url)
             wait_for_status(page, "ready.*bunny", timeout=120_000)
             set_number(page, "epochs", 20)
@@ -234,7 +281,7 @@ def main() -> None:
             run = analyse_run(train_once(page, args.epochs))
             latencies = scrub(page, args.epochs, args.scrubs)
             exports, peers = export_times(page, args.exports)
-            streaming = input_while_streaming(page, *large, clicks=6)
+            streaming = input_while_streaming(page, *large, clicks=args.clicks)
             browser.close()
 
     payloads = run["payloads_kb"]
@@ -258,9 +305,11 @@ def main() -> None:
          f"{statistics.median(exports):.2f} s ({max(exports):.2f} s)", max(exports) < BUDGET_EXPORT_S),
         ("  ratio to Plotly's toImage of each panel (peer)", "",
          f"{statistics.median(exports) / statistics.median(peers):.2f} (peer {statistics.median(peers):.2f} s)", True),
-        (f"Dropdown opens while a {args.large} map streams, median (max)", f"< {BUDGET_INPUT_S * 1000:.0f} ms",
+        (f"Click -> dropdown open while a {args.large} map streams, median (max)", f"< {BUDGET_INPUT_S * 1000:.0f} ms",
          f"{statistics.median(streaming['opens']) * 1000:.0f} ms ({max(streaming['opens']) * 1000:.0f} ms)",
          max(streaming["opens"]) < BUDGET_INPUT_S),
+        ("  the clicks' Event Timing (input to next paint), longest", f"< {BUDGET_INPUT_S * 1000:.0f} ms",
+         f"{max(streaming['events'], default=0):.0f} ms", max(streaming["events"], default=0) < BUDGET_INPUT_S * 1000),
         ("  main thread in long tasks; longest task", "",
          f"{fmt(streaming['busy'] and streaming['busy'] * 100, ' %', 0)}; "
          f"{max(streaming['tasks'], default=0):.0f} ms", True),

@@ -366,16 +366,17 @@ class Dashboard:
             raise AssertionError(f"the page got fewer than {count} answers in {timeout / 1000:.0f} s") from error
 
     def wait_for_text(self, selector: str, text: str, timeout: float = 30_000) -> str:
-        """Wait until the element's text contains ``text``; returns the element's text."""
+        """Wait until the element's text contains ``text`` (an SVG element's text content);
+        returns the element's text."""
         try:
             self.page.wait_for_function(
                 "([selector, text]) => { const element = document.querySelector(selector);"
-                " return element !== null && element.innerText.includes(text); }",
+                " return element !== null && (element.innerText ?? element.textContent).includes(text); }",
                 arg=[selector, text], timeout=timeout)
         except Exception as error:
-            shown = self.page.inner_text(selector) if self.page.query_selector(selector) else "nothing"
+            shown = self.page.text_content(selector) if self.page.query_selector(selector) else "nothing"
             raise AssertionError(f"{selector} never showed {text!r}; it shows {shown!r}") from error
-        return self.page.inner_text(selector)
+        return self.page.text_content(selector)
 
     def shown_epochs(self, state: str = "training") -> list[int]:
         """Distinct epochs the status line showed while in ``state``, in order."""

@@ -11,7 +11,7 @@ def test_a_dataset_appears_at_once_with_its_sample_count(dashboard):
     assert dashboard.page.input_value("#sample-count") == "1000"
     dashboard.set_number("sample-count", 2500)
     dashboard.wait_for_status("2,500 points")
-    assert "swiss, 2,500 points" in dashboard.page.text_content("#panel-data-view .gtitle")
+    dashboard.wait_for_text("#panel-data-view .gtitle", "swiss, 2,500 points")
 
 
 def test_an_out_of_range_sample_count_is_refused(dashboard):
@@ -23,7 +23,7 @@ def test_uploaded_mesh_trains(dashboard, mesh_dir):
     dashboard.upload(mesh_dir / "teapot.stl")
     dashboard.wait_for_status("ready.*teapot.stl")
     assert "Loaded teapot.stl" in dashboard.page.inner_text("#upload-message")
-    assert "teapot.stl" in dashboard.page.text_content("#panel-data-view .gtitle")
+    dashboard.wait_for_text("#panel-data-view .gtitle", "teapot.stl")
     dashboard.set_number("epochs", 20)
     dashboard.train()
     assert "Epoch 20 / 20" in dashboard.wait_for_status("done")
