@@ -472,17 +472,14 @@
             document.querySelector("[aria-haspopup][aria-expanded='true']") !== null;
     }
 
-    /* Calls ``then`` once the graph in container ``id`` has drawn (Plotly's afterplot), or
-     * after ``wait_ms`` if it never says so (a graph not mounted yet draws when it is). */
-    function afterDraw(id, waitMs, then) {
-        var gd = graphDiv(id), called = false;
-        var once = function () {
-            if (called) { return; }
-            called = true;
-            then();
-        };
-        if (gd && typeof gd.once === "function") { gd.once("plotly_afterplot", once); }
-        setTimeout(once, gd ? waitMs : 0);
+    /* A promise of the graph in container ``id`` having drawn (Plotly's afterplot), kept
+     * after ``waitMs`` if it never says so (a graph not mounted yet draws when it is). */
+    function afterDraw(id, waitMs) {
+        var gd = graphDiv(id);
+        return new Promise(function (resolve) {
+            if (gd && typeof gd.once === "function") { gd.once("plotly_afterplot", resolve); }
+            setTimeout(resolve, gd ? waitMs : 0);
+        });
     }
 
     /* Draws the queued panel updates one panel per task: each graph's redraw is a long task
@@ -512,8 +509,14 @@
         }
         var updates = drawer.queues[id];
         drawer.queues[id] = [];
-        afterDraw(id, config.draw_wait_ms, function () { setTimeout(function () { drawPanels(config); }, 0); });
-        drawUpdates(id, updates);
+        var next = function () { setTimeout(function () { drawPanels(config); }, 0); };
+        var drawing = null;
+        try {
+            drawing = drawUpdates(id, updates, config);
+        } catch (error) {
+            console.error("ZSOM could not draw " + id, error);  // the other panels are drawn all the same
+        }
+        Promise.resolve(drawing).then(next, next);
     }
 
     function isPatch(update) {
@@ -553,18 +556,21 @@
      * into the figure prop and every component of the page asked whether it changed, which
      * takes as long as drawing. The prop then lags behind the graph until the next whole
      * figure; nothing draws the prop before that. */
-    function drawUpdates(id, updates) {
+    function drawUpdates(id, updates, config) {
         var last = -1;
         updates.forEach(function (update, i) { if (!isPatch(update)) { last = i; } });
         var gd = graphDiv(id);
+        if (last < 0 && gd && gd.data) {
+            var figure = patched({data: gd.data, layout: gd.layout}, updates);
+            return window.Plotly.react(gd, figure.data, figure.layout);
+        }
+        var drawn = afterDraw(id, config.draw_wait_ms);
         if (last >= 0) {
             window.dash_clientside.set_props(id, {figure: patched(updates[last], updates.slice(last + 1))});
-        } else if (!gd || !gd.data) {
-            updates.forEach(function (patch) { window.dash_clientside.set_props(id, {figure: patch}); });
         } else {
-            var figure = patched({data: gd.data, layout: gd.layout}, updates);
-            window.Plotly.react(gd, figure.data, figure.layout);
+            updates.forEach(function (patch) { window.dash_clientside.set_props(id, {figure: patch}); });
         }
+        return drawn;
     }
 
     window.dash_clientside = window.dash_clientside || {};

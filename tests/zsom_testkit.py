@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from components.client import HEX_TILING
+from components.ids import PANELS
 
 REPO = Path(__file__).resolve().parents[1]
 MESH_DIR = REPO.parent / "shared" / "testdata" / "meshes"
@@ -389,6 +390,17 @@ class Dashboard:
 
     def timeline_label(self) -> str:
         return self.page.inner_text("#timeline-label")
+
+    def wait_for_panels(self, epoch: int, timeout: float = 30_000) -> None:
+        """Wait until every panel has drawn ``epoch`` (the tag each epoch's patch gives its
+        figure, as Plotly drew it): the status line says an epoch first, the panels draw it
+        one after another."""
+        self.page.wait_for_function(
+            """([panels, epoch]) => panels.every(panel => {
+                const gd = document.getElementById(panel).querySelector('.js-plotly-plot');
+                const asked = gd && gd.layout && gd.layout.meta, drawn = gd && gd._fullLayout && gd._fullLayout.meta;
+                return asked && drawn && asked.epoch === epoch && drawn.epoch === epoch;
+            })""", arg=[[str(panel) for panel in PANELS], epoch], timeout=timeout)
 
     def graph_values(self, panel: str, trace: int = 0, attribute: str = "marker.color") -> list[float]:
         """A trace's array as plotly holds it (first 200 values)."""

@@ -32,18 +32,20 @@ def test_timeline_scrubs_back_and_plays(dashboard):
     dashboard.set_number("epochs", 30)
     dashboard.train()
     dashboard.wait_for_status("done")
+    dashboard.wait_for_panels(30)
     final_map = dashboard.graph_values("panel-u-matrix")
     final_hits = dashboard.graph_values("panel-hits")
     dashboard.set_number("timeline", 3)
     dashboard.page.wait_for_function("document.getElementById('timeline-label').innerText === 'Epoch 3 / 30'")
     dashboard.wait_for_status("Epoch 3 / 30")
-    # Plotly draws the new figures after Dash hands them over.
-    wait_until(lambda: dashboard.graph_values("panel-u-matrix") != final_map, what="the U-Matrix of epoch 3")
-    wait_until(lambda: dashboard.graph_values("panel-hits") != final_hits, what="the hit map of epoch 3")
+    dashboard.wait_for_panels(3)
+    assert dashboard.graph_values("panel-u-matrix") != final_map
+    assert dashboard.graph_values("panel-hits") != final_hits
     dashboard.page.click("#play-button")
     dashboard.page.wait_for_function("document.getElementById('timeline-label').innerText === 'Epoch 30 / 30'",
                                      timeout=30_000)
-    wait_until(lambda: dashboard.graph_values("panel-u-matrix") == final_map, what="the final U-Matrix again")
+    dashboard.wait_for_panels(30)
+    assert dashboard.graph_values("panel-u-matrix") == final_map
 
 
 def test_cancel_stops_the_run_at_once(dashboard, server):
