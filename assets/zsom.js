@@ -443,9 +443,9 @@
     // page's busy time then.
     var poll = {seq: null, view: null, drawnSeq: 0, drawnAt: 0, sentAt: 0, awaiting: false, busyAtSend: 0};
     // The server's panel updates not drawn yet, by panel in the export's order (each a list of
-    // figures and patches, applied in order), the answer they came with, and whether the
-    // drawer is at work.
-    var drawer = {queues: {}, order: [], seq: 0, behind: false, running: false};
+    // figures and patches, applied in order), the answer they came with, whether the user
+    // asked for it, and whether the drawer is at work.
+    var drawer = {queues: {}, order: [], seq: 0, behind: false, asked: false, running: false};
     // Whether a composed export is being drawn: the page asks for no news meanwhile.
     var exporting = false;
     // The main thread's time in long tasks (over 50 ms) so far, and the user's last input.
@@ -466,10 +466,13 @@
         return poll.view && (!view || (poll.view.seq || 0) >= (view.seq || 0)) ? poll.view : (view || {});
     }
 
+    function menuOpen() {
+        return document.querySelector("[aria-haspopup][aria-expanded='true']") !== null;
+    }
+
     /* Whether the user is working a control: a recent press or key, or an open menu. */
     function userBusy(now, config) {
-        return now - lastInput < (config.input_hold_ms || 0) ||
-            document.querySelector("[aria-haspopup][aria-expanded='true']") !== null;
+        return now - lastInput < (config.input_hold_ms || 0) || menuOpen();
     }
 
     /* A promise of the graph in container ``id`` having drawn (Plotly's afterplot), kept
@@ -484,16 +487,18 @@
 
     /* Draws the queued panel updates one panel per task: each graph's redraw is a long task
      * of its own (a large map's 3-D panel alone takes a tenth of a second or more without a
-     * GPU), and between two of them the browser handles what the user did. While the user
-     * works a control nothing is drawn; a panel's updates that pile up meanwhile are drawn
-     * in one redraw. Once every queue is empty the answer counts as drawn for the poll. */
+     * GPU), and between two of them the browser handles what the user did. Nothing is drawn
+     * while a menu is open; a panel's updates that pile up meanwhile are drawn in one
+     * redraw. (Pressing and typing hold the poll, not the drawing: what arrives then is
+     * what the user asked for, a timeline position or a run.) Once every queue is empty the
+     * answer counts as drawn for the poll. */
     function drawPanels(config) {
-        if (userBusy(Date.now(), config)) {
+        if (menuOpen()) {
             setTimeout(function () { drawPanels(config); }, config.draw_pause_ms);
             return;
         }
-        var id = drawer.order.filter(function (panel) { return (drawer.queues[panel] || []).length; })[0];
-        if (id === undefined) {
+        var waiting = drawer.order.filter(function (panel) { return (drawer.queues[panel] || []).length; });
+        if (!waiting.length) {
             drawer.running = false;
             var seq = drawer.seq;
             var drawn = function () {
@@ -507,16 +512,21 @@
             else { whenIdle(drawn, {timeout: config.draw_wait_ms}); }
             return;
         }
-        var updates = drawer.queues[id];
-        drawer.queues[id] = [];
+        // What the user asked for (a timeline position, a run) is drawn in one go, as one
+        // frame: they wait for all of it.
+        var drawing = (drawer.asked ? waiting : waiting.slice(0, 1)).map(function (id) {
+            var updates = drawer.queues[id];
+            drawer.queues[id] = [];
+            try {
+                return drawUpdates(id, updates, config);
+            } catch (error) {
+                console.error("ZSOM could not draw " + id, error);  // the other panels are drawn all the same
+                return null;
+            }
+        });
+        drawer.asked = false;
         var next = function () { setTimeout(function () { drawPanels(config); }, 0); };
-        var drawing = null;
-        try {
-            drawing = drawUpdates(id, updates, config);
-        } catch (error) {
-            console.error("ZSOM could not draw " + id, error);  // the other panels are drawn all the same
-        }
-        Promise.resolve(drawing).then(next, next);
+        Promise.all(drawing).then(next, next);
     }
 
     function isPatch(update) {
@@ -600,10 +610,12 @@
          * answer and been idle since for poll_ms, or for POLL_BUSY_SHARE times as long as
          * the answer kept the main thread busy, whichever is longer; or retry_ms after a
          * request whose answer never came. No poll goes out while the user works a control
-         * or an export is drawn. A request the page sends for another reason (a click, a
-         * setting, a timeline move, not the server's own echo of the timeline or the run
-         * menu) postpones the poll until its answer, so that Dash, which keeps only the
-         * newest of overlapping calls, does not drop it. The view state, then the config. */
+         * or an export is drawn. Dash calls this only once no request of show_runs is out
+         * (it reads the view state show_runs writes), so a poll never overtakes another
+         * request, whose answer Dash would drop; after the answer to a request the page
+         * sent for another reason (a click, a setting, a timeline move, not the server's
+         * own echo of the timeline or the run menu) the pace starts again. The view state,
+         * then the config. */
         pacePoll: function () {
             var context = window.dash_clientside.callback_context;
             var inputs = context.inputs_list;
@@ -624,7 +636,8 @@
             var asked = false;
             for (var i = 1; i <= last; i++) { asked = asked || Boolean(firedAt(i)); }
             if (asked && !echo) {
-                poll.awaiting = true;
+                // Dash held this call until show_runs had answered (it reads the view state
+                // show_runs writes): the user's request is answered, the pace starts again.
                 poll.sentAt = now;
                 poll.busyAtSend = busy.ms;
             }
@@ -649,6 +662,7 @@
             });
             drawer.seq = updates.seq;
             drawer.behind = Boolean(view && view.behind);
+            drawer.asked = drawer.asked || Boolean(view && view.asked);
             if (!drawer.running) {
                 drawer.running = true;
                 drawPanels(config);

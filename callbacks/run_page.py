@@ -79,8 +79,9 @@ class ViewState:
     newest epoch the page knows of; ``follow``: show each new epoch as it comes;
     ``menu``: what the run menu lists; ``seq``: the answers so far; ``announced``: a
     reloaded page was told its run before its data (``RunPage._announce``). ``settings``: the shown
-    run's settings in one line, for the export's header; the server writes it each answer
-    and never reads it back.
+    run's settings in one line, for the export's header. The server writes each answer's
+    ``restored`` (it brought a run's settings back to the sidebar) and ``asked`` (it
+    answers the user, not the poll) and never reads them back.
     """
 
     dataset: str | None = None
@@ -118,7 +119,8 @@ class ViewState:
         return {"dataset": self.dataset, "label": self.label, "data_grid": self.data_grid, "grid": self.grid,
                 "run": self.run, "epoch": self.epoch, "latest": self.latest, "follow": self.follow,
                 "menu": self.menu, "seq": (self.seq + 1) % 2**31, "poll_ms": poll_ms, "retry_ms": POLL_RETRY_MS,
-                "settings": self.settings, "behind": behind, "announced": self.announced, "restored": False}
+                "settings": self.settings, "behind": behind, "announced": self.announced, "restored": False,
+                "asked": False}
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,12 @@ class RunPage:
 
     def answer(self, page: PageInput) -> dict:
         """Every output of ``show_runs``: keys are (component id, property)."""
+        outputs = self._answer(page)
+        # The user's own request, not the page's poll: the page draws all its panels at once.
+        outputs[(Ids.VIEW, "data")]["asked"] = page.trigger not in (None, Ids.POLL)
+        return outputs
+
+    def _answer(self, page: PageInput) -> dict:
         chosen, message = self.act(page)
         session = page.session_id
         dataset = self.store.get_dataset(session)

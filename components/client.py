@@ -46,8 +46,8 @@ PLAY_RETRY_MS = 5_000
 POLL_BUSY_SHARE = 1.0
 INPUT_HOLD_MS = 400
 # The page draws the server's panel updates one panel per task (see zsom.drawPanels); while
-# the user works a control it looks again this often, and a graph that does not say it
-# has drawn is given this long.
+# a menu is open it looks again this often, and a graph that does not say it has drawn is
+# given this long.
 DRAW_PAUSE_MS = 100
 DRAW_WAIT_MS = 2000
 

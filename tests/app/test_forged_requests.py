@@ -177,12 +177,13 @@ def cancel(server: DashRequests, session: str, token: str) -> None:
 
 
 # What each answer adds to the view state for the page's poll: its count, and when to poll next.
-POLL_FIELDS = ("seq", "poll_ms", "retry_ms")
+ANSWER_FIELDS = ("seq", "poll_ms", "retry_ms", "asked", "restored")
 
 
 def shown_state(view: dict) -> dict:
-    """A view state without the fields that pace the poll: what the page holds on screen."""
-    return {key: value for key, value in view.items() if key not in POLL_FIELDS}
+    """A view state without the fields that pace the poll or describe one answer: what the
+    page holds on screen."""
+    return {key: value for key, value in view.items() if key not in ANSWER_FIELDS}
 
 
 def assert_counts_itself(sent, answered: dict) -> None:
@@ -939,7 +940,7 @@ ODD_VIEWS = {
     "poll_ms a string": {"poll_ms": "x"},
     "retry_ms -1": {"retry_ms": -1},
     "every field null": dict.fromkeys(("dataset", "label", "data_grid", "grid", "run", "epoch", "latest", "follow",
-                                       "menu", *POLL_FIELDS)),
+                                       "menu", *ANSWER_FIELDS)),
 }
 
 

@@ -325,6 +325,7 @@ def test_opening_an_older_run_brings_back_its_settings_and_leaves_the_training_r
     assert store.get_run(page.session_id, training).status is RunStatus.QUEUED
     assert runs.backend.started == [older, training]
     assert control_outputs(page.send()) == {} and page.view["restored"] is False  # restored once
+    assert page.view["asked"] is False and page.send(Ids.TIMELINE, slider=1) and page.view["asked"] is True
 
 
 def test_quick_changes_leave_one_run_in_progress(store, page, runs):
