@@ -1,4 +1,4 @@
-"""The engine stands alone: importing it pulls in no web framework."""
+"""The engine stands alone: importing it pulls in no web framework and no table reader."""
 
 import subprocess
 import sys
@@ -8,6 +8,16 @@ def test_importing_the_engine_does_not_import_dash_or_plotly():
     code = ("import zsom_core, sys; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('dash', 'plotly')]; "
             "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_importing_the_engine_does_not_import_the_table_readers():
+    """``zsom_core.tables`` brings pandas (and through it pyarrow and openpyxl); ``import zsom_core`` must not."""
+    code = ("import zsom_core, sys; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow', 'openpyxl')]; "
+            "assert not bad, bad; "
+            "import zsom_core.tables; assert 'pandas' in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
