@@ -483,7 +483,12 @@ def _kind_of_values(column: pd.Series, decimal: str) -> tuple[str, pd.Series]:
 
 
 def _unless_constant(kind: str, column: pd.Series) -> tuple[str, pd.Series]:
-    return (CONSTANT if _distinct_count(column) <= 1 else kind), column
+    if kind in (NUMERIC, DATE):  # ordered values: constant when the least is the greatest, no hashing
+        present = column.dropna()
+        constant = present.empty or present.min() == present.max()
+    else:
+        constant = _distinct_count(column) <= 1
+    return (CONSTANT if constant else kind), column
 
 
 def _as_float(column: pd.Series) -> pd.Series:
