@@ -13,6 +13,7 @@ import json
 import math
 import numbers
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -489,6 +490,9 @@ def _json_value(value):
         return None
     return value.item() if isinstance(value, np.generic) else value
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 
 def _check_epochs(epochs) -> int:
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -497,21 +501,37 @@ def _check_epochs(epochs) -> int:
 
 
 def _check_data(X, n_features: int | None = None, min_samples: int = 2) -> np.ndarray:
-    """The samples as a C-contiguous float64 (n, d) array, or a ValueError saying what is wrong."""
+    """The samples as a C-contiguous float64 (n, d) array, or an error saying what is wrong:
+    ``TypeError`` for what is not an array of numbers at all (a sparse matrix, objects that
+    are neither numbers nor strings), ``ValueError`` for the rest. Messages carry the
+    phrases scikit-learn's checks look for."""
+    scipy_sparse = sys.modules.get("scipy.sparse")  # a sparse matrix can exist only once scipy is loaded
+    if scipy_sparse is not None and scipy_sparse.issparse(X):
+        raise TypeError("X is a sparse matrix, and a SOM needs dense data: convert it with X.toarray()")
     try:
-        data = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+        data = np.asarray(X)
+        if data.dtype.kind != "c":
+            data = data.astype(np.float64, copy=False)
+    except TypeError as error:
+        raise TypeError(f"X must be a numeric array of shape (n_samples, n_features): {error}") from error
+    except ValueError as error:
         raise ValueError(f"X must be a numeric array of shape (n_samples, n_features): {error}") from error
+    if data.dtype.kind == "c":
+        raise ValueError("Complex data not supported: give the real part, or the real and imaginary parts as "
+                         "separate features")
     if data.ndim == 1 and n_features == 1:
         data = data[:, None]
+    if data.ndim == 1:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {data.shape}. Reshape your "
+                         "data: X.reshape(-1, 1) if it has a single feature, X.reshape(1, -1) if it is one sample")
     if data.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {data.shape}")
     if n_features is not None and data.shape[1] != n_features:
-        raise ValueError(f"X has {data.shape[1]} features but the map was trained on {n_features}")
+        raise ValueError(f"X has {data.shape[1]} features, but SOM is expecting {n_features} features as input")
     if data.shape[1] < 1:
-        raise ValueError("X has no features (0 columns)")
+        raise ValueError(f"X has 0 feature(s) (shape={data.shape}) while a minimum of 1 is required.")
     if len(data) < min_samples:
-        raise ValueError(f"X needs at least {min_samples} samples, got {len(data)}")
+        raise ValueError(f"X needs at least {_count(min_samples, 'sample')}, got {_count(len(data), 'sample')}")
     bad_rows = ~np.isfinite(data).all(axis=1)
     if bad_rows.any():
         raise ValueError(f"X has {int(bad_rows.sum())} row(s) with NaN or infinite values "

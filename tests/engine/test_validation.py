@@ -40,28 +40,30 @@ def test_predictors_reject_non_finite_rows(trained, X, method):
 
 @pytest.mark.parametrize("method", PREDICTORS)
 def test_predictors_reject_wrong_number_of_features(trained, X, method):
-    with pytest.raises(ValueError, match=r"X has 2 features but the map was trained on 3"):
+    with pytest.raises(ValueError, match=r"X has 2 features, but SOM is expecting 3 features as input"):
         getattr(trained, method)(X[:, :2])
 
 
 @pytest.mark.parametrize("method", PREDICTORS)
 def test_predictors_need_one_sample(trained, method):
-    with pytest.raises(ValueError, match=r"at least 1 samples?, got 0"):
+    with pytest.raises(ValueError, match=r"X needs at least 1 sample, got 0 samples"):
         getattr(trained, method)(np.empty((0, 3)))
 
 
 @pytest.mark.parametrize("n", [0, 1])
 def test_fit_needs_two_samples(X, n):
-    with pytest.raises(ValueError, match=rf"X needs at least 2 samples, got {n}"):
+    with pytest.raises(ValueError, match=rf"X needs at least 2 samples, got {n} samples?$"):
         SOM(3, 4).fit(X[:n])
 
 
 @pytest.mark.parametrize(
     "data, match",
     [
-        (np.zeros(10), r"X must be 2-D \(n_samples, n_features\), got an array of shape \(10,\)"),
+        (np.zeros(10), r"X must be 2-D \(n_samples, n_features\), got an array of shape \(10,\)\. Reshape "
+                       r"your data: X\.reshape\(-1, 1\) if it has a single feature, X\.reshape\(1, -1\) if it is "
+                       r"one sample"),
         (np.zeros((4, 3, 2)), r"X must be 2-D"),
-        (np.zeros((10, 0)), r"X has no features"),
+        (np.zeros((10, 0)), r"X has 0 feature\(s\) \(shape=\(10, 0\)\) while a minimum of 1 is required"),
         ([["a", "b"], ["c", "d"]], r"X must be a numeric array of shape \(n_samples, n_features\)"),
         ([[1.0, 2.0], [3.0]], r"X must be a numeric array"),
     ],
@@ -70,6 +72,30 @@ def test_fit_needs_two_samples(X, n):
 def test_fit_rejects_malformed_arrays(data, match):
     with pytest.raises(ValueError, match=match):
         SOM(3, 4).fit(data)
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (np.array([[1.0, {"a": 1}], [2.0, 3.0]], dtype=object), r"X must be a numeric array of shape \(n_samples, "
+                                                               r"n_features\): float\(\) argument must be"),
+        (np.ones((4, 2)) + 1j, r"Complex data not supported"),
+    ],
+    ids=["object-not-a-number", "complex"],
+)
+def test_fit_rejects_what_is_not_real_numbers(data, match):
+    """Objects that are neither numbers nor strings are a TypeError, as NumPy's own; complex
+    numbers a ValueError rather than losing their imaginary parts."""
+    error = TypeError if data.dtype == object else ValueError
+    with pytest.raises(error, match=match):
+        SOM(3, 4).fit(data)
+
+
+def test_a_1d_array_is_one_column_only_for_a_map_of_one_feature(X):
+    one_feature = SOM(3, 4, seed=0).fit(X[:, :1], epochs=1)
+    np.testing.assert_array_equal(one_feature.bmus(X[:, 0]), one_feature.bmus(X[:, :1]))
+    with pytest.raises(ValueError, match=r"Reshape your data"):
+        SOM(3, 4, seed=0).fit(X, epochs=1).bmus(X[0])
 
 
 def test_grid_smaller_than_one_by_two(X):
