@@ -51,7 +51,7 @@ MQE_TOLERANCE = 0.02  # zsom's final MQE may exceed the best peer's by at most 2
 
 LIBRARY_NOTES = {
     "zsom": "SOM(w, h, init='pca', neighborhood='gaussian', decay='linear', sigma=max(w,h)/2, sigma_end=1, "
-            "learning_rate=1, learning_rate_end=1, algorithm='batch', dtype='float32', seed=0).fit(X, epochs). "
+            "learning_rate=1, learning_rate_end=1, algorithm='batch', dtype='float32', seed=0).fit(X, epochs=epochs). "
             "Timed: fit() (PCA init, one BMU pass per epoch plus one before the first).",
     "minisom": "MiniSom 2.3.6 online (Kohonen, one update per sample): MiniSom(w, h, d, sigma=max(w,h)/2, "
                "learning_rate=0.5, decay_function='linear_decay_to_zero', sigma_decay_function="

@@ -91,7 +91,7 @@ def engine_mqe(seed: int, epochs: int) -> list[str]:
     points = np.ascontiguousarray(load_dataset("bunny", n=20_000, seed=DATA_SEED).points, dtype=np.float32)
     # The map's size and sigma0 from the data, as the dashboard chooses them.
     settings = parse_settings({**DEFAULTS, "seed": seed, "epochs": epochs}).resolved(auto_sizes(points))
-    som = SOM(**settings.som_kwargs()).fit(points, epochs)
+    som = SOM(**settings.som_kwargs()).fit(points, epochs=epochs)
     return [f"{mqe:.4g}" for mqe in som.mqe_history_]
 
 

@@ -206,9 +206,18 @@ class SOM:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, epochs: int | None = None) -> SOM:
-        """Train on ``X`` (n, d) for ``epochs`` epochs (default: the ``epochs`` parameter,
-        which a number given here overrides for this run); returns ``self``."""
+    def fit(self, X, y=None, *, epochs: int | None = None) -> SOM:
+        """Train on ``X`` (n, d), an array or a data frame, for ``epochs`` epochs (default:
+        the ``epochs`` parameter, which a number given here overrides for this run); returns
+        ``self``.
+
+        ``y`` is ignored: it is there because scikit-learn passes one to every step of a
+        pipeline. ``epochs`` is given by name; a whole number in ``y``'s place, as in the
+        ``fit(X, epochs)`` of before, raises ``TypeError`` rather than being ignored.
+        """
+        if isinstance(y, numbers.Integral):
+            raise TypeError(f"fit's second argument is y, which a SOM ignores, got {y!r}: "
+                            "give the number of epochs by name, fit(X, epochs=...)")
         for _ in self.iter_fit(X, epochs):
             pass
         return self

@@ -98,6 +98,13 @@ def test_a_1d_array_is_one_column_only_for_a_map_of_one_feature(X):
         SOM(3, 4, seed=0).fit(X, epochs=1).bmus(X[0])
 
 
+def test_fit_takes_epochs_by_name_only(X):
+    with pytest.raises(TypeError, match=r"fit's second argument is y, which a SOM ignores, got 3: give the number "
+                                        r"of epochs by name, fit\(X, epochs=\.\.\.\)"):
+        SOM(3, 4).fit(X, 3)
+    assert len(SOM(3, 4, seed=0).fit(X, None, epochs=3).mqe_history_) == 3
+
+
 def test_grid_smaller_than_one_by_two(X):
     with pytest.raises(ValueError, match=r"the grid must have at least 2 units \(1 x 2 or larger\), got 1 x 1"):
         SOM(1, 1).fit(X)
