@@ -50,6 +50,10 @@ best-matching unit.
 The reference fallback (``use_numba=False``) uses ``reference.best_two_units``, plain
 float64 NumPy, on row blocks small enough that its (rows, units, features) array stays
 bounded; it is also the oracle the fast path is tested against.
+
+``unit_distances`` (behind ``SOM.transform``) gives every sample's distance to every
+unit, not only the best two: the same preparation and per-coordinate accumulation, with
+the final root taken (``kernels.unit_distance_block``).
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ import numpy as np
 from . import kernels, reference
 from .grid import Grid
 from .metrics import COSINE, EUCLIDEAN, MINKOWSKI, MINKOWSKI_INTEGER, metric_code
-from .parallel import LANES, run_lanes
+from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes
 
 # Above this many features, euclidean and cosine rank values come from a BLAS matrix
 # product over row blocks instead of direct differences.
@@ -154,11 +158,7 @@ class BMUSearch:
         return np.abs(A).sum(axis=1, dtype=np.float64)
 
     def _prepare(self, A: np.ndarray) -> np.ndarray:
-        A = A - self.center
-        if self.code == COSINE:
-            norms = np.linalg.norm(A, axis=1, keepdims=True)
-            A = np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
-        return np.ascontiguousarray(A, dtype=self.dtype)
+        return prepare_rows(A, self.center, self.code, self.dtype)
 
     def run(self, weights: np.ndarray) -> BMUPass:
         """One pass over the data against ``weights``, float64 (m, d) as ``SOM`` holds them."""
@@ -221,6 +221,50 @@ class BMUSearch:
         sums = np.zeros((m, d))
         np.add.at(sums, first, self.data)
         return BMUPass(self.data, first, distance, sums, counts, reference.topographic_error(first, second, self.grid))
+
+
+def prepare_rows(A: np.ndarray, center: np.ndarray, code: int, dtype) -> np.ndarray:
+    """Rows as the kernels compare them: centred on ``center`` (cosine: normalised, a zero
+    row staying zero), C-contiguous in ``dtype``."""
+    A = A - center
+    if code == COSINE:
+        norms = np.linalg.norm(A, axis=1, keepdims=True)
+        A = np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
+    return np.ascontiguousarray(A, dtype=dtype)
+
+
+def unit_distances(data: np.ndarray, weights: np.ndarray, metric: str, p: float, dtype: str,
+                   use_numba: bool) -> np.ndarray:
+    """Distance from each sample of ``data`` (n, d) to each unit of ``weights`` (m, d), both
+    float64, under the metric: (n, m) in ``dtype``.
+
+    Samples and weights are prepared as for the BMU pass, but centred on the weights' mean,
+    not the samples': a sample's distances then do not depend on the other samples it comes
+    with. Blocks of rows are prepared and filled in turn, spread over the lanes, so that
+    beyond the result only a block of prepared rows per lane is held at once. The
+    reference fallback computes in float64 and casts.
+    """
+    n, d = data.shape
+    m = weights.shape[0]
+    out = np.empty((n, m), dtype=dtype)
+    if not use_numba:
+        rows = max(1, REFERENCE_BLOCK_ELEMENTS // (m * d))
+        for start in range(0, n, rows):
+            out[start : start + rows] = reference.pairwise_distances(data[start : start + rows], weights, metric, p)
+        return out
+    code = metric_code(metric, p)
+    center = np.zeros(d) if code == COSINE else weights.mean(axis=0)
+    unit_rows = np.ascontiguousarray(prepare_rows(weights, center, code, dtype).T)
+    rows = balanced_rows(n, max(MIN_BLOCK_ROWS, SCORE_BLOCK_ELEMENTS // m))
+    starts = range(0, n, rows)
+
+    def fill_lane(lane: int):
+        for start in starts[lane::LANES]:
+            block = slice(start, min(n, start + rows))
+            kernels.unit_distance_block(prepare_rows(data[block], center, code, dtype), unit_rows, code, p, out[block])
+
+    run_lanes(fill_lane, min(LANES, len(starts)), parallel=n * m >= PARALLEL_MIN_ELEMENTS)
+    return out
 
 
 def balanced_rows(n: int, most: int) -> int:

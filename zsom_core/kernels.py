@@ -206,6 +206,31 @@ def distance_block(X, Wt, code, p, out):
                 _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
 
 
+@nb.njit(cache=True, nogil=True)
+def unit_distance_block(X, Wt, code, p, out):
+    """Distances of every sample to every unit, for a block of samples: ``distance_block``'s
+    accumulation for every unit (general minkowski too, without its shortcut), finished
+    into distances by ``_finish_distance``. A kernel of its own, so that the BMU pass's
+    tuned loop takes neither the root nor the units it can leave out.
+
+    IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
+    OUT: out (rows, m) dtype, distances.
+    """
+    rows, d = X.shape
+    m = out.shape[1]
+    powers = np.empty(m, dtype=out.dtype)
+    for i in range(rows):
+        buffer = out[i]
+        buffer[:] = 1.0 if code == COSINE else 0.0
+        for k in range(d):
+            if code == MINKOWSKI_INTEGER:
+                _accumulate_integer_power(int(p), buffer, powers, X[i, k], Wt[k])
+            else:
+                _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
+        for j in range(m):
+            buffer[j] = _finish_distance(code, p, buffer[j])
+
+
 # How far above the second best unit's p-power sum a unit's lower bound must lie for the
 # unit to be left out, as a share: far above the rounding of float32 sums of a thousand
 # features.
