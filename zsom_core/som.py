@@ -1,9 +1,11 @@
 """The public estimator: ``SOM`` stores its configuration, validates, and coordinates kernels.
 
-Dtype policy: weights, sums and every public result are float64. The best-matching-unit
-(BMU) pass runs in ``dtype`` ("float32" by default: half the memory traffic, and BMUs
-differ from float64 only where two units are within float32 rounding of each other);
-``dtype="float64"`` is the mode held to the NumPy reference.
+Dtype policy: weights, sums and every public result are float64, but for ``transform``'s
+distances. The best-matching-unit (BMU) pass runs in ``dtype`` ("float32" by default: half
+the memory traffic, and BMUs differ from float64 only where two units are within float32
+rounding of each other); ``dtype="float64"`` is the mode held to the NumPy reference.
+``transform`` computes and returns its (n, units) distances in ``dtype``: the result is
+the size of the data times the map's, and float32 halves it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import math
 import numbers
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernels, reference
-from .bmu import BMUPass, BMUSearch
+from .bmu import BMUPass, BMUSearch, unit_distances
 from .grid import Grid
 from .init import INITS
 from .metrics import metric_code
@@ -88,7 +91,13 @@ class SOM:
     map.
 
     Learned state ends in ``_``; ``weights_`` (width, height, d) float64 is the map's own
-    array, never one that training goes on to change.
+    array, never one that training goes on to change. ``n_features_in_`` is the number of
+    features trained on, and ``feature_names_in_`` their names, where ``X`` was a data frame
+    with string column names.
+
+    A SOM is a scikit-learn estimator without depending on scikit-learn: ``fit(X, y)``
+    ignores ``y``, ``predict`` gives each sample's unit, ``transform`` its distances to every
+    unit, ``score`` minus the MQE; it fits in a ``Pipeline`` and a ``GridSearchCV``.
     """
 
     def __init__(
@@ -148,7 +157,9 @@ class SOM:
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's parameters and their values, as stored.
 
-        ``deep`` is scikit-learn's; a SOM holds no other estimator, so it changes nothing.
+        ``deep`` is scikit-learn's: there it adds the parameters of parameters that are
+        estimators, as ``name__inner``. A SOM's parameters hold no estimator, so it changes
+        nothing; a ``Pipeline`` or ``GridSearchCV`` reaches them as ``step__name``.
         """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
@@ -231,6 +242,7 @@ class SOM:
         """
         grid = self._validate_params()
         schedule = self.schedule(epochs)
+        feature_names = _feature_names(X)
         data = _check_data(X)
         rng = np.random.default_rng(self.seed)
         # BLAS is held to one thread while the engine works, not across the yields: the
@@ -239,6 +251,7 @@ class SOM:
             search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
             weights = INITS[self.init](data, grid, rng)  # (m, d), updated in place by every epoch
             self.n_features_in_ = data.shape[1]
+            _set_feature_names(self, feature_names)
             self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
             self.mqe_history_, self.te_history_ = [], []
             self.sigma_history_, self.learning_rate_history_, self.adaptive_history_ = [], [], []
@@ -356,16 +369,21 @@ class SOM:
     # ------------------------------------------------------------------ using a trained map
 
     def _check_fitted(self):
-        if not hasattr(self, "weights_"):
-            raise ValueError("this SOM is not trained yet: call fit(X) or load() first")
+        if not self.__sklearn_is_fitted__():
+            raise _not_fitted_error("this SOM is not trained yet: call fit(X) or load() first")
 
     def _flat_weights(self) -> np.ndarray:
         return np.ascontiguousarray(self.weights_.reshape(-1, self.weights_.shape[-1]))
 
-    def _search(self, X) -> BMUPass:
+    def _check_input(self, X) -> np.ndarray:
+        """``X`` for the trained map, as ``_check_data`` gives it, once its feature names
+        are checked against those seen by ``fit`` as scikit-learn checks them."""
         self._check_fitted()
-        data = _check_data(X, self.n_features_in_, min_samples=1)
-        search = BMUSearch(data, self.grid, self.metric, float(self.p), self.dtype, self.use_numba)
+        _check_feature_names(self, X)
+        return _check_data(X, self.n_features_in_, min_samples=1)
+
+    def _search(self, X) -> BMUPass:
+        search = BMUSearch(self._check_input(X), self.grid, self.metric, float(self.p), self.dtype, self.use_numba)
         return search.run(self._flat_weights())
 
     def bmus(self, X) -> np.ndarray:
@@ -391,6 +409,44 @@ class SOM:
     def dead_units(self, X) -> int:
         """How many units win no sample of ``X``."""
         return int((self.activation_map(X) == 0).sum())
+
+    # ------------------------------------------------------------------ scikit-learn's names
+
+    def predict(self, X) -> np.ndarray:
+        """Flat index of each sample's best-matching unit, int64 (n,): ``bmus``."""
+        return self._search(X).first
+
+    def transform(self, X) -> np.ndarray:
+        """Distance from each sample to every unit under the metric, (n, width * height) in
+        ``dtype`` (float32 by default); column ``x * height + y`` is unit (x, y), and each
+        row's arg-min is the sample's best-matching unit up to ``dtype``'s rounding."""
+        data = self._check_input(X)
+        return unit_distances(data, self._flat_weights(), self.metric, float(self.p), self.dtype, self.use_numba)
+
+    def fit_predict(self, X, y=None, *, epochs: int | None = None) -> np.ndarray:
+        """``fit`` then ``predict`` on the same samples; ``y`` is ignored."""
+        return self.fit(X, epochs=epochs).predict(X)
+
+    def fit_transform(self, X, y=None, *, epochs: int | None = None) -> np.ndarray:
+        """``fit`` then ``transform`` on the same samples; ``y`` is ignored."""
+        return self.fit(X, epochs=epochs).transform(X)
+
+    def score(self, X, y=None) -> float:
+        """Minus the quantization error on ``X``: higher is better, as scikit-learn's model
+        selection expects of a score; ``y`` is ignored."""
+        return -self.quantization_error(X)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "weights_")
+
+    def __sklearn_tags__(self):
+        # scikit-learn (1.6 and later) asks an estimator for its tags through this method.
+        # It imports scikit-learn here, when scikit-learn itself is asking, so that the
+        # engine neither imports nor subclasses anything of scikit-learn's.
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type="clusterer", target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags(preserves_dtype=[self.dtype]), input_tags=InputTags())
 
     def u_matrix(self) -> np.ndarray:
         """Mean distance from each unit to its grid neighbours (4 on square, 6 on hex), (width, height)."""
@@ -443,12 +499,15 @@ class SOM:
         """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved.
 
         A ``numpy.random.Generator`` seed cannot be written down: it is saved as None.
+        ``feature_names_in_``, where the map has them, goes into the JSON.
         """
         self._check_fitted()
         params = {name: _json_value(value) for name, value in self.get_params().items()}
-        config = json.dumps({"format": _FORMAT_VERSION, "params": params})
+        config = {"format": _FORMAT_VERSION, "params": params}
+        if hasattr(self, "feature_names_in_"):
+            config["feature_names"] = self.feature_names_in_.tolist()
         with open(path, "wb") as stream:
-            np.savez(stream, config=np.array(config), weights=self.weights_,
+            np.savez(stream, config=np.array(json.dumps(config)), weights=self.weights_,
                      mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
                      te_history=np.asarray(self.te_history_, dtype=np.float64))
 
@@ -475,10 +534,17 @@ class SOM:
             som._validate_params()
             if weights.ndim != 3 or weights.shape[:2] != som.grid.shape:
                 raise ValueError(f"weights of shape {weights.shape} do not fit a {som.width} x {som.height} grid")
+            feature_names = config.get("feature_names")
+            if feature_names is not None and not (
+                    isinstance(feature_names, list) and len(feature_names) == weights.shape[-1]
+                    and all(isinstance(name, str) for name in feature_names)):
+                raise ValueError(f"feature_names must be a list of {weights.shape[-1]} strings, got {feature_names!r}")
         except Exception as error:  # np.load alone raises OSError, EOFError, TypeError, KeyError, ...
             raise ValueError(f"{path} is not a saved ZSOM map: {error}") from error
         som.weights_ = weights
         som.n_features_in_ = weights.shape[-1]
+        if feature_names is not None:
+            som.feature_names_in_ = np.asarray(feature_names, dtype=object)
         som.mqe_history_, som.te_history_ = mqe_history.tolist(), te_history.tolist()
         return som
 
@@ -499,6 +565,7 @@ def _json_value(value):
         return None
     return value.item() if isinstance(value, np.generic) else value
 
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -507,6 +574,76 @@ def _check_epochs(epochs) -> int:
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     return int(epochs)
+
+
+def _not_fitted_error(message: str) -> ValueError:
+    """scikit-learn's ``NotFittedError`` where scikit-learn is loaded, a plain ``ValueError``
+    elsewhere: scikit-learn's meta-estimators and checks catch their own class (a
+    ``ValueError`` too), and the engine must not import scikit-learn to raise it."""
+    exceptions = sys.modules.get("sklearn.exceptions")
+    return (exceptions.NotFittedError if exceptions is not None else ValueError)(message)
+
+
+def _feature_names(X) -> np.ndarray | None:
+    """The column names of a data frame (pandas, polars: anything with ``columns`` and a
+    ``shape``), as scikit-learn reads them: an object array when all are strings, None when
+    none are (a frame's default integer labels), ``TypeError`` for a mix."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "shape"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    is_string = [isinstance(name, str) for name in names]
+    if names.size and all(is_string):
+        return names
+    if any(is_string):
+        kinds = sorted({type(name).__name__ for name in names})
+        raise TypeError(f"feature names are kept and checked only when all are strings, but X has column names of "
+                        f"types {kinds}: make them all strings, X.columns = X.columns.astype(str), or none")
+    return None
+
+
+def _set_feature_names(som: SOM, names: np.ndarray | None) -> None:
+    """Record the names ``fit`` saw; a fit on data without them forgets those of a fit before."""
+    if names is not None:
+        som.feature_names_in_ = names
+    elif hasattr(som, "feature_names_in_"):
+        del som.feature_names_in_
+
+
+def _check_feature_names(som: SOM, X) -> None:
+    """scikit-learn's rule for data given to a trained estimator: a warning where only one
+    of fit's data and ``X`` has feature names, a ``ValueError`` where their names differ."""
+    fitted = getattr(som, "feature_names_in_", None)
+    given = _feature_names(X)
+    if fitted is None and given is None:
+        return
+    name = type(som).__name__
+    if fitted is None or given is None:
+        message = (f"X has feature names, but {name} was fitted without feature names" if fitted is None
+                   else f"X does not have valid feature names, but {name} was fitted with feature names")
+        warnings.warn(message, UserWarning, stacklevel=_stacklevel_outside_engine())
+        return
+    if len(fitted) == len(given) and np.all(fitted == given):
+        return
+    message = "The feature names should match those that were passed during fit.\n"
+    unseen, missing = sorted(set(given) - set(fitted)), sorted(set(fitted) - set(given))
+    for title, names in (("Feature names unseen at fit time:", unseen),
+                         ("Feature names seen at fit time, yet now missing:", missing)):
+        if names:
+            message += title + "\n" + "".join(f"- {feature}\n" for feature in names[:5])
+            message += "- ...\n" if len(names) > 5 else ""
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
+
+
+def _stacklevel_outside_engine() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this module,
+    however many of the estimator's own methods lie between."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _check_data(X, n_features: int | None = None, min_samples: int = 2) -> np.ndarray:

@@ -1,12 +1,14 @@
-"""The engine stands alone: importing it pulls in no web framework and no table reader."""
+"""The engine stands alone: importing it pulls in no web framework, no table reader, and
+none of the data science libraries it works with (scikit-learn, pandas) but does not need."""
 
 import subprocess
 import sys
+import textwrap
 
 
-def test_importing_the_engine_does_not_import_dash_or_plotly():
+def test_importing_the_engine_does_not_import_dash_plotly_sklearn_or_pandas():
     code = ("import zsom_core, sys; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('dash', 'plotly')]; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('dash', 'plotly', 'sklearn', 'pandas')]; "
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -19,6 +21,28 @@ def test_importing_the_engine_does_not_import_the_table_readers():
             "assert not bad, bad; "
             "import zsom_core.tables; assert 'pandas' in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_estimators_scikit_learn_methods_import_neither_sklearn_nor_pandas():
+    """Nor does an untrained map's error need scikit-learn: without it, a plain ValueError."""
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from zsom_core import SOM
+
+        X = np.random.default_rng(0).normal(size=(20, 3))
+        som = SOM(3, 3, epochs=2, seed=0).fit(X, None)
+        som.predict(X), som.transform(X), som.score(X), som.fit_predict(X), som.fit_transform(X)
+        try:
+            SOM().predict(X)
+            raise AssertionError("an untrained map predicted")
+        except ValueError as error:
+            assert type(error) is ValueError, type(error)
+        bad = [m for m in sys.modules if m.split(".")[0] in ("sklearn", "pandas")]
+        assert not bad, bad
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
 
 
