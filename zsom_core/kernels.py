@@ -194,6 +194,12 @@ def distance_block(X, Wt, code, p, out):
     if code == MINKOWSKI:
         minkowski_block(X, Wt, p, out)
         return
+    _rank_block(X, Wt, code, p, out)
+
+
+@nb.njit(cache=True, nogil=True)
+def _rank_block(X, Wt, code, p, out):
+    """Every unit's rank value for a block of samples, accumulated feature by feature."""
     rows, d = X.shape
     powers = np.empty(out.shape[1], dtype=out.dtype)
     for i in range(rows):
@@ -208,27 +214,18 @@ def distance_block(X, Wt, code, p, out):
 
 @nb.njit(cache=True, nogil=True)
 def unit_distance_block(X, Wt, code, p, out):
-    """Distances of every sample to every unit, for a block of samples: ``distance_block``'s
-    accumulation for every unit (general minkowski too, without its shortcut), finished
+    """Distances of every sample to every unit, for a block of samples: the rank values of
+    every unit (general minkowski too, without ``minkowski_block``'s shortcut), finished
     into distances by ``_finish_distance``. A kernel of its own, so that the BMU pass's
     tuned loop takes neither the root nor the units it can leave out.
 
     IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
     OUT: out (rows, m) dtype, distances.
     """
-    rows, d = X.shape
-    m = out.shape[1]
-    powers = np.empty(m, dtype=out.dtype)
-    for i in range(rows):
-        buffer = out[i]
-        buffer[:] = 1.0 if code == COSINE else 0.0
-        for k in range(d):
-            if code == MINKOWSKI_INTEGER:
-                _accumulate_integer_power(int(p), buffer, powers, X[i, k], Wt[k])
-            else:
-                _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
-        for j in range(m):
-            buffer[j] = _finish_distance(code, p, buffer[j])
+    _rank_block(X, Wt, code, p, out)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = _finish_distance(code, p, out[i, j])
 
 
 # How far above the second best unit's p-power sum a unit's lower bound must lie for the

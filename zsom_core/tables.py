@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
+from .text import format_bytes
+
 MAX_COLUMNS = 1_000
 MAX_CELLS = 20_000_000
 # An .xlsx file is a zip of XML; its members' sizes are checked before openpyxl inflates
@@ -356,10 +358,10 @@ def _check_workbook_archive(data: bytes, name: str) -> None:
     unpacked = sum(member.file_size for member in members)
     packed = sum(member.compress_size for member in members)
     if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise TableError(f"{name}: the workbook unpacks to {_format_bytes(unpacked)}; at most "
-                         f"{_format_bytes(MAX_XLSX_UNPACKED_BYTES)} can be loaded")
+        raise TableError(f"{name}: the workbook unpacks to {format_bytes(unpacked)}; at most "
+                         f"{format_bytes(MAX_XLSX_UNPACKED_BYTES)} can be loaded")
     if unpacked > XLSX_RATIO_FLOOR_BYTES and unpacked > MAX_XLSX_COMPRESSION_RATIO * packed:
-        raise TableError(f"{name}: the workbook unpacks to {_format_bytes(unpacked)} from {_format_bytes(packed)}, "
+        raise TableError(f"{name}: the workbook unpacks to {format_bytes(unpacked)} from {format_bytes(packed)}, "
                          f"more than {MAX_XLSX_COMPRESSION_RATIO} times its size: refused as a zip bomb")
 
 
@@ -621,15 +623,6 @@ def _shortened(base_name: str) -> str:
     if len(base_name) > _MAX_NAME_LENGTH:
         return base_name[: _MAX_NAME_LENGTH - 3] + "..."
     return base_name or "upload"
-
-
-def _format_bytes(size: int) -> str:
-    """A byte count for people: ``"512 bytes"``, ``"3.2 KB"``, ``"200.0 MB"``."""
-    if size < 2**10:
-        return f"{size:,} bytes"
-    if size < 2**20:
-        return f"{size / 2**10:.1f} KB"
-    return f"{size / 2**20:,.1f} MB"
 
 
 def _plural(count: int, word: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..text import format_bytes
 from .errors import MeshError
 
 
@@ -28,14 +29,6 @@ class MeshLimits:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"MeshLimits.{field} must be a positive integer, got {value!r}")
 
-
-def format_bytes(size: int) -> str:
-    """A byte count for people: ``"512 bytes"``, ``"3.2 MB"`` (1 MB = 2**20 bytes)."""
-    if size < 2**10:
-        return f"{size:,} bytes"
-    if size < 2**20:
-        return f"{size / 2**10:.1f} KB"
-    return f"{size / 2**20:.1f} MB"
 
 
 def check_byte_size(size: int, limits: MeshLimits, name: str) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import struct
 
+from ..text import format_bytes
 from .errors import MeshError
-from .limits import format_bytes
 
 STL_BINARY = "stl_binary"
 STL_ASCII = "stl_ascii"
