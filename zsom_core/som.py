@@ -495,17 +495,21 @@ class SOM:
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path) -> None:
+    def save(self, path, *, metadata: dict | None = None) -> None:
         """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved.
 
         A ``numpy.random.Generator`` seed cannot be written down: it is saved as None.
-        ``feature_names_in_``, where the map has them, goes into the JSON.
+        ``feature_names_in_``, where the map has them, goes into the JSON, and so does
+        ``metadata`` (what else travels with the map, such as a table's scaler), which
+        ``load`` gives back as ``metadata_``.
         """
         self._check_fitted()
         params = {name: _json_value(value) for name, value in self.get_params().items()}
         config = {"format": _FORMAT_VERSION, "params": params}
         if hasattr(self, "feature_names_in_"):
             config["feature_names"] = self.feature_names_in_.tolist()
+        if metadata is not None:
+            config["metadata"] = metadata
         with open(path, "wb") as stream:
             np.savez(stream, config=np.array(json.dumps(config)), weights=self.weights_,
                      mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
@@ -539,12 +543,17 @@ class SOM:
                     isinstance(feature_names, list) and len(feature_names) == weights.shape[-1]
                     and all(isinstance(name, str) for name in feature_names)):
                 raise ValueError(f"feature_names must be a list of {weights.shape[-1]} strings, got {feature_names!r}")
+            metadata = config.get("metadata")
+            if metadata is not None and not isinstance(metadata, dict):
+                raise ValueError("its metadata is not a JSON object")
         except Exception as error:  # np.load alone raises OSError, EOFError, TypeError, KeyError, ...
             raise ValueError(f"{path} is not a saved ZSOM map: {error}") from error
         som.weights_ = weights
         som.n_features_in_ = weights.shape[-1]
         if feature_names is not None:
             som.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        if metadata is not None:
+            som.metadata_ = metadata
         som.mqe_history_, som.te_history_ = mqe_history.tolist(), te_history.tolist()
         return som
 

@@ -110,7 +110,8 @@ class Table:
         values, date columns datetime64[us] with NaT, other columns as read.
     kinds: column name -> one of ``KINDS``, in the frame's column order.
     source_name: the file's base name, safe to show.
-    format: the file's extension, one of ``EXTENSIONS``.
+    format: the file's extension, one of ``EXTENSIONS``; ``"frame"`` for a table made from
+        a data frame (``table_from_frame``).
     header: whether the first row gave the column names (always true for Parquet);
         without one the columns are ``column_1``, ``column_2``...
     dialect: how a CSV or TSV file was read; None for Parquet and XLSX.
@@ -187,6 +188,16 @@ def load_table(
 
 
 # ---------------------------------------------------------------------------- CSV and TSV
+
+
+def table_from_frame(frame: pd.DataFrame, name: str, *, max_columns: int = MAX_COLUMNS,
+                     max_cells: int = MAX_CELLS) -> Table:
+    """A data frame already in memory as a typed ``Table``, its columns' kinds detected as
+    a file's are (column names become strings)."""
+    frame = frame.rename(columns=str)
+    if frame.columns.has_duplicates:
+        raise TableError(f"{name}: the column names repeat: {sorted(set(frame.columns[frame.columns.duplicated()]))}")
+    return _typed_table(frame, name, "frame", True, ".", (max_columns, max_cells))
 
 
 def _load_delimited(data: bytes, name: str, extension: str, separator: str | None, decimal: str | None,
