@@ -92,12 +92,12 @@
         var extension = dot > 0 ? file.name.slice(dot).toLowerCase() : "";
         var mb = function (bytes) { return (bytes / 1048576).toFixed(1) + " MB"; };
         if (extensions.length && extensions.indexOf(extension) < 0) {
-            return name + ": not a mesh file (" + (extension || "no extension") + "). Upload a file ending in " +
+            return name + ": not a mesh or table file (" + (extension || "no extension") + "). Upload a file ending in " +
                 extensions.join(", ") + ".";
         }
         if (limit && file.size > limit) {
             return name + ": the file is " + mb(file.size) + ", larger than the limit of " + mb(limit) +
-                ". Simplify or decimate the mesh and try again.";
+                ". Simplify or decimate the mesh, or split the table, and try again.";
         }
         return null;
     }

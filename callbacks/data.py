@@ -1,6 +1,8 @@
-"""Choosing the data: a built-in dataset or an uploaded mesh, stored for the session.
+"""Choosing the data: a built-in dataset or table, or an uploaded mesh or table, stored for
+the session.
 
-One callback, ``choose_data``, answers the dataset menu, the sample count and an upload.
+One callback, ``choose_data``, answers the dataset menu, the sample count, an upload and
+a table's column roles and scaling.
 The data reaches the browser once, as the data panel's point cloud (drawn by
 ``run_page``, which follows the token); the browser keeps a token naming the session's
 current dataset and nothing more.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 
 import numpy as np
@@ -20,15 +23,19 @@ from components.display import display_data
 from components.ids import Ids
 from components.settings import (
     MAX_UPLOAD_BYTES,
+    TABLE_EXTENSIONS,
     UPLOAD_EXTENSIONS,
     SettingsError,
     auto_sizes,
     parse_sample_count,
 )
+from components.table_view import DEFAULT_SCALING, SCALING_LABELS, preview_grid, preview_rows, read_roles, role_rows
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
 from zsom_core.meshio.sniff import extension_of
+from zsom_core.preparation import BUILTIN_TABLES, load_builtin_table, prepare_table
+from zsom_core.tables import Table, TableError, load_table
 from zsom_jobs.seams import Store
 
 from .inputs import session_of
@@ -37,8 +44,13 @@ UPLOAD = "upload"
 UPLOAD_LIMITS = MeshLimits(max_bytes=MAX_UPLOAD_BYTES, max_faces=2_000_000, max_vertices=2_000_000)
 DATA_SEED = 0
 # Bump when what ``dataset_record`` stores changes: built-ins are cached across restarts.
-RECORD_FORMAT = 2
-DATASET_LABELS = {name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()}
+RECORD_FORMAT = 3
+# Built-in tables are menu entries beside the shapes, told apart by their value's prefix.
+BUILTIN_TABLE_CHOICES = {f"table:{name}": name for name in BUILTIN_TABLES}
+DATASET_LABELS = {**{name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()},
+                  **{choice: f"{name.replace('_', ' ')} (table)" for choice, name in BUILTIN_TABLE_CHOICES.items()}}
+# The table loader's own limits: about a thousand features, twenty million cells.
+MAX_TABLE_COLUMNS, MAX_TABLE_CELLS = 1_000, 20_000_000
 
 
 def dataset_token(*identity) -> str:
@@ -52,9 +64,14 @@ def dataset_token(*identity) -> str:
 
 
 def dataset_record(token: str, name: str, label: str, points, labels, vertices, faces, description: str,
-                   source: str) -> dict:
-    """What the store keeps of a session's dataset, with its display computed once."""
+                   source: str, label_names: list[str] | None = None) -> dict:
+    """What the store keeps of a session's dataset, with its display computed once.
+
+    ``points`` may hold NaN for missing values (a table's): the engine trains on them as
+    they are, the display and the map size see each gap filled with its column's mean.
+    """
     points = np.ascontiguousarray(points, dtype=np.float32)
+    complete = filled_gaps(points)
     return {
         "token": token,
         "name": name,
@@ -63,9 +80,20 @@ def dataset_record(token: str, name: str, label: str, points, labels, vertices, 
         "points": points,
         "labels": None if labels is None else np.asarray(labels, dtype=np.int32),
         "description": description,
-        "display": display_data(points, labels, vertices, faces, seed=DATA_SEED),
-        "auto_sizes": auto_sizes(points),
+        "display": display_data(complete, labels, vertices, faces, seed=DATA_SEED, label_names=label_names),
+        "auto_sizes": auto_sizes(complete),
+        "table": None,
     }
+
+
+def filled_gaps(points: np.ndarray) -> np.ndarray:
+    """``points`` with each NaN replaced by its column's mean (``points`` itself when it has none)."""
+    gaps = np.isnan(points)
+    if not gaps.any():
+        return points
+    with np.errstate(invalid="ignore"):
+        means = np.nan_to_num(np.nanmean(points, axis=0, dtype=np.float64))
+    return np.where(gaps, means.astype(points.dtype), points)
 
 
 def builtin_record(store: Store, name: str, n: int) -> dict:
@@ -82,13 +110,56 @@ def builtin_record(store: Store, name: str, n: int) -> dict:
     return store.builtin(f"{name}-v{RECORD_FORMAT}", n, DATA_SEED, load)
 
 
+@functools.lru_cache(maxsize=len(BUILTIN_TABLES))
+def builtin_table(name: str) -> Table:
+    return load_builtin_table(name)
+
+
+def table_record(table: Table, name: str, source: str, *, roles: dict | None = None, weights: dict | None = None,
+                 scaling: str = DEFAULT_SCALING, label: str | None = None, data: bytes = b"") -> dict:
+    """A table prepared for training with the given column roles, weights and scaling
+    (the defaults where not given); ``TableError`` says why it cannot be.
+
+    The token names the table (a built-in's name, an upload's bytes) and every choice
+    made on it, so that the same choices find their runs again.
+    """
+    weights = {column: 1.0 for column in table.kinds} | (weights or {})
+    prepared = prepare_table(table, roles, scaling=scaling, weights=weights)
+    token = dataset_token("table", source, name, data, sorted(prepared.roles.items()), sorted(weights.items()),
+                          scaling, RECORD_FORMAT)
+    label = label or (table.source_name if source == "upload" else name.removeprefix("table:"))
+    # The engine's BMU search needs every feature of a row, for now: a gap is trained as
+    # its column's mean, and the summary says so.
+    gaps = bool(np.isnan(prepared.data).any())
+    description = prepared.summary + (" (filled with the column's mean for training)" if gaps else "")
+    record = dataset_record(token, name, label, filled_gaps(prepared.data), prepared.labels, None, None,
+                            description, source, label_names=prepared.label_names if prepared.label_column else None)
+    record["table"] = {
+        "kinds": dict(table.kinds),
+        "roles": dict(prepared.roles),
+        "weights": weights,
+        "scaling": scaling,
+        "feature_names": list(prepared.feature_names),
+        "label_column": prepared.label_column,
+        "label_names": list(prepared.label_names),
+        "scaler": prepared.scaler.to_dict(),
+        "preview": preview_rows(table.frame),
+    }
+    record["notes"] = []
+    return record
+
+
 def upload_record(data: bytes, filename: str, n: int) -> dict:
-    """An uploaded mesh sampled to ``n`` points; ``MeshError`` says what is wrong with it
-    (a file whose name does not end in a mesh's extension is refused unread)."""
+    """An uploaded mesh sampled to ``n`` points, or an uploaded table with its default
+    roles; ``MeshError`` or ``TableError`` says what is wrong with it (a file whose name
+    does not end in a mesh's or a table's extension is refused unread)."""
     extension = extension_of(filename)
     if extension not in UPLOAD_EXTENSIONS:
-        raise MeshError(f"{filename[:80]}: not a mesh file ({extension or 'no extension'}). "
+        raise MeshError(f"{filename[:80]}: not a mesh or table file ({extension or 'no extension'}). "
                         f"Upload a file ending in {', '.join(UPLOAD_EXTENSIONS)}.")
+    if extension in TABLE_EXTENSIONS:
+        table = load_table(data, filename, max_columns=MAX_TABLE_COLUMNS, max_cells=MAX_TABLE_CELLS)
+        return table_record(table, UPLOAD, "upload", data=data)
     mesh = load_mesh(data, filename, n_points=n, seed=DATA_SEED, limits=UPLOAD_LIMITS)
     kind = "point cloud" if mesh.is_point_cloud else f"{len(mesh.faces):,} faces"
     description = f"uploaded {mesh.format.upper()} {kind}"
@@ -120,6 +191,9 @@ def decode_upload(contents: str, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
 def data_info(record: dict) -> list:
     display = record["display"]
     shown = len(display["points"])
+    if record.get("table") is not None:
+        return [html.Div([html.B(record["label"]), f": {record['description']}."]),
+                html.Div(f"{shown:,} of {display['n']:,} rows drawn")]
     lines = [html.Div([html.B(record["label"]), f": {record['description']}"]),
              html.Div(f"{display['n']:,} points in {display['dim']}-D; {shown:,} drawn")]
     if display["mesh"] is not None:
@@ -127,20 +201,42 @@ def data_info(record: dict) -> list:
     return lines
 
 
-def register(app, store: Store) -> None:
-    outputs = [Output(Ids.DATASET_TOKEN, "data"), Output(Ids.SAMPLES, "value"), Output(Ids.DATA_INFO, "children"),
-               Output(Ids.UPLOAD_MESSAGE, "children"), Output(Ids.DATASET, "options"), Output(Ids.DATASET, "value"),
-               Output(Ids.UPLOAD, "contents")]
+OUTPUTS = {
+    "token": Output(Ids.DATASET_TOKEN, "data"),
+    "samples": Output(Ids.SAMPLES, "value"),
+    "info": Output(Ids.DATA_INFO, "children"),
+    "upload_message": Output(Ids.UPLOAD_MESSAGE, "children"),
+    "options": Output(Ids.DATASET, "options"),
+    "dataset": Output(Ids.DATASET, "value"),
+    "upload": Output(Ids.UPLOAD, "contents"),
+    "samples_hidden": Output(Ids.SAMPLES_ROW, "hidden"),
+    "table_hidden": Output(Ids.TABLE_PANEL, "hidden"),
+    "roles": Output(Ids.TABLE_ROLES, "data"),
+    "scaling": Output(Ids.TABLE_SCALING, "value"),
+    "table_message": Output(Ids.TABLE_MESSAGE, "children"),
+    "preview": Output(Ids.TABLE_PREVIEW, "children"),
+}
 
+
+def answer(**values) -> tuple:
+    """``choose_data``'s outputs, in order: the ones not given are left as they are."""
+    unknown = set(values) - set(OUTPUTS)
+    assert not unknown, unknown
+    return tuple(values.get(name, no_update) for name in OUTPUTS)
+
+
+def register(app, store: Store) -> None:
     @app.callback(
-        *outputs,
+        *OUTPUTS.values(),
         Input(Ids.DATASET, "value"),
         Input(Ids.SAMPLES, "value"),
         Input(Ids.UPLOAD, "contents"),
+        Input(Ids.TABLE_ROLES, "data"),
+        Input(Ids.TABLE_SCALING, "value"),
         State(Ids.UPLOAD, "filename"),
         State(Ids.SESSION, "data"),
     )
-    def choose_data(name, samples, contents, filename, session_id):
+    def choose_data(name, samples, contents, role_rows_, scaling, filename, session_id):
         session_id = session_of(session_id)
         trigger = ctx.triggered_id
         if trigger is None:
@@ -148,64 +244,120 @@ def register(app, store: Store) -> None:
             # (run_page brings back the settings of its run).
             record = store.get_dataset(session_id)
             if record is not None:
-                return (*restored_data(record), no_update)
+                return restored_data(record)
         if trigger == Ids.UPLOAD:
             return _upload(store, session_id, contents, filename, samples)
-        return (*_choose_data(store, session_id, name, samples, trigger == Ids.DATASET), no_update)
+        if trigger in (Ids.TABLE_ROLES, Ids.TABLE_SCALING):
+            return _change_table(store, session_id, role_rows_, scaling)
+        return _choose_data(store, session_id, name, samples, trigger == Ids.DATASET)
 
 
 def _choose_data(store: Store, session_id: str, name, samples, choosing: bool) -> tuple:
-    """(token, samples, info, upload message, menu options, menu value) of a menu choice
-    or a new sample count."""
-    unchanged = no_update, no_update
+    """The outputs for a menu choice or a new sample count."""
     if name == UPLOAD:
         if choosing:
             raise PreventUpdate  # the menu echoing an upload that is stored already
-        return *_resample_upload(store, session_id, samples), *unchanged
+        return _resample_upload(store, session_id, samples)
+    if isinstance(name, str) and name in BUILTIN_TABLE_CHOICES:
+        if not choosing:
+            raise PreventUpdate  # a table has all its rows: the sample count does not apply
+        try:
+            record = table_record(builtin_table(BUILTIN_TABLE_CHOICES[name]), name, "builtin")
+        except TableError as error:
+            return answer(info=_error(str(error)))
+        store.put_dataset(session_id, record)
+        return answer(token=record["token"], info=data_info(record), upload_message="", **table_outputs(record))
     n = DATASETS[name].default_n if choosing and isinstance(name, str) and name in DATASETS else samples
     try:
         record = builtin_record(store, name, parse_sample_count(n))
     except (SettingsError, ValueError) as error:
-        return no_update, no_update, _error(str(error)), no_update, *unchanged
+        return answer(info=_error(str(error)))
     store.put_dataset(session_id, record)
-    return record["token"], n if choosing else no_update, data_info(record), "", *unchanged
+    return answer(token=record["token"], samples=n if choosing else no_update, info=data_info(record),
+                  upload_message="", **table_outputs(record))
 
 
 def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple:
-    """The outputs of ``choose_data`` for an uploaded file (the upload's contents cleared
-    either way, so that the same file can be dropped again)."""
+    """The outputs for an uploaded file (the upload's contents cleared either way, so that
+    the same file can be dropped again)."""
     if not contents:
         raise PreventUpdate
     try:
         n = parse_sample_count(samples)
         data = decode_upload(contents, UPLOAD_LIMITS.max_bytes)
         record = upload_record(data, filename if isinstance(filename, str) and filename else "upload", n)
-    except (MeshError, SettingsError) as error:
-        return no_update, no_update, no_update, _error(str(error)), no_update, no_update, None
+    except (MeshError, TableError, SettingsError) as error:
+        return answer(upload_message=_error(str(error)), upload=None)
     store.put_upload(session_id, record["label"], data)
     store.put_dataset(session_id, record)
     options, _ = dataset_choice(record)
     message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
-    return record["token"], no_update, data_info(record), message, options, UPLOAD, None
+    return answer(token=record["token"], info=data_info(record), upload_message=message, options=options,
+                  dataset=UPLOAD, upload=None, **table_outputs(record))
+
+
+def _change_table(store: Store, session_id: str, rows, scaling) -> tuple:
+    """The outputs for an edit of the table's column roles, weights or scaling: the table
+    prepared again, or the roles as they were and a message saying why not."""
+    record = store.get_dataset(session_id)
+    if record is None or record.get("table") is None:
+        raise PreventUpdate  # the echo of a table's controls being cleared
+    table_state = record["table"]
+    try:
+        roles, weights = read_roles(rows, list(table_state["kinds"]))
+        if scaling not in SCALING_LABELS:
+            raise ValueError(f"unknown scaling {scaling!r}; choose one of: {', '.join(SCALING_LABELS)}")
+        if (roles, weights, scaling) == (table_state["roles"], table_state["weights"], table_state["scaling"]):
+            raise PreventUpdate
+        record = table_record(_stored_table(store, session_id, record), record["name"], record["source"],
+                              roles=roles, weights=weights, scaling=scaling, label=record["label"])
+    except (TableError, ValueError) as error:
+        return answer(roles=role_rows(table_state["kinds"], table_state["roles"], table_state["weights"]),
+                      scaling=table_state["scaling"], table_message=_error(f"{error}; the roles are as before"))
+    store.put_dataset(session_id, record)
+    return answer(token=record["token"], info=data_info(record), table_message="", roles=no_update,
+                  scaling=no_update)
+
+
+def _stored_table(store: Store, session_id: str, record: dict) -> Table:
+    if record["source"] == "builtin":
+        return builtin_table(BUILTIN_TABLE_CHOICES[record["name"]])
+    upload = store.get_upload(session_id)
+    if upload is None:
+        raise TableError("the uploaded file has expired; upload it again")
+    return load_table(upload["data"], upload["filename"], max_columns=MAX_TABLE_COLUMNS, max_cells=MAX_TABLE_CELLS)
 
 
 def restored_data(record: dict) -> tuple:
     """``choose_data``'s outputs that show a session's stored dataset again."""
     options, value = dataset_choice(record)
-    return record["token"], record["display"]["n"], data_info(record), "", options, value
+    return answer(token=record["token"], samples=record["display"]["n"], info=data_info(record), upload_message="",
+                  options=options, dataset=value, **table_outputs(record))
+
+
+def table_outputs(record: dict) -> dict:
+    """The table controls' outputs for ``record``: filled for a table, cleared and hidden
+    for other data."""
+    table_state = record.get("table")
+    if table_state is None:
+        return {"samples_hidden": False, "table_hidden": True, "roles": [], "table_message": "", "preview": None}
+    return {"samples_hidden": True, "table_hidden": False, "table_message": "", "scaling": table_state["scaling"],
+            "roles": role_rows(table_state["kinds"], table_state["roles"], table_state["weights"]),
+            "preview": preview_grid(*table_state["preview"])}
 
 
 def _resample_upload(store: Store, session_id: str, samples):
     upload = store.get_upload(session_id)
     if upload is None:
-        return no_update, no_update, no_update, _error("the uploaded file has expired; upload it again")
+        return answer(upload_message=_error("the uploaded file has expired; upload it again"))
+    if extension_of(upload["filename"]) in TABLE_EXTENSIONS:
+        raise PreventUpdate  # a table has all its rows: the sample count does not apply
     try:
         record = upload_record(upload["data"], upload["filename"], parse_sample_count(samples))
     except (MeshError, SettingsError) as error:
-        return no_update, no_update, no_update, _error(str(error))
+        return answer(upload_message=_error(str(error)))
     store.put_dataset(session_id, record)
-    return record["token"], no_update, data_info(record), ""
-
+    return answer(token=record["token"], info=data_info(record), upload_message="")
 
 
 def dataset_choice(record: dict) -> tuple[list, str]:

@@ -23,8 +23,11 @@ KIND_2D, KIND_3D, KIND_PCA = "2d", "3d", "pca"
 
 
 def display_data(points: np.ndarray, labels: np.ndarray | None = None, vertices: np.ndarray | None = None,
-                 faces: np.ndarray | None = None, seed: int = 0) -> dict:
+                 faces: np.ndarray | None = None, seed: int = 0, label_names: list[str] | None = None) -> dict:
     """The data panel's view of ``points`` (n, d): kind, display points, mesh, projection.
+
+    With ``label_names``, ``labels`` are codes into them (-1 for a missing label) and the
+    panel names each colour.
 
     ``bmu_index`` are indices into ``points`` of the samples whose BMU lines a 2-D view
     draws; the training job computes their BMUs each epoch.
@@ -49,6 +52,7 @@ def display_data(points: np.ndarray, labels: np.ndarray | None = None, vertices:
         "dim": int(d),
         "points": shown,
         "labels": shown_labels,
+        "label_names": None if label_names is None else [str(name) for name in label_names],
         "mesh": mesh,
         "basis": basis,
         "bmu_index": index[:BMU_LINES] if kind == KIND_2D else None,

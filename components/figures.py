@@ -95,8 +95,9 @@ def _colorbar(title: str) -> dict:
                 tickfont=dict(size=10), x=1.0, xanchor="left", xpad=8, tickformat=".3~g")
 
 
-def _point_marker(labels: np.ndarray | None, size: float) -> dict:
-    """Markers coloured by class label when there are a few classes, else one colour.
+def _point_marker(labels: np.ndarray | None, size: float, names: list[str] | None = None) -> dict:
+    """Markers coloured by class label when there are a few classes, else one colour; with
+    ``names`` (``labels`` are codes into them, -1 for missing), a colour bar names each class.
 
     Labels go as numbers with a stepped colour scale: plotly parses one typed array
     faster than thousands of colour strings, which matters when a 3-D scene redraws.
@@ -104,15 +105,31 @@ def _point_marker(labels: np.ndarray | None, size: float) -> dict:
     marker = dict(size=size, opacity=0.55, color=theme.POINTS)
     if labels is None or len(labels) == 0:
         return marker
-    distinct = np.unique(labels)
-    if len(distinct) < 2 or len(distinct) > len(theme.LABEL_COLORS):
+    if names is not None:
+        missing = int((labels < 0).any())
+        legend = ["missing"] * missing + list(names)
+        colors = [theme.MISSING_LABEL] * missing + theme.LABEL_COLORS
+        codes, count = labels + missing, len(legend)
+    else:
+        distinct = np.unique(labels)
+        legend, colors = None, theme.LABEL_COLORS
+        codes, count = np.searchsorted(distinct, labels), len(distinct)
+    if count > len(theme.LABEL_COLORS) or (legend is None and count < 2):
         return marker
-    codes = np.searchsorted(distinct, labels).astype(np.uint8)
-    count = len(distinct)
     scale = []
     for i in range(count):
-        scale += [[i / count, theme.LABEL_COLORS[i]], [(i + 1) / count, theme.LABEL_COLORS[i]]]
-    return {**marker, "color": codes, "colorscale": scale, "cmin": -0.5, "cmax": count - 0.5, "showscale": False}
+        scale += [[i / count, colors[i]], [(i + 1) / count, colors[i]]]
+    marker = {**marker, "color": codes.astype(np.uint8), "colorscale": scale, "cmin": -0.5, "cmax": count - 0.5,
+              "showscale": legend is not None}
+    if legend is not None:
+        marker["colorbar"] = dict(tickvals=list(range(count)), ticktext=[_shortened(name) for name in legend],
+                                  thickness=10, len=0.6, x=0.0, xanchor="left", outlinewidth=0,
+                                  tickfont=dict(size=10), title=dict(text=""))
+    return marker
+
+
+def _shortened(name: str, chars: int = 24) -> str:
+    return name if len(name) <= chars else name[: chars - 1] + "\u2026"
 
 
 # ---------------------------------------------------------------------- data panel
@@ -133,7 +150,7 @@ def data_view_figure(display: dict, title: str, revision, structure: MapStructur
     if display["kind"] == KIND_2D:
         traces = [
             go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name="data",
-                         marker=_point_marker(display["labels"], 3), hoverinfo="skip"),
+                         marker=_point_marker(display["labels"], 3, display.get("label_names")), hoverinfo="skip"),
             go.Scattergl(x=[], y=[], mode="lines", name="to best-matching unit",
                          line=dict(color=theme.BMU_LINE, width=1), hoverinfo="skip"),
             go.Scattergl(x=[], y=[], mode="lines", name="map", line=dict(color=theme.WIREFRAME, width=0.8),
@@ -159,7 +176,7 @@ def data_view_figure(display: dict, title: str, revision, structure: MapStructur
     traces = [
         mesh_trace,
         go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name="data",
-                     marker=_point_marker(display["labels"], 1.6), hoverinfo="skip"),
+                     marker=_point_marker(display["labels"], 1.6, display.get("label_names")), hoverinfo="skip"),
         go.Mesh3d(x=[], y=[], z=[], intensity=[], name="map", colorscale=theme.U_COLORSCALE,
                   **{name: [] if structure is None else index_array(structure.triangles[:, column])
                      for name, column in zip("ijk", range(3))},

@@ -41,6 +41,13 @@ class Ids(str, Enum):
     UPLOAD = "mesh-upload"
     UPLOAD_MESSAGE = "upload-message"
     DATA_INFO = "data-info"
+    SAMPLES_ROW = "sample-count-row"
+    TABLE_PANEL = "table-panel"
+    TABLE_SCALING = "table-scaling"
+    TABLE_ROLES = "table-roles"
+    TABLE_MESSAGE = "table-message"
+    TABLE_PREVIEW = "table-preview"
+    TABLE_ROLES_LABEL = "table-roles-label"
 
     # settings: each control's id comes from its row in components.settings.SETTINGS
     AUTO_RETRAIN = "auto-retrain"

@@ -28,6 +28,7 @@ from .settings import (
     message_id,
     row_id,
 )
+from .table_view import DEFAULT_SCALING, PREVIEW_ROWS, SCALING_LABELS, roles_table
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
@@ -39,7 +40,7 @@ PACE_MS = 100
 DATA_TITLE = "Data"
 SECTIONS = (("map", "Map"), ("schedule", "Schedule"), ("training", "Training"))
 # The upload's words, shown in it and read out as its name.
-UPLOAD_PROMPT = ("Drop an OBJ, STL or PLY mesh here, or ", "browse")
+UPLOAD_PROMPT = ("Drop a mesh (OBJ, STL, PLY) or a table (CSV, TSV, Parquet, XLSX) here, or ", "browse")
 
 EXPORT_NAMES = {
     Ids.DATA_VIEW: "data-and-map",
@@ -200,7 +201,8 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
         # No min/max in the browser: a value out of range reaches the server, which says why.
         labelled("Samples", dcc.Input(id=Ids.SAMPLES, type="number", step="any",
                                       value=default_samples, debounce=True, className="number-input"),
-                 hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh"),
+                 hint=f"{MIN_SAMPLES:,} to {MAX_SAMPLES:,}, drawn from the dataset or the uploaded mesh",
+                 id=Ids.SAMPLES_ROW),
         # The browser refuses a file over the limit before reading it (assets/zsom.js says
         # so next to the upload); the server refuses larger requests unread.
         labelled("".join(UPLOAD_PROMPT),
@@ -211,6 +213,7 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
                  hidden=True, className="upload-holder", **upload_attributes(MAX_UPLOAD_BYTES, UPLOAD_EXTENSIONS)),
         html.Div(id=Ids.UPLOAD_MESSAGE, className="message", role="alert"),
         html.Div(id=Ids.DATA_INFO, className="data-info"),
+        _table_controls(),
     ]
     sections = [_section(DATA_TITLE, data)]
     for section, title in SECTIONS:
@@ -220,6 +223,23 @@ def _sidebar(datasets: dict, default_dataset: str, default_samples: int) -> html
             rows.append(html.Div(id=Ids.SETTINGS_MESSAGE, className="message", role="alert"))
         sections.append(_section(title, rows))
     return html.Aside(className="sidebar", children=sections, **{"aria-label": "Data and settings"})
+
+
+def _table_controls() -> html.Div:
+    """A loaded table's scaling, column roles and first rows; hidden for other data."""
+    scaling = dcc.Dropdown(id=Ids.TABLE_SCALING, value=DEFAULT_SCALING, clearable=False, searchable=False,
+                           options=[{"label": label, "value": key} for key, label in SCALING_LABELS.items()],
+                           className="dropdown")
+    return html.Div(id=Ids.TABLE_PANEL, hidden=True, className="table-panel", children=[
+        labelled("Scaling", scaling, "Of the numeric features; one-hot dummies are divided by the square root "
+                                     "of their share"),
+        html.Div("Column roles", id=Ids.TABLE_ROLES_LABEL, className="field-label"),
+        html.Div(roles_table(), className="table-roles", role="group",
+                 **{"aria-labelledby": Ids.TABLE_ROLES_LABEL.value}),
+        html.Div(id=Ids.TABLE_MESSAGE, className="message", role="alert"),
+        html.Details(className="table-preview", children=[
+            html.Summary(f"First {PREVIEW_ROWS} rows"), html.Div(id=Ids.TABLE_PREVIEW)]),
+    ])
 
 
 def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:

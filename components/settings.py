@@ -36,7 +36,9 @@ MAX_SEED = 2**31 - 1
 AUTO_SIGMA_SHARE = 4
 MAX_UPLOAD_BYTES = 50 * 2**20
 # The files an upload takes, by name: what the file chooser offers and what the server reads.
-UPLOAD_EXTENSIONS = (".obj", ".stl", ".ply")
+MESH_EXTENSIONS = (".obj", ".stl", ".ply")
+TABLE_EXTENSIONS = (".csv", ".tsv", ".parquet", ".xlsx")
+UPLOAD_EXTENSIONS = MESH_EXTENSIONS + TABLE_EXTENSIONS
 
 
 class SettingsError(ValueError):

@@ -21,6 +21,7 @@ POINTS = "#64748b"
 MESH = "#cbd5e1"
 WIREFRAME = "#111827"
 BMU_LINE = "rgba(100, 116, 139, 0.35)"
+MISSING_LABEL = "#cbd5e1"
 LABEL_COLORS = ["#64748b", "#0ea5e9", "#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308", "#14b8a6",
                 "#ec4899", "#84cc16", "#6366f1", "#78716c"]
 

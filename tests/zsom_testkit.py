@@ -32,6 +32,7 @@ from components.ids import PANELS
 
 REPO = Path(__file__).resolve().parents[1]
 MESH_DIR = REPO.parent / "shared" / "testdata" / "meshes"
+TABLE_DIR = REPO.parent / "shared" / "testdata" / "tables"
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps calling out of a closed network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -417,10 +418,11 @@ class Dashboard:
     def set_number(self, control: str, value) -> None:
         set_number(self.page, control, value)
 
-    def choose_dataset(self, name: str) -> None:
+    def choose_dataset(self, name: str, shown: str | None = None) -> None:
+        """Choose the menu entry of value ``name``; the status line then names ``shown``."""
         self.page.click("#dataset-choice")
         self.page.click(f".dash-dropdown-option:has(input[value='{name}'])")
-        self.wait_for_status(f"ready.*{name}")
+        self.wait_for_status(f"ready.*{shown or name}")
 
     def upload(self, path: Path) -> None:
         self.page.set_input_files("#mesh-upload input[type=file]", str(path))

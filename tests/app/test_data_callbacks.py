@@ -46,6 +46,6 @@ def test_upload_of_an_empty_mesh_says_what_is_wrong(mesh_dir):
 @pytest.mark.parametrize("name", ["notes.txt", "rabbit.obj.txt", "blob.bin", "no-extension"])
 def test_a_file_that_is_not_named_as_a_mesh_is_refused_unread(name):
     obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"  # a valid OBJ, under another name
-    with pytest.raises(MeshError, match=re.escape(f"{name}: not a mesh file")):
+    with pytest.raises(MeshError, match=re.escape(f"{name}: not a mesh or table file")):
         upload_record(obj, name, 200)
     assert upload_record(obj, "rabbit.OBJ", 200)["label"] == "rabbit.OBJ"

@@ -1002,9 +1002,9 @@ UPLOAD_CASES = {
     "a number": (12345, "x.obj", "not a base64 data URL"),
     "garbage named ../../evil.obj": (data_url(GARBAGE), "../../evil.obj", "evil.obj"),
     "garbage named a;rm -rf ~.stl": (data_url(GARBAGE), "a;rm -rf ~.stl", "a;rm -rf ~.stl"),
-    "garbage with a name that is an object": (data_url(GARBAGE), {"name": "x"}, "upload: not a mesh file"),
+    "garbage with a name that is an object": (data_url(GARBAGE), {"name": "x"}, "upload: not a mesh or table file"),
     "a mesh named as text": (data_url(b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"), "rabbit.obj.txt",
-                             "rabbit.obj.txt: not a mesh file (.txt)"),
+                             "rabbit.obj.txt: not a mesh or table file (.txt)"),
     "an empty file": ("data:application/octet-stream;base64,", "../../evil.obj", "the file is empty"),
 }
 

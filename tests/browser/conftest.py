@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from zsom_testkit import CHROMIUM, MESH_DIR, VIEWPORT, Dashboard, Server, launch_chromium
+from zsom_testkit import CHROMIUM, MESH_DIR, TABLE_DIR, VIEWPORT, Dashboard, Server, launch_chromium
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +61,10 @@ def mesh_dir() -> Path:
         pytest.skip(f"shared mesh test data not found at {MESH_DIR}")
     return MESH_DIR
 
+
+
+@pytest.fixture(scope="session")
+def table_dir() -> Path:
+    if not TABLE_DIR.is_dir():
+        pytest.skip(f"shared table test data not found at {TABLE_DIR}")
+    return TABLE_DIR

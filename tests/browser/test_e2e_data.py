@@ -46,5 +46,5 @@ def test_a_file_that_is_not_a_mesh_is_refused_with_a_message(dashboard, tmp_path
     path = tmp_path / name
     path.write_bytes(b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
     dashboard.upload(path)
-    message = dashboard.wait_for_text("#upload-message", "not a mesh file")
-    assert name in message and ".obj, .stl, .ply" in message
+    message = dashboard.wait_for_text("#upload-message", "not a mesh or table file")
+    assert name in message and ".obj, .stl, .ply, .csv" in message

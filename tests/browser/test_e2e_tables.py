@@ -1,0 +1,72 @@
+"""Tables: an uploaded CSV with missing values and categorical columns, its column roles,
+a broken file, and a built-in table."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROLE_CELL = "#table-roles tr:has(td[data-dash-column='column'] div:text-is('{column}')) td[data-dash-column='role']"
+
+
+def role_of(dashboard, column: str) -> str:
+    return dashboard.page.inner_text(f"{ROLE_CELL.format(column=column)} .Select-value-label").strip()
+
+
+def colour_names(dashboard) -> list[str]:
+    """The class names the data panel's colour bar shows for its points."""
+    return dashboard.page.evaluate(
+        """() => { const gd = document.getElementById('panel-data-view').querySelector('.js-plotly-plot');
+                   const marker = gd.data.find(trace => trace.name === 'data').marker;
+                   return marker.colorbar ? marker.colorbar.ticktext : []; }""")
+
+
+def test_an_uploaded_table_shows_its_roles_trains_and_colours_by_its_label(dashboard, table_dir, tmp_path):
+    dashboard.upload(table_dir / "penguins.csv")
+    dashboard.wait_for_status("ready.*penguins.csv")
+    info = dashboard.wait_for_text("#data-info", "344 rows")
+    assert "features" in info
+    # Each column with its kind and role: species is the label, the measurements features.
+    assert dashboard.page.is_visible("#table-roles")
+    assert role_of(dashboard, "species") == "label"
+    assert role_of(dashboard, "bill_length_mm") == "feature"
+    assert not dashboard.page.is_visible("#sample-count")
+    dashboard.page.screenshot(path=str(tmp_path / "penguins-loaded.png"), full_page=True)
+    dashboard.page.click(".table-preview summary")
+    assert "Adelie" in dashboard.page.inner_text("#table-preview")
+    dashboard.wait_for_text("#panel-data-view .gtitle", "penguins.csv")
+    assert sorted(colour_names(dashboard)) == ["Adelie", "Chinstrap", "Gentoo"]
+
+    # Making the island a feature (one-hot) prepares the table again.
+    dashboard.page.click(ROLE_CELL.format(column="island"))
+    dashboard.page.screenshot(path=str(tmp_path / "penguins-roles.png"))
+    dashboard.page.click(f"{ROLE_CELL.format(column='island')} .Select-control")
+    dashboard.page.click(f"{ROLE_CELL.format(column='island')} .Select-option:text-is('feature')")
+    dashboard.wait_for_text("#data-info", "one-hot from island")
+
+    dashboard.set_number("epochs", 10)
+    dashboard.train()
+    assert "Epoch 10 / 10" in dashboard.wait_for_status("done")
+    dashboard.wait_for_panels(10)
+    dashboard.page.screenshot(path=str(tmp_path / "penguins.png"))
+    dashboard.assert_no_console_errors()
+
+
+def test_a_broken_table_is_explained_next_to_the_upload(dashboard, tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6\n7,8,9,10,11\n")
+    dashboard.upload(path)
+    message = dashboard.wait_for_text("#upload-message", "ragged.csv")
+    assert "line 4" in message
+    # The session keeps its data and trains.
+    dashboard.set_number("epochs", 3)
+    dashboard.train()
+    dashboard.wait_for_status("done")
+
+
+def test_the_built_in_digits_train(dashboard):
+    dashboard.choose_dataset("table:digits", shown="digits")
+    dashboard.wait_for_text("#data-info", "1,797 rows")
+    assert sorted(colour_names(dashboard)) == [str(digit) for digit in range(10)]
+    dashboard.set_number("epochs", 5)
+    dashboard.train()
+    assert "Epoch 5 / 5" in dashboard.wait_for_status("done")
