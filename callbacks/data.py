@@ -29,7 +29,15 @@ from components.settings import (
     auto_sizes,
     parse_sample_count,
 )
-from components.table_view import DEFAULT_SCALING, SCALING_LABELS, preview_grid, preview_rows, read_roles, role_rows
+from components.table_view import (
+    DEFAULT_SCALING,
+    SCALING_LABELS,
+    edited_roles,
+    preview_grid,
+    preview_rows,
+    role_rows,
+    roles_style,
+)
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
@@ -211,7 +219,8 @@ OUTPUTS = {
     "upload": Output(Ids.UPLOAD, "contents"),
     "samples_hidden": Output(Ids.SAMPLES_ROW, "hidden"),
     "table_hidden": Output(Ids.TABLE_PANEL, "hidden"),
-    "roles": Output(Ids.TABLE_ROLES, "data"),
+    "roles": Output(Ids.TABLE_ROLES, "rowData"),
+    "roles_style": Output(Ids.TABLE_ROLES, "style"),
     "scaling": Output(Ids.TABLE_SCALING, "value"),
     "table_message": Output(Ids.TABLE_MESSAGE, "children"),
     "preview": Output(Ids.TABLE_PREVIEW, "children"),
@@ -231,12 +240,12 @@ def register(app, store: Store) -> None:
         Input(Ids.DATASET, "value"),
         Input(Ids.SAMPLES, "value"),
         Input(Ids.UPLOAD, "contents"),
-        Input(Ids.TABLE_ROLES, "data"),
+        Input(Ids.TABLE_ROLES, "cellValueChanged"),
         Input(Ids.TABLE_SCALING, "value"),
         State(Ids.UPLOAD, "filename"),
         State(Ids.SESSION, "data"),
     )
-    def choose_data(name, samples, contents, role_rows_, scaling, filename, session_id):
+    def choose_data(name, samples, contents, role_edits, scaling, filename, session_id):
         session_id = session_of(session_id)
         trigger = ctx.triggered_id
         if trigger is None:
@@ -248,7 +257,7 @@ def register(app, store: Store) -> None:
         if trigger == Ids.UPLOAD:
             return _upload(store, session_id, contents, filename, samples)
         if trigger in (Ids.TABLE_ROLES, Ids.TABLE_SCALING):
-            return _change_table(store, session_id, role_rows_, scaling)
+            return _change_table(store, session_id, role_edits if trigger == Ids.TABLE_ROLES else [], scaling)
         return _choose_data(store, session_id, name, samples, trigger == Ids.DATASET)
 
 
@@ -296,7 +305,7 @@ def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple
                   dataset=UPLOAD, upload=None, **table_outputs(record))
 
 
-def _change_table(store: Store, session_id: str, rows, scaling) -> tuple:
+def _change_table(store: Store, session_id: str, role_edits, scaling) -> tuple:
     """The outputs for an edit of the table's column roles, weights or scaling: the table
     prepared again, or the roles as they were and a message saying why not."""
     record = store.get_dataset(session_id)
@@ -304,7 +313,7 @@ def _change_table(store: Store, session_id: str, rows, scaling) -> tuple:
         raise PreventUpdate  # the echo of a table's controls being cleared
     table_state = record["table"]
     try:
-        roles, weights = read_roles(rows, list(table_state["kinds"]))
+        roles, weights = edited_roles(role_edits, table_state["kinds"], table_state["roles"], table_state["weights"])
         if scaling not in SCALING_LABELS:
             raise ValueError(f"unknown scaling {scaling!r}; choose one of: {', '.join(SCALING_LABELS)}")
         if (roles, weights, scaling) == (table_state["roles"], table_state["weights"], table_state["scaling"]):
@@ -340,10 +349,11 @@ def table_outputs(record: dict) -> dict:
     for other data."""
     table_state = record.get("table")
     if table_state is None:
-        return {"samples_hidden": False, "table_hidden": True, "roles": [], "table_message": "", "preview": None}
+        return {"samples_hidden": False, "table_hidden": True, "roles": [], "roles_style": roles_style(0),
+                "table_message": "", "preview": None}
     return {"samples_hidden": True, "table_hidden": False, "table_message": "", "scaling": table_state["scaling"],
             "roles": role_rows(table_state["kinds"], table_state["roles"], table_state["weights"]),
-            "preview": preview_grid(*table_state["preview"])}
+            "roles_style": roles_style(len(table_state["kinds"])), "preview": preview_grid(*table_state["preview"])}
 
 
 def _resample_upload(store: Store, session_id: str, samples):

@@ -1,16 +1,17 @@
 """What the sidebar shows of a loaded table: each column's kind and role (editable), the
 scaling, and the first rows.
 
-The roles are a ``dash_table.DataTable`` whose rows are the columns of the user's table:
-its cells are plain text (DataTable renders no HTML unless a column asks for markdown),
-and the user's column names are values in it, never component or column ids.
+Both grids are AG Grid (``dash_ag_grid``), which replaces Dash's own DataTable (deprecated
+for removal). Their cells are plain text (no cell renderer that takes HTML, and
+``dangerously_allow_code`` stays off), and the user's column names are values or header
+names in them, never fields or ids: a name with a dot would be a nested path to AG Grid.
 """
 
 from __future__ import annotations
 
 import math
 
-from dash import dash_table
+import dash_ag_grid as dag
 
 from .ids import Ids
 
@@ -29,50 +30,40 @@ ROLES_BY_KIND = {
     "date": (IGNORED,),
     "constant": (IGNORED,),
 }
+ROW_HEIGHT_PX, HEADER_HEIGHT_PX, MAX_ROLES_HEIGHT_PX = 28, 32, 320
 
-_TABLE_STYLE = {
-    "style_table": {"maxHeight": "18rem", "overflowY": "auto", "overflowX": "auto"},
-    "style_cell": {"fontFamily": "inherit", "fontSize": "12px", "padding": "2px 6px", "textAlign": "left",
-                   "whiteSpace": "nowrap", "maxWidth": "12rem", "overflow": "hidden", "textOverflow": "ellipsis"},
-    "style_header": {"fontWeight": "600", "backgroundColor": "#f1f5f9"},
-}
-# The roles table fits the sidebar, which widens while a table is loaded (style.css):
-# long column names wrap, the other cells stay on one line.
-_ROLE_COLUMN_WIDTHS = {"column": "84px", "kind": "82px", "role": "82px", "weight": "46px"}
-_ROLES_STYLE = {
-    **_TABLE_STYLE,
-    "style_cell": {**_TABLE_STYLE["style_cell"], "fontSize": "11px", "padding": "2px 4px", "lineHeight": "1.25"},
-    "style_cell_conditional": [
-        {"if": {"column_id": column}, "width": width, "minWidth": width, "maxWidth": width}
-        for column, width in _ROLE_COLUMN_WIDTHS.items()
-    ],
-}
-_ROLES_CSS = [
-    # The menu of a role cell shows in full over the rows below it.
-    {"selector": ".Select-menu-outer", "rule": "display: block !important"},
-    {"selector": "td[data-dash-column=column] .dash-cell-value",
-     "rule": "white-space: normal; overflow-wrap: anywhere"},
-]
+_GRID_OPTIONS = {"rowHeight": ROW_HEIGHT_PX, "headerHeight": HEADER_HEIGHT_PX, "suppressMovableColumns": True,
+                 "suppressCellFocus": False, "enableCellTextSelection": True}
 
 
-def roles_table() -> dash_table.DataTable:
-    """The editable table of column roles and weights, empty until a table is loaded."""
-    columns = [
-        {"id": "column", "name": "Column", "editable": False},
-        {"id": "kind", "name": "Kind", "editable": False},
-        {"id": "role", "name": "Role", "presentation": "dropdown", "editable": True},
-        {"id": "weight", "name": "Weight", "type": "numeric", "editable": True},
+def roles_table() -> dag.AgGrid:
+    """The editable grid of column roles and weights, empty until a table is loaded. A
+    role cell's menu offers the roles of its row's kind (``choices``, read by
+    ``zsomRoleChoices`` in assets/zsom.js)."""
+    column_defs = [
+        {"field": "column", "headerName": "Column", "flex": 4, "tooltipField": "column"},
+        {"field": "kind", "headerName": "Kind", "flex": 3},
+        {"field": "role", "headerName": "Role", "flex": 3, "editable": True, "cellEditor": "agSelectCellEditor",
+         "cellEditorParams": {"function": "zsomRoleChoices(params)"}, "cellClass": "grid-editable"},
+        {"field": "weight", "headerName": "Weight", "flex": 2, "editable": True, "cellEditor": "agNumberCellEditor",
+         "cellEditorParams": {"min": 0, "precision": 3}, "cellClass": "grid-editable"},
     ]
-    dropdowns = [{"if": {"column_id": "role", "filter_query": f'{{kind}} = "{kind}"'},
-                  "options": [{"label": role, "value": role} for role in roles], "clearable": False}
-                 for kind, roles in ROLES_BY_KIND.items()]
-    return dash_table.DataTable(id=Ids.TABLE_ROLES, columns=columns, data=[], dropdown_conditional=dropdowns,
-                                fixed_rows={"headers": True}, css=_ROLES_CSS, **_ROLES_STYLE)
+    return dag.AgGrid(id=Ids.TABLE_ROLES, rowData=[], columnDefs=column_defs, className="table-grid",
+                      defaultColDef={"sortable": False, "resizable": False, "suppressHeaderMenuButton": True},
+                      dashGridOptions={**_GRID_OPTIONS, "singleClickEdit": True,
+                                       "stopEditingWhenCellsLoseFocus": True},
+                      style=roles_style(0))
+
+
+def roles_style(rows: int) -> dict:
+    """The roles grid's height for ``rows`` columns: all of them, up to a scrolling cap."""
+    return {"height": f"{min(HEADER_HEIGHT_PX + rows * ROW_HEIGHT_PX + 2, MAX_ROLES_HEIGHT_PX)}px", "width": "100%"}
 
 
 def role_rows(kinds: dict[str, str], roles: dict[str, str], weights: dict[str, float]) -> list[dict]:
-    """The roles table's rows: one per column of the user's table, in its order."""
-    return [{"column": name, "kind": kind, "role": roles[name], "weight": weights.get(name, 1.0)}
+    """The roles grid's rows: one per column of the user's table, in its order."""
+    return [{"column": name, "kind": kind, "role": roles[name], "weight": weights.get(name, 1.0),
+             "choices": list(ROLES_BY_KIND.get(kind, (IGNORED,)))}
             for name, kind in kinds.items()]
 
 
@@ -84,11 +75,13 @@ def preview_rows(frame, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list[
             [[_cell_text(value) for value in row] for row in head.itertuples(index=False, name=None)])
 
 
-def preview_grid(columns: list[str], rows: list[list[str]]) -> dash_table.DataTable:
+def preview_grid(columns: list[str], rows: list[list[str]]) -> dag.AgGrid:
     """The first rows as a read-only grid."""
-    return dash_table.DataTable(columns=[{"id": f"c{index}", "name": name} for index, name in enumerate(columns)],
-                                data=[{f"c{index}": value for index, value in enumerate(row)} for row in rows],
-                                **_TABLE_STYLE)
+    return dag.AgGrid(columnDefs=[{"field": f"c{index}", "headerName": name} for index, name in enumerate(columns)],
+                      rowData=[{f"c{index}": value for index, value in enumerate(row)} for row in rows],
+                      columnSize="autoSize", className="table-grid",
+                      defaultColDef={"sortable": False, "suppressHeaderMenuButton": True},
+                      dashGridOptions={**_GRID_OPTIONS, "domLayout": "autoHeight"}, style={"width": "100%"})
 
 
 def _cell_text(value) -> str:
@@ -100,20 +93,36 @@ def _cell_text(value) -> str:
     return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "\u2026"
 
 
-def read_roles(rows, columns: list[str]) -> tuple[dict[str, str], dict[str, float]]:
-    """The roles and weights the user set in the roles table, checked against the table's
-    columns; a ``ValueError`` says what is wrong (an edited cell the table cannot hold)."""
-    if not isinstance(rows, list) or len(rows) != len(columns):
+def edited_roles(changes, kinds: dict[str, str], roles: dict[str, str],
+                 weights: dict[str, float]) -> tuple[dict[str, str], dict[str, float]]:
+    """``roles`` and ``weights`` with the roles grid's edits (its ``cellValueChanged``
+    events, each carrying its row) applied and checked; a ``ValueError`` says what is
+    wrong with an edit the table cannot take."""
+    if isinstance(changes, dict):
+        changes = [changes]
+    if not isinstance(changes, list):
         raise ValueError("the column roles do not match the table; load it again")
-    roles, weights = {}, {}
-    for row, name in zip(rows, columns):
-        if not isinstance(row, dict) or row.get("column") != name:
+    roles, weights = dict(roles), dict(weights)
+    for change in changes:
+        row = change.get("data") if isinstance(change, dict) else None
+        name = row.get("column") if isinstance(row, dict) else None
+        if not isinstance(name, str) or name not in kinds:
             raise ValueError("the column roles do not match the table; load it again")
-        roles[name] = row.get("role")
-        weight = row.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
-                or weight < 0:
-            raise ValueError(f"the weight of column {name!r} must be a number of at least 0, got {weight!r}")
-        weights[name] = float(weight)
+        role, weight = row.get("role"), row.get("weight", 1.0)
+        if role not in ROLES_BY_KIND.get(kinds[name], (IGNORED,)):
+            raise ValueError(f"column {name!r} ({kinds[name]}) cannot be {role!r}")
+        roles[name], weights[name] = role, _positive_weight(name, weight)
     return roles, weights
 
+
+def _positive_weight(name: str, weight) -> float:
+    number = weight if isinstance(weight, (int, float)) and not isinstance(weight, bool) else math.nan
+    try:
+        number = float(number)
+    except OverflowError:  # an integer beyond float's range, which JSON allows
+        number = math.inf
+    if not (math.isfinite(number) and number > 0):
+        shown = repr(weight) if len(repr(weight)) <= 40 else repr(weight)[:39] + "\u2026"
+        raise ValueError(f"the weight of column {name!r} must be a number above 0, got {shown} "
+                         "(to leave a column out, make it ignored)")
+    return number

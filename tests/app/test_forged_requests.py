@@ -1069,6 +1069,92 @@ def test_forged_dataset_options_are_not_a_server_error(server, file_watch, trigg
     assert status == 200
 
 
+# ---------------------------------------------------------------------------- 5b. table controls
+
+ROLE_EDITS = "table-roles.cellValueChanged"
+SCALING = "table-scaling.value"
+PENGUINS_CSV = (b"species,island,bill_length_mm,body_mass_g\n"
+                b"Adelie,Torgersen,39.1,3750\nAdelie,Biscoe,NA,3800\nGentoo,Biscoe,46.1,5200\n"
+                b"Gentoo,Dream,47.3,NA\nChinstrap,Dream,49.2,3650\n")
+
+
+def load_penguins(server: DashRequests, cache_store, session: str) -> dict:
+    """Upload a small penguins table for ``session``; returns its stored record."""
+    status, body = send(server, UPLOAD, {UPLOAD: data_url(PENGUINS_CSV), UPLOAD_NAME: "penguins.csv", SAMPLES: 500,
+                                         SESSION: session})
+    assert status == 200 and "Loaded penguins.csv" in message_of(body, "upload-message.children")
+    rows = output(body, "table-roles.rowData")
+    assert [row["column"] for row in rows] == ["species", "island", "bill_length_mm", "body_mass_g"]
+    assert {row["column"]: row["role"] for row in rows}["species"] == "label"
+    assert output(body, "table-panel.hidden") is False and output(body, "sample-count-row.hidden") is True
+    return cache_store.get_dataset(session)
+
+
+def edit(column: str, role: str, weight=1.0, **extra) -> list:
+    """The roles grid's event for an edit of ``column``'s row."""
+    return [{"rowIndex": 0, "colId": "role", "data": {"column": column, "role": role, "weight": weight, **extra}}]
+
+
+def test_a_role_edit_prepares_the_table_again(server, cache_store):
+    session = server.new_session()
+    before = load_penguins(server, cache_store, session)
+    status, body = send(server, ROLE_EDITS, {ROLE_EDITS: edit("island", "feature"), SCALING: "zscore",
+                                             SESSION: session})
+    assert status == 200
+    after = cache_store.get_dataset(session)
+    assert output(body, DATASET_TOKEN) == after["token"] != before["token"]
+    assert after["table"]["roles"]["island"] == "feature"
+    assert "one-hot from island" in message_of(body, "data-info.children")
+    assert after["points"].shape[1] == before["points"].shape[1] + 3  # Biscoe, Dream, Torgersen
+    # The scaling is read from its menu, the roles from the store.
+    status, body = send(server, SCALING, {ROLE_EDITS: None, SCALING: "minmax", SESSION: session})
+    assert cache_store.get_dataset(session)["table"]["scaling"] == "minmax"
+    assert cache_store.get_dataset(session)["table"]["roles"]["island"] == "feature"
+
+
+TABLE_EDIT_CASES = {
+    "a column the table lacks": (edit("../../etc/passwd", "feature"), "zscore", "do not match the table"),
+    "a role of another kind": (edit("island", "identifier"), "zscore", "cannot be 'identifier'"),
+    "an unknown role": (edit("species", "boss"), "zscore", "cannot be 'boss'"),
+    "a negative weight": (edit("body_mass_g", "feature", -2), "zscore", "must be a number above 0"),
+    "a zero weight": (edit("body_mass_g", "feature", 0), "zscore", "must be a number above 0"),
+    "a text weight": (edit("body_mass_g", "feature", "2"), "zscore", "must be a number above 0"),
+    "a true weight": (edit("body_mass_g", "feature", True), "zscore", "must be a number above 0"),
+    "a huge weight": (edit("body_mass_g", "feature", HUGE_INT), "zscore", "must be a number above 0"),
+    "no row": ([{"colId": "role"}], "zscore", "do not match the table"),
+    "a string": ("feature", "zscore", "do not match the table"),
+    "an unknown scaling": (None, "__import__('os')", "unknown scaling"),
+    "no feature left": (edit("bill_length_mm", "ignored") + edit("body_mass_g", "ignored"), "zscore", "feature"),
+}
+
+
+@pytest.mark.parametrize("edits, scaling, message", TABLE_EDIT_CASES.values(), ids=TABLE_EDIT_CASES.keys())
+def test_a_forged_table_edit_is_refused_and_keeps_the_roles(server, cache_store, file_watch, edits, scaling,
+                                                             message):
+    session = server.new_session()
+    before = load_penguins(server, cache_store, session)
+    trigger = SCALING if edits is None else ROLE_EDITS
+    status, body = send(server, trigger, {ROLE_EDITS: edits, SCALING: scaling, SESSION: session})
+    assert status == 200
+    shown = message_of(body, "table-message.children")
+    assert message in shown and "the roles are as before" in shown
+    assert output(body, DATASET_TOKEN, MISSING) is MISSING
+    assert cache_store.get_dataset(session)["token"] == before["token"]
+    # The grid and the menu are put back as the store holds them.
+    rows = output(body, "table-roles.rowData")
+    assert {row["column"]: row["role"] for row in rows} == before["table"]["roles"]
+    assert output(body, "table-scaling.value") == "zscore"
+
+
+@pytest.mark.parametrize("trigger", [ROLE_EDITS, SCALING])
+def test_a_table_edit_without_a_table_changes_nothing(server, cache_store, trigger):
+    session = server.new_session()
+    token = load_data(server, session)
+    status, body = send(server, trigger, {ROLE_EDITS: edit("x", "feature"), SCALING: "minmax", SESSION: session})
+    assert status == 204 or output(body, DATASET_TOKEN, MISSING) is MISSING
+    assert cache_store.get_dataset(session)["token"] == token
+
+
 # ---------------------------------------------------------------------------- 6. malformed bodies
 
 

@@ -2,14 +2,16 @@
 a broken file, and a built-in table."""
 
 import pytest
+from test_e2e_page import axe_problems
 
 pytestmark = pytest.mark.browser
 
-ROLE_CELL = "#table-roles tr:has(td[data-dash-column='column'] div:text-is('{column}')) td[data-dash-column='role']"
+ROLE_CELL = ("#table-roles .ag-row:has(.ag-cell[col-id='column'] .ag-cell-value:text-is('{column}')) "
+             ".ag-cell[col-id='role']")
 
 
 def role_of(dashboard, column: str) -> str:
-    return dashboard.page.inner_text(f"{ROLE_CELL.format(column=column)} .Select-value-label").strip()
+    return dashboard.page.inner_text(ROLE_CELL.format(column=column)).strip()
 
 
 def colour_names(dashboard) -> list[str]:
@@ -33,14 +35,15 @@ def test_an_uploaded_table_shows_its_roles_trains_and_colours_by_its_label(dashb
     dashboard.page.screenshot(path=str(tmp_path / "penguins-loaded.png"), full_page=True)
     dashboard.page.click(".table-preview summary")
     assert "Adelie" in dashboard.page.inner_text("#table-preview")
+    assert axe_problems(dashboard.page) == [], "a table's roles and preview"
     dashboard.wait_for_text("#panel-data-view .gtitle", "penguins.csv")
     assert sorted(colour_names(dashboard)) == ["Adelie", "Chinstrap", "Gentoo"]
 
     # Making the island a feature (one-hot) prepares the table again.
     dashboard.page.click(ROLE_CELL.format(column="island"))
     dashboard.page.screenshot(path=str(tmp_path / "penguins-roles.png"))
-    dashboard.page.click(f"{ROLE_CELL.format(column='island')} .Select-control")
-    dashboard.page.click(f"{ROLE_CELL.format(column='island')} .Select-option:text-is('feature')")
+    dashboard.page.click("#table-roles .ag-cell-inline-editing .ag-picker-field-wrapper")
+    dashboard.page.click(".ag-select-list .ag-list-item-text:text-is('feature')")
     dashboard.wait_for_text("#data-info", "one-hot from island")
 
     dashboard.set_number("epochs", 10)
