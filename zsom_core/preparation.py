@@ -176,7 +176,11 @@ def default_roles(table: Table) -> dict[str, str]:
 
 def prepare_table(table: Table, roles: dict[str, str] | None = None, scaling: str = "zscore",
                   weights: dict[str, float] | None = None) -> Prepared:
-    """The map's input from ``table`` (see the module's docstring); ``TableError`` says why not."""
+    """The map's input from ``table`` (see the module's docstring); ``TableError`` says why not.
+
+    ``roles`` names the roles to change: the other columns keep ``default_roles``' choice,
+    but for a default label or identifier whose role a named column takes.
+    """
     roles = _checked_roles(table, roles)
     weights = _checked_weights(table, weights or {})
     if scaling not in SCALINGS:
@@ -227,7 +231,11 @@ def _checked_roles(table: Table, roles: dict | None) -> dict[str, str]:
     unknown = [name for name in roles if name not in table.kinds]
     if unknown:
         raise TableError(f"no column named {unknown[0]!r} in the table")
-    checked = {name: roles.get(name, IGNORED) for name in table.kinds}
+    # A column not named keeps its default role, unless a named column takes that role over.
+    defaults = default_roles(table)
+    taken = {role for role in roles.values() if role in (LABEL, IDENTIFIER_ROLE)}
+    checked = {name: roles[name] if name in roles else IGNORED if defaults[name] in taken else defaults[name]
+               for name in table.kinds}
     for name, role in checked.items():
         if role not in ROLES:
             raise TableError(f"unknown role {role!r} for column {name!r}; choose one of: {', '.join(ROLES)}")

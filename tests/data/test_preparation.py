@@ -63,6 +63,16 @@ def test_penguins_default_roles_follow_the_documented_rule(read_table):
     assert list(roles.values()).count(LABEL) == 1
 
 
+def test_roles_given_change_only_the_columns_they_name(read_table):
+    table, _ = read_table("penguins.csv")
+    defaults = default_roles(table)
+    assert prepare_table(table, roles={"island": FEATURE}).roles == {**defaults, "island": FEATURE}
+    # A new label takes the role over from the default one.
+    assert prepare_table(table, roles={"sex": LABEL}).roles == {**defaults, "sex": LABEL, "species": IGNORED}
+    with pytest.raises(TableError, match="only one column can be the label"):
+        prepare_table(table, roles={"sex": LABEL, "species": LABEL})
+
+
 def test_a_unique_text_column_is_the_identifier(read_table):
     table, raw = read_table("car_crashes.csv")
     assert table.kinds["abbrev"] == IDENTIFIER
