@@ -18,6 +18,7 @@ only to check its strings before they reach the frame. This module is not import
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io
@@ -68,6 +69,8 @@ DATE_MIN_SHARE = 0.9
 
 # Separator, decimal and header are detected on the text up to the first line break past this.
 _SAMPLE_CHARS = 64 * 1024
+# A CSV file is decoded, to check its encoding, in pieces of this many bytes.
+_DECODE_CHUNK = 1 << 20
 _SAMPLE_VALUES = 200
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -203,11 +206,13 @@ def table_from_frame(frame: pd.DataFrame, name: str, *, max_columns: int = MAX_C
 def _load_delimited(data: bytes, name: str, extension: str, separator: str | None, decimal: str | None,
                     header: bool | None, encoding: str | None, limits: tuple[int, int]) -> Table:
     _check_separator_options(name, separator, decimal)
-    text, encoding = _decode(data, name, encoding)
-    if not text.strip():
-        raise TableError(f"{name}: the file holds no data")
-    text = text.lstrip("\r\n")  # blank lines are skipped in any case; the sample must not be all blanks
-    sample, truncated = _sample(text)
+    head, encoding = _decode(data, name, encoding)
+    whole = len(data) <= _DECODE_CHUNK  # the head is the whole file
+    head = head.lstrip("\r\n")  # blank lines are skipped in any case; the sample must not be all blanks
+    if not head.strip():
+        raise TableError(f"{name}: the file holds no data" if whole else
+                         f"{name}: the file's first {format_bytes(_DECODE_CHUNK)} hold no data")
+    sample, truncated = _sample(head, more=not whole)
     action = f"read as a {extension.upper()} table"
     with _reading(name, action):  # the csv module refuses a field past 128 K characters
         separator = separator or _detect_separator(sample, truncated)
@@ -218,7 +223,7 @@ def _load_delimited(data: bytes, name: str, extension: str, separator: str | Non
     _check_size(name, 0, width, limits)
     names = _column_names(rows[0] if header else [], width)
     with _reading(name, action):
-        frame = _parse_delimited(text, separator, decimal, header, names)
+        frame = _parse_delimited(data, encoding, separator, decimal, header, names)
     return _typed_table(frame, name, extension, header, decimal, limits,
                         dialect=Dialect(separator, decimal, encoding))
 
@@ -234,37 +239,59 @@ def _check_separator_options(name: str, separator: str | None, decimal: str | No
 
 
 def _decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:
-    """The file's text and the encoding that read it.
+    """The text of the file's first ``_DECODE_CHUNK`` bytes (BOM removed) and the encoding
+    that reads all of it. The file is decoded chunk by chunk, to check it, and never held
+    as one string: the parser reads the bytes.
 
     Without an encoding: UTF-8, else cp1252 (what Excel writes on Windows), else Latin-1,
     which reads any bytes.
     """
     if encoding is not None:
         try:
-            text = data.decode(encoding)
+            "".encode(encoding)  # refuses a codec that is not a text encoding (zlib, base64...)
         except LookupError:
             raise TableError(f"{name}: {encoding!r} is not a text encoding") from None
+        try:
+            head = _checked_head(data, name, encoding)
         except UnicodeDecodeError as error:
             raise TableError(f"{name}: the file is not {encoding} text (byte {data[error.start]:#04x} at "
                              f"position {error.start:,}); try another encoding") from None
     else:
         for encoding in ("utf-8", "cp1252", "latin-1"):  # Latin-1 reads any bytes: one of them succeeds
             try:
-                text = data.decode(encoding)
+                head = _checked_head(data, name, encoding)
                 break
             except UnicodeDecodeError:
                 pass
-    if "\x00" in text:
-        raise TableError(f"{name}: the file holds NUL characters, so it is not a text table "
-                         f"(a UTF-16 export? save it as CSV UTF-8)")
-    return text.removeprefix("\ufeff"), encoding
+    return head.removeprefix("\ufeff"), encoding
 
 
-def _sample(text: str) -> tuple[str, bool]:
-    """The text up to the first line break past ``_SAMPLE_CHARS``, and whether more follows."""
+def _checked_head(data: bytes, name: str, encoding: str) -> str:
+    """The text of ``data``'s first chunk, after decoding every chunk; ``UnicodeDecodeError``
+    (its ``start`` a position in ``data``) where the bytes are not ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view, head = memoryview(data), ""
+    for start in range(0, max(len(data), 1), _DECODE_CHUNK):
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(view[start:start + _DECODE_CHUNK], final=start + _DECODE_CHUNK >= len(data))
+        except UnicodeDecodeError as error:
+            raise UnicodeDecodeError(encoding, data, start - pending + error.start, start - pending + error.end,
+                                     error.reason) from None
+        if "\x00" in text:
+            raise TableError(f"{name}: the file holds NUL characters, so it is not a text table "
+                             f"(a UTF-16 export? save it as CSV UTF-8)")
+        if start == 0:
+            head = text
+    return head
+
+
+def _sample(text: str, more: bool) -> tuple[str, bool]:
+    """The text up to the first line break past ``_SAMPLE_CHARS``, and whether more follows
+    (``more``: the file goes on past ``text``)."""
     line_break = _LINE_BREAK.search(text, _SAMPLE_CHARS)
     if line_break is None or line_break.end() == len(text):
-        return text, False
+        return text, more
     return text[: line_break.end()], True
 
 
@@ -306,15 +333,19 @@ def _detect_decimal(rows: list[list[str]], separator: str) -> str:
     return "," if commas > points else "."
 
 
-def _parse_delimited(text: str, separator: str, decimal: str, header: bool, names: list[str]) -> pd.DataFrame:
-    """The table in ``text``, by pandas' C parser.
+def _parse_delimited(data: bytes, encoding: str, separator: str, decimal: str, header: bool,
+                     names: list[str]) -> pd.DataFrame:
+    """The table in ``data``, by pandas' C parser, from the bytes as given.
 
     Not by pyarrow's CSV reader: it fails on quoted line breaks past its first block, on
     short rows and on a file of one line without a line break, and on some of those
     failures pyarrow 14 aborts or hangs the process. On two cores the C parser is as fast.
+    It parses in chunks (``low_memory``): a column whose chunks read as different types
+    comes back as objects, which ``_typed_table`` types as it types any text column.
     """
-    return pd.read_csv(io.BytesIO(text.encode("utf-8")), engine="c", low_memory=False, sep=separator,
-                       decimal=decimal, header=0 if header else None, names=names,
+    return pd.read_csv(io.BytesIO(data), engine="c", low_memory=True, sep=separator, decimal=decimal,
+                       encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                       header=0 if header else None, names=names,
                        na_values=list(MISSING_TOKENS), keep_default_na=False)
 
 
@@ -331,7 +362,10 @@ def _load_parquet(data: bytes, name: str, limits: tuple[int, int]) -> Table:
         arrow_table = parquet_file.read(use_pandas_metadata=True)
         # Checked here, bad UTF-8 in a string column fails now and not in whoever reads the column later.
         arrow_table.validate(full=True)
-        frame = arrow_table.to_pandas()
+        # Column by column, each Arrow column freed once converted: the file's data is never
+        # held twice, in Arrow and in pandas.
+        frame = arrow_table.to_pandas(split_blocks=True, self_destruct=True)
+        del arrow_table
     if not isinstance(frame.index, pd.RangeIndex):  # an index pandas stored is data, a range is not
         frame = frame.reset_index()
     frame = frame.set_axis(_column_names(list(frame.columns), frame.shape[1]), axis=1)
@@ -455,7 +489,7 @@ def _typed_table(frame: pd.DataFrame, name: str, extension: str, header: bool, d
     kinds: dict[str, str] = {}
     for position, column_name in enumerate(frame.columns):
         kinds[column_name], typed[column_name] = _column_kind(frame.iloc[:, position], decimal)
-    return Table(pd.DataFrame(typed), kinds, name, extension, header, dialect, sheet)
+    return Table(pd.DataFrame(typed, copy=False), kinds, name, extension, header, dialect, sheet)
 
 
 def _column_kind(column: pd.Series, decimal: str) -> tuple[str, pd.Series]:
@@ -496,7 +530,10 @@ def _kind_of_values(column: pd.Series, decimal: str) -> tuple[str, pd.Series]:
 
 
 def _unless_constant(kind: str, column: pd.Series) -> tuple[str, pd.Series]:
-    if kind in (NUMERIC, DATE):  # ordered values: constant when the least is the greatest, no hashing
+    if kind == NUMERIC:  # ordered values: constant when the least is the greatest, no hashing nor copy
+        values = column.to_numpy()
+        constant = bool(np.isnan(values).all()) or np.nanmin(values) == np.nanmax(values)
+    elif kind == DATE:
         present = column.dropna()
         constant = present.empty or present.min() == present.max()
     else:
@@ -505,6 +542,8 @@ def _unless_constant(kind: str, column: pd.Series) -> tuple[str, pd.Series]:
 
 
 def _as_float(column: pd.Series) -> pd.Series:
+    if column.dtype == np.float64:
+        return column  # shared, not copied: a large table is mostly such columns
     return pd.Series(column.to_numpy(dtype="float64", na_value=np.nan), index=column.index)
 
 
