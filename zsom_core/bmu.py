@@ -260,23 +260,19 @@ class RowSearch:
         """``work`` with NaN in the gaps, the product's rows with 0 there, the rows'
         magnitudes over their observed values, and each row's missing features (CSR)."""
         n, d = data.shape
-        missing = np.isnan(data)
-        observed = (~missing).sum(axis=0)
         # A feature missing in every row here is centred on 0.
-        mean = np.where(missing, 0.0, data).sum(axis=0) / np.maximum(observed, 1)
-        self.center = np.zeros(d) if self.code == COSINE else mean
+        self.center = np.zeros(d) if self.code == COSINE else kernels.observed_means(data)
         self.work = self._prepare(data)
-        filled = np.where(missing, 0, self.work).astype(self.dtype, copy=False)
         if self.use_gemm and self.code == EUCLIDEAN:
             self.gemm_rows = np.empty((n, d + 1), dtype=self.dtype)
-            self.gemm_rows[:, :d] = filled
             self.gemm_rows[:, d] = 1
+            filled = self.gemm_rows[:, :d]
         else:
+            filled = np.empty_like(self.work)
             self.gemm_rows = filled if self.use_gemm else None
+        self.missing_indptr = np.empty(n + 1, dtype=np.int64)
+        self.missing_indices = kernels.fill_gaps(self.work, filled, self.missing_indptr)
         self.row_magnitude = self._magnitude(filled)
-        self.missing_indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(missing.sum(axis=1), out=self.missing_indptr[1:])
-        self.missing_indices = np.nonzero(missing)[1].astype(np.int64)
 
     def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, ...]:
         """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), and for masked rows

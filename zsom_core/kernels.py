@@ -329,6 +329,8 @@ def mask_gemm_scores(scores, start, missing_indptr, missing_indices, squares_t, 
     subtracted. Cosine: the product is ``-x.w`` (x normalised over its observed
     features); divided by ``|w_obs|``, with ``|w_obs|^2`` the unit's squared norm less its
     missing coordinates' squares, in float64 (0 where nothing is left: distance 1).
+    The squares of up to four missing coordinates are taken off in one pass over the
+    units (``_subtract_rows``): each pass streams a row of the scores through the cache.
 
     IN/OUT: scores (rows, m) dtype, the block's product.
     IN: start, the block's first sample; missing_indptr (n + 1,) int64 and
@@ -342,36 +344,83 @@ def mask_gemm_scores(scores, start, missing_indptr, missing_indices, squares_t, 
         begin, end = missing_indptr[start + row], missing_indptr[start + row + 1]
         buffer = scores[row]
         if code == EUCLIDEAN:
-            for position in range(begin, end):
-                squares_k = squares_t[missing_indices[position]]
-                for j in range(m):
-                    buffer[j] -= squares_k[j]
+            _subtract_rows(buffer, squares_t, missing_indices, begin, end)
             continue
         scratch[:] = unit_squares
-        for position in range(begin, end):
-            squares_k = squares_t[missing_indices[position]]
-            for j in range(m):
-                scratch[j] -= squares_k[j]
+        _subtract_rows(scratch, squares_t, missing_indices, begin, end)
         for j in range(m):
             # What is left after the subtraction is 0 up to float64 rounding of the norm.
             left = scratch[j] if scratch[j] > 1e-12 * unit_squares[j] else 0.0
             buffer[j] = buffer[j] / math.sqrt(left) if left > 0.0 else 0.0
 
 
-@nb.njit(cache=True, nogil=True)
-def unit_distance_block(X, Wt, code, p, out):
-    """Distances of every sample to every unit, for a block of samples: the rank values of
-    every unit (general minkowski too, without ``minkowski_block``'s shortcut), finished
-    into distances by ``_finish_distance``. A kernel of its own, so that the BMU pass's
-    tuned loop takes neither the root nor the units it can leave out.
+@nb.njit(cache=True, inline="always")
+def _subtract_rows(buffer, table, rows, begin, end):
+    """``buffer -= table[rows[begin:end]].sum(axis=0)``, four rows of ``table`` per pass.
 
-    IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
-    OUT: out (rows, m) dtype, distances.
+    IN: table (d, m); rows int64, begin, end. IN/OUT: buffer (m,).
     """
-    _rank_block(X, Wt, code, p, out)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = _finish_distance(code, p, out[i, j])
+    m = buffer.shape[0]
+    position = begin
+    while position + 3 < end:
+        a, b = table[rows[position]], table[rows[position + 1]]
+        c, e = table[rows[position + 2]], table[rows[position + 3]]
+        for j in range(m):
+            buffer[j] -= (a[j] + b[j]) + (c[j] + e[j])
+        position += 4
+    while position < end:
+        a = table[rows[position]]
+        for j in range(m):
+            buffer[j] -= a[j]
+        position += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def observed_means(data):
+    """Each feature's mean over its observed (not NaN) values, 0 where it has none.
+
+    IN: data (n, d) float64. Returns (d,) float64.
+    """
+    n, d = data.shape
+    sums = np.zeros(d)
+    counts = np.zeros(d)
+    for i in range(n):
+        for k in range(d):
+            value = data[i, k]
+            if value == value:
+                sums[k] += value
+                counts[k] += 1.0
+    for k in range(d):
+        sums[k] = sums[k] / counts[k] if counts[k] > 0.0 else 0.0
+    return sums
+
+
+@nb.njit(cache=True, nogil=True)
+def fill_gaps(work, filled, missing_indptr):
+    """``filled`` is ``work`` with 0 in its gaps (NaN), and the gaps' positions in CSR
+    form: ``missing_indptr`` written, the feature indices returned.
+
+    IN: work (n, d). OUT: filled (n, d), of work's dtype; missing_indptr (n + 1,) int64.
+    Returns (missing,) int64.
+    """
+    n, d = work.shape
+    missing_indptr[0] = 0
+    for i in range(n):
+        count = 0
+        for k in range(d):
+            value = work[i, k]
+            gap = value != value
+            filled[i, k] = 0.0 if gap else value
+            count += gap
+        missing_indptr[i + 1] = missing_indptr[i] + count
+    indices = np.empty(missing_indptr[n], dtype=np.int64)
+    position = 0
+    for i in range(n):
+        for k in range(d):
+            if work[i, k] != work[i, k]:
+                indices[position] = k
+                position += 1
+    return indices
 
 
 # How far above the second best unit's p-power sum a unit's lower bound must lie for the
@@ -502,28 +551,30 @@ def pair_distance(a, b, code, p):
 def masked_pair_distance(a, b, code, p):
     """``pair_distance`` over the observed (not NaN) coordinates of ``a``: sums rescaled
     by d / observed, chebyshev's maximum and cosine over those coordinates of both
-    vectors unscaled; NaN if ``a`` has no observed coordinate."""
+    vectors unscaled; NaN if ``a`` has no observed coordinate. A missing coordinate
+    counts as a difference of 0, chosen without a branch: gaps at random would
+    mispredict one."""
     d = a.shape[0]
     if code == COSINE:
         dot = 0.0
         norm_a = 0.0
         norm_b = 0.0
         for k in range(d):
-            if a[k] != a[k]:
-                continue
-            dot += a[k] * b[k]
-            norm_a += a[k] * a[k]
-            norm_b += b[k] * b[k]
+            seen = a[k] == a[k]
+            ak = a[k] if seen else 0.0
+            bk = b[k] if seen else 0.0
+            dot += ak * bk
+            norm_a += ak * ak
+            norm_b += bk * bk
         if norm_a == 0.0 or norm_b == 0.0:
             return 1.0
         return max(0.0, 1.0 - dot / math.sqrt(norm_a * norm_b))
     total = 0.0
     observed = 0
     for k in range(d):
-        if a[k] != a[k]:
-            continue
-        observed += 1
-        difference = abs(a[k] - b[k])
+        seen = a[k] == a[k]
+        observed += seen
+        difference = abs(a[k] - b[k]) if seen else 0.0
         if code == EUCLIDEAN:
             total += difference * difference
         elif code == MANHATTAN:
@@ -777,11 +828,13 @@ def summarise_masked_block(X, data, W, first, second, indptr, indices, code, p, 
         unit = first[i]
         distance[i] = masked_pair_distance(X[i], W[unit], code, p)
         counts[unit] += 1.0
+        unit_sums = sums[unit]
+        unit_known = known[unit]
         for k in range(data.shape[1]):
             value = data[i, k]
-            if value == value:
-                sums[unit, k] += value
-                known[unit, k] += 1.0
+            seen = value == value
+            unit_sums[k] += value if seen else 0.0
+            unit_known[k] += 1.0 if seen else 0.0
         if not _are_neighbors(indptr, indices, unit, second[i]):
             errors += 1
     return errors
