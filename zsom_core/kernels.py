@@ -226,6 +226,22 @@ def _rank_row(x, Wt, code, p, buffer, powers):
             _accumulate_distance(code, p, buffer, x[k], Wt[k])
 
 
+@nb.njit(cache=True, nogil=True)
+def unit_distance_block(X, Wt, code, p, out):
+    """Distances of every sample to every unit, for a block of samples: the rank values of
+    every unit (general minkowski too, without ``minkowski_block``'s shortcut), finished
+    into distances by ``_finish_distance``. A kernel of its own, so that the BMU pass's
+    tuned loop takes neither the root nor the units it can leave out.
+
+    IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
+    OUT: out (rows, m) dtype, distances.
+    """
+    _rank_block(X, Wt, code, p, out)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = _finish_distance(code, p, out[i, j])
+
+
 @nb.njit(cache=True, inline="always")
 def _has_gaps(x):
     """Whether the sample ``x`` (d,) has a missing (NaN) feature."""
