@@ -162,7 +162,9 @@ class BMUSearch:
         if not self.has_gaps:
             self.parts = [(None, RowSearch(data, grid, metric, p, dtype, masked=False))]
             return
-        self.parts = [(rows, RowSearch(np.ascontiguousarray(data[rows]), grid, metric, p, dtype, masked))
+        # Rows that all have gaps are searched in place: a copy would cost a pass over the data.
+        self.parts = [(rows, RowSearch(data if len(rows) == len(data) else np.ascontiguousarray(data[rows]), grid,
+                                       metric, p, dtype, masked))
                       for rows, masked in ((np.flatnonzero(~gaps), False), (np.flatnonzero(gaps), True))
                       if len(rows)]
 

@@ -12,7 +12,7 @@ its inputs (float32 by default in ``SOM``); sums for the batch update are float6
 Every kernel is compiled with ``cache=True``: a cold process loads them from disk.
 
 Missing values. NaN in a sample marks a missing feature (never in the weights); the
-kernels named ``masked_*`` skip a sample's NaN coordinates, as ``reference`` defines it:
+kernels with "masked" in their names skip a sample's NaN coordinates, as ``reference`` defines it:
 sums over the observed features rescaled by d / observed, chebyshev's maximum over them,
 cosine over the observed coordinates of both vectors. The rescaling changes no row's
 order of units, so rank values leave it out and only distances take it. The BMU pass
@@ -736,7 +736,7 @@ def settle_block(scores, winners, second_best, best, row_magnitude, weight_magni
     IN: scores (rows, m) dtype, with the winners' entries taken out; winners (rows,)
     int64; second_best (rows,) int64, the runners-up by rank value; best (rows,) dtype,
     the winners' rank values; row_magnitude (rows,) float64 and weight_magnitude, the
-    rows' and the weights' magnitudes (``bmu.BMUSearch._magnitude``); tolerance, the
+    rows' and the weights' magnitudes (``bmu.RowSearch._magnitude``); tolerance, the
     rounding bound per unit of magnitude; relative (bool), bound the rounding by the
     value itself (minkowski's powers); value_offset, the multiple of the row magnitude
     that makes a rank value distance-like; start, the block's first sample; data (n, d)
