@@ -274,15 +274,14 @@ class RowSearch:
             self.gemm_rows = filled if self.use_gemm else None
         self.missing_indptr = np.empty(n + 1, dtype=np.int64)
         self.missing_indices = kernels.fill_gaps(self.work, filled, self.missing_indptr)
+        self.missing_rows = np.repeat(np.arange(n), np.diff(self.missing_indptr))
         self.row_magnitude = self._magnitude(filled)
 
-    def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, ...]:
-        """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), and for masked rows
-        known counts (LANES, m, d), reused from pass to pass: fresh ones would cost their
-        page faults on every pass."""
+    def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), reused from pass to
+        pass: fresh ones would cost their page faults on every pass."""
         if self._totals is None or self._totals[0].shape != (LANES, m, d):
-            self._totals = (np.zeros((LANES, m, d)), np.zeros((LANES, m))) + (
-                (np.zeros((LANES, m, d)),) if self.masked else ())
+            self._totals = np.zeros((LANES, m, d)), np.zeros((LANES, m))
         else:
             for totals in self._totals:
                 totals.fill(0.0)
@@ -306,8 +305,7 @@ class RowSearch:
         first = np.empty(n, dtype=np.int64)
         second = np.empty(n, dtype=np.int64)
         distance = np.empty(n, dtype=self.dtype)
-        totals = self._lane_totals(m, d)
-        lane_sums, lane_counts = totals[:2]
+        lane_sums, lane_counts = self._lane_totals(m, d)
         lane_errors = np.zeros(LANES, dtype=np.int64)
         work_weights = self._prepare(weights)
         if self.use_gemm and self.code == EUCLIDEAN:
@@ -353,14 +351,18 @@ class RowSearch:
                              self.row_magnitude[block], weight_magnitude, self.tolerance, relative, value_offset,
                              self.data, weights, self.work[block], work_weights, self.code, self.p,
                              first, second, distance[block], lane_sums[lane], lane_counts[lane])
-                if self.masked:
-                    lane_errors[lane] += kernels.finish_masked_block(*arguments, totals[2][lane])
-                else:
-                    lane_errors[lane] += kernels.finish_block(*arguments)
+                finish = kernels.finish_masked_block if self.masked else kernels.finish_block
+                lane_errors[lane] += finish(*arguments)
 
         run_lanes(search_lane, min(LANES, len(starts)))
-        return RowPass(first, distance, lane_sums.sum(axis=0), lane_counts.sum(axis=0),
-                       totals[2].sum(axis=0) if self.masked else None, int(lane_errors.sum()))
+        counts = lane_counts.sum(axis=0)
+        known = None
+        if self.masked:
+            # Each unit's count of missing values per feature, from the gaps' list (a tenth
+            # of the entries where a tenth is missing): known = won samples - missing.
+            missing = np.bincount(first[self.missing_rows] * d + self.missing_indices, minlength=m * d)
+            known = counts[:, None] - missing.reshape(m, d)
+        return RowPass(first, distance, lane_sums.sum(axis=0), counts, known, int(lane_errors.sum()))
 
 
 def prepare_rows(A: np.ndarray, center: np.ndarray, code: int, dtype) -> np.ndarray:

@@ -810,11 +810,10 @@ def summarise_block(X, data, W, first, second, indptr, indices, code, p, distanc
 @nb.njit(cache=True, nogil=True)
 def finish_masked_block(scores, winners, start, best, second_best, indptr, indices, row_magnitude, weight_magnitude,
                         tolerance, relative, value_offset, data, W, X, work_weights, code, p, first, second, distance,
-                        sums, counts, known):
+                        sums, counts):
     """``finish_block`` for samples with missing values (NaN in ``data`` and ``X``): the
     best two settled over each sample's observed features and the block summarised by
-    ``summarise_masked_block``, which adds to ``known`` (m, d) float64 too: per unit and
-    feature, how many of the samples it wins have that feature observed.
+    ``summarise_masked_block``, whose sums add the observed values only.
     """
     rows = scores.shape[0]
     take_winners(scores, winners, best)
@@ -825,19 +824,19 @@ def finish_masked_block(scores, winners, start, best, second_best, indptr, indic
     settle_block(scores, winners, second_best, best, row_magnitude, weight_magnitude, tolerance, relative,
                  value_offset, start, data, W, code, p, first, second, True)
     return summarise_masked_block(X, data[start:start + rows], work_weights, first[start:start + rows],
-                                  second[start:start + rows], indptr, indices, code, p, distance, sums, counts, known)
+                                  second[start:start + rows], indptr, indices, code, p, distance, sums, counts)
 
 
 @nb.njit(cache=True, nogil=True)
-def summarise_masked_block(X, data, W, first, second, indptr, indices, code, p, distance, sums, counts, known):
+def summarise_masked_block(X, data, W, first, second, indptr, indices, code, p, distance, sums, counts):
     """``summarise_block`` for samples with missing values: the distance to the winner
     over the observed features (``masked_pair_distance``), and per (unit, feature) the
-    sum and count of the observed values only, so that the batch update averages each
-    feature over the samples that have it.
+    sum of the observed values only; the caller counts the missing ones (they are few:
+    the batch update then averages each feature over the samples that have it).
 
     IN: as ``summarise_block``, NaN in ``X`` and ``data`` where a value is missing.
-    OUT: distance (rows,) dtype. IN/OUT: sums (m, d), counts (m,) and known (m, d)
-    float64, added to. Returns the block's count of topographic errors.
+    OUT: distance (rows,) dtype. IN/OUT: sums (m, d) and counts (m,) float64, added to.
+    Returns the block's count of topographic errors.
     """
     errors = 0
     for i in range(X.shape[0]):
@@ -845,12 +844,9 @@ def summarise_masked_block(X, data, W, first, second, indptr, indices, code, p, 
         distance[i] = masked_pair_distance(X[i], W[unit], code, p)
         counts[unit] += 1.0
         unit_sums = sums[unit]
-        unit_known = known[unit]
         for k in range(data.shape[1]):
             value = data[i, k]
-            seen = value == value
-            unit_sums[k] += value if seen else 0.0
-            unit_known[k] += 1.0 if seen else 0.0
+            unit_sums[k] += value if value == value else 0.0
         if not _are_neighbors(indptr, indices, unit, second[i]):
             errors += 1
     return errors
