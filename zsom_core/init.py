@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grid import Grid
+from .kernels import observed_means
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes
 
 
@@ -74,8 +75,7 @@ def fill_missing(data: np.ndarray) -> np.ndarray:
     missing = np.isnan(data)
     if not missing.any():
         return data
-    means = np.where(missing, 0.0, data).sum(axis=0) / (~missing).sum(axis=0)
-    return np.where(missing, means, data)
+    return np.where(missing, observed_means(data), data)
 
 
 INITS = {
