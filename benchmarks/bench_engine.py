@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_engine.py --quick    # fewer repeats, no MiniSom on the two biggest
     .venv/bin/python benchmarks/bench_engine.py --only bunny,zsom   # workloads and/or libraries
     .venv/bin/python benchmarks/bench_engine.py --only variants     # zsom's metric and algorithm table alone
+    .venv/bin/python benchmarks/bench_engine.py --only missing      # zsom with 10 % missing values, alone
 
 Every (library, workload) run happens in a fresh subprocess, so its peak resident memory
 (``VmHWM``; ``ru_maxrss`` would inherit the parent's across fork and exec) is its own:
@@ -24,6 +25,12 @@ A second table (``variants``) compares zsom with itself on the bunny, all in one
 process: the batch algorithm under euclidean and under minkowski at p = 2, 3 and 1.5,
 and the online algorithm, each against batch euclidean. Their fits take turns, so that
 a change in the machine's load falls on every variant alike.
+
+A third (``missing``) prices missing values: the 64-D mixture (``gmm64``, 50,000 x 64,
+40x40, batch, the schedule above) with 10 % of its entries set to NaN at random against
+the same data complete, in one fresh process, the two fits taking turns. Nearly every
+row has a gap then (1 - 0.9^64 of them), so the time is that of the masked search's
+rows, not of a few; the ratio of the two s/epoch is held to ``MISSING_TARGET``.
 """
 
 from __future__ import annotations
@@ -238,6 +245,86 @@ VARIANTS = (
 )
 
 
+# zsom with missing values against the same data complete.
+MISSING_TOKEN = "missing"
+MISSING_WORKLOAD = "gmm64"
+MISSING_SHARE = 0.10
+MISSING_TARGET = 1.5  # s/epoch with missing values at most this many times the complete data's
+
+
+def with_missing(X: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
+    """``X`` as float64 with ``share`` of its entries NaN, drawn independently (fixed by
+    ``seed``); a row left with no observed value keeps its first feature."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.random(X.shape) < share
+    gaps[gaps.all(axis=1), 0] = False
+    X = np.array(X, dtype=np.float64)
+    X[gaps] = np.nan
+    return X
+
+
+def run_missing_worker(args) -> None:
+    """Fits on the complete data and on the data with gaps, ``args.repeats`` rounds, taking turns."""
+    from zsom_core import SOM
+
+    w = WORKLOADS[MISSING_WORKLOAD]
+    complete = np.asarray(np.load(args.data), dtype=np.float64)
+    datasets = (("complete", complete), (f"{MISSING_SHARE:.0%} missing", with_missing(complete, MISSING_SHARE)))
+
+    def make():
+        return SOM(w.width, w.height, topology="square", init="pca", neighborhood="gaussian", decay="linear",
+                   sigma=_sigma0(w), sigma_end=1.0, learning_rate=1.0, learning_rate_end=1.0,
+                   algorithm="batch", dtype="float32", seed=0)
+
+    for _label, X in datasets:  # warm-up: the masked kernels compile or load on their own
+        make().fit(X[:2048], epochs=2)
+    results = [{"label": label, "times": [], "cpu": [], "gaps": float(np.isnan(X).any(axis=1).mean())}
+               for label, X in datasets]
+    before = _cpu_counters()
+    for _ in range(args.repeats):
+        for result, (_label, X) in zip(results, datasets):
+            som = make()
+            start, cpu = time.perf_counter(), time.process_time()
+            som.fit(X, epochs=args.epochs)
+            result["times"].append(time.perf_counter() - start)
+            result["cpu"].append(time.process_time() - cpu)
+            result["mqe"] = float(som.mqe_history_[-1])
+    Path(args.out).write_text(json.dumps({"runs": results, "others_cpu": _others_share(before, _cpu_counters())}))
+
+
+def run_missing(scratch: Path, epochs: int, repeats: int, timeout: float) -> dict:
+    X, source = make_data(MISSING_WORKLOAD)
+    data_path, out = scratch / "missing.npy", scratch / "missing.json"
+    np.save(data_path, np.ascontiguousarray(X))
+    w = WORKLOADS[MISSING_WORKLOAD]
+    print(f"\nzsom with missing values: X {X.shape} from {source}, {w.width}x{w.height}, {MISSING_SHARE:.0%} of the "
+          f"entries NaN at random against none, {epochs} epochs x {repeats} fits each", flush=True)
+    code, stderr = _spawn(["--missing-worker", "--data", str(data_path), "--epochs", str(epochs),
+                           "--repeats", str(repeats), "--out", str(out)], timeout)
+    if code != 0 or not out.exists():
+        return {"error": stderr.splitlines()[-1] if stderr else f"exit {code}"}
+    return {**json.loads(out.read_text()), "epochs": epochs, "repeats": repeats}
+
+
+def missing_report(run: dict) -> str:
+    if "error" in run:
+        return f"zsom with missing values: FAILED: {run['error']}"
+    epochs = run["epochs"]
+    complete, gaps = run["runs"]
+    wall = [statistics.median(r["times"]) / epochs for r in run["runs"]]
+    cpu = [statistics.median(r["cpu"]) / epochs for r in run["runs"]]
+    rows = [[r["label"], f"{r['gaps']:.1%}", _fmt_time(wall[i]), f"{wall[i] / wall[0]:.2f}x", _fmt_time(cpu[i]),
+             f"{cpu[i] / cpu[0]:.2f}x", f"{r['mqe']:.4g}"] for i, r in enumerate(run["runs"])]
+    ratio = wall[1] / wall[0]
+    verdict = "PASS" if ratio <= MISSING_TARGET else "FAIL"
+    header = ["data", "rows with a gap", "s/epoch", "vs complete", "CPU s/epoch", "CPU ratio", "MQE (own)"]
+    notes = (f"{gaps['label']} costs {ratio:.2f}x the complete data's epoch (CPU {cpu[1] / cpu[0]:.2f}x): {verdict} "
+             f"(target <= {MISSING_TARGET}x). s/epoch: median over {run['repeats']} fits of (PCA initialisation + "
+             f"{epochs} epochs) / {epochs}, the two fits taking turns in one process; other processes used "
+             f"{run['others_cpu']:.0%} of the CPUs. MQE (own): over each sample's observed features, rescaled.")
+    return _table(rows, header) + "\n" + notes
+
+
 def run_variants_worker(args) -> None:
     """Every variant's fits of ``args.epochs`` epochs, ``args.repeats`` rounds, taking turns."""
     from zsom_core import SOM
@@ -437,22 +524,24 @@ def _verdict(w: Workload, zsom: dict | None, runs: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------- main
 
 
-def _select(only: str | None) -> tuple[list[str], list[str], bool]:
-    """Workloads, libraries and whether the variants table runs; ``variants`` alone runs only it."""
+def _select(only: str | None) -> tuple[list[str], list[str], set[str]]:
+    """Workloads, libraries and which of zsom's own tables run (``variants``, ``missing``);
+    those tokens alone run only their tables."""
+    tables = {VARIANTS_TOKEN, MISSING_TOKEN}
     if not only:
-        return list(WORKLOADS), list(LIBRARIES), True
+        return list(WORKLOADS), list(LIBRARIES), tables
     tokens = [t.strip() for t in only.split(",") if t.strip()]
-    unknown = [t for t in tokens if t not in WORKLOADS and t not in LIBRARIES and t != VARIANTS_TOKEN]
+    unknown = [t for t in tokens if t not in WORKLOADS and t not in LIBRARIES and t not in tables]
     if unknown:
         raise SystemExit(f"--only: unknown {', '.join(unknown)}; workloads: {', '.join(WORKLOADS)}; "
-                         f"libraries: {', '.join(LIBRARIES)}; or {VARIANTS_TOKEN}")
-    variants = VARIANTS_TOKEN in tokens
-    tokens = [t for t in tokens if t != VARIANTS_TOKEN]
-    if variants and not tokens:
-        return [], [], True
+                         f"libraries: {', '.join(LIBRARIES)}; or {', '.join(sorted(tables))}")
+    chosen = tables & set(tokens)
+    tokens = [t for t in tokens if t not in tables]
+    if chosen and not tokens:
+        return [], [], chosen
     workloads = [t for t in tokens if t in WORKLOADS] or list(WORKLOADS)
     libraries = [t for t in tokens if t in LIBRARIES] or list(LIBRARIES)
-    return workloads, libraries, variants
+    return workloads, libraries, chosen
 
 
 def main(argv=None) -> None:
@@ -461,9 +550,15 @@ def main(argv=None) -> None:
     parser.add_argument("--only", metavar="NAMES",
                         help=f"comma-separated workloads ({', '.join(WORKLOADS)}) and/or libraries "
                              f"({', '.join(LIBRARIES)}); zsom always runs when a peer is compared; "
-                             f"'{VARIANTS_TOKEN}' adds zsom's metric and algorithm table (alone: only that)")
+                             f"'{VARIANTS_TOKEN}' adds zsom's metric and algorithm table, '{MISSING_TOKEN}' its "
+                             "table with missing values (alone: only those)")
     parser.add_argument("--variant-epochs", type=int, default=5, metavar="N",
                         help="epochs per fit in the variants table (default 5; 3 with --quick)")
+    parser.add_argument("--missing-epochs", type=int, metavar="N",
+                        help=f"epochs per fit in the missing-values table (default: {MISSING_WORKLOAD}'s, "
+                             f"{WORKLOADS[MISSING_WORKLOAD].epochs})")
+    parser.add_argument("--missing-repeats", type=int, default=3, metavar="N",
+                        help="fits of each data set in the missing-values table (default 3; 2 with --quick)")
     parser.add_argument("--zsom-repeats", type=int, metavar="N",
                         help="zsom fits per workload (median reported); default 15, 7, 5, 5 (3 with --quick)")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start probe")
@@ -473,6 +568,7 @@ def main(argv=None) -> None:
     parser.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
     parser.add_argument("--cold-probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variants-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--missing-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workload", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
@@ -486,8 +582,10 @@ def main(argv=None) -> None:
         return run_cold_probe(args)
     if args.variants_worker:
         return run_variants_worker(args)
+    if args.missing_worker:
+        return run_missing_worker(args)
 
-    workloads, libraries, with_variants = _select(args.only)
+    workloads, libraries, tables = _select(args.only)
     if any(lib != "zsom" for lib in libraries) and "zsom" not in libraries:
         libraries.insert(0, "zsom")
     print(f"ZSOM engine benchmark: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
@@ -525,16 +623,22 @@ def main(argv=None) -> None:
                           f"TE {r['te']:.3f}  peak {r['peak_mb']:.0f} MB", flush=True)
             if name == "clusters2d" and "zsom" in libraries and not args.no_cold:
                 cold = cold_start(data_path, scratch)
-        variants = None
-        if with_variants:
+        variants = missing = None
+        if VARIANTS_TOKEN in tables:
             epochs = min(args.variant_epochs, 3) if args.quick else args.variant_epochs
             variants = run_variants(scratch, epochs, 2 if args.quick else 3, args.timeout)
+        if MISSING_TOKEN in tables:
+            repeats = min(args.missing_repeats, 2) if args.quick else args.missing_repeats
+            missing = run_missing(scratch, args.missing_epochs or WORKLOADS[MISSING_WORKLOAD].epochs, repeats,
+                                  args.timeout)
 
     if variants:
         print("\n" + variants_report(variants))
+    if missing:
+        print("\n" + missing_report(missing))
     if not workloads:
         if args.json:
-            Path(args.json).write_text(json.dumps({"variants": variants}, indent=1, default=str))
+            Path(args.json).write_text(json.dumps({"variants": variants, "missing": missing}, indent=1, default=str))
         return
     print("\n" + report(results))
     print(f"\nfloors: s/epoch <= {', '.join(f'{WORKLOADS[n].floor:g}' for n in WORKLOADS)} "
@@ -562,8 +666,8 @@ def main(argv=None) -> None:
     for lib in libraries:
         print(f"  {lib}: {LIBRARY_NOTES[lib]}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": results, "cold": cold, "variants": variants}, indent=1,
-                                              default=str))
+        Path(args.json).write_text(json.dumps({"results": results, "cold": cold, "variants": variants,
+                                               "missing": missing}, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,22 @@ bounded; it is also the oracle the fast path is tested against.
 ``unit_distances`` (behind ``SOM.transform``) gives every sample's distance to every
 unit, not only the best two: the same preparation and per-coordinate accumulation, with
 the final root taken (``kernels.unit_distance_block``).
+
+Missing values (NaN), as the MATLAB SOM Toolbox treats them. A sample's distance to a
+unit uses its observed features only: euclidean takes the squared sum over them times
+d / observed (then the root), manhattan the sum times d / observed, minkowski the
+p-power sum times d / observed (then the p-th root), chebyshev the maximum over them
+(unscaled), cosine the cosine between the observed part of x and the same coordinates
+of w. The rescaling keeps the distances of samples with and without gaps comparable
+(quantization error, anomaly scores, ``transform``) and orders a sample's units as the
+unscaled sum does, so rank values leave it out. The samples are split once per search
+into complete rows, which take the path above unchanged, and rows with gaps, which take
+masked kernels (``RowSearch``): the direct path skips the missing coordinates, the
+matrix-product path multiplies the rows with 0 in their gaps and then corrects each
+unit's value by the row's missing coordinates alone (``kernels.mask_gemm_scores``:
+euclidean subtracts their ``w_k^2``, cosine divides by ``|w_obs|``), which keeps BLAS's
+speed however many rows have a gap. The pass over masked rows sums each unit's observed
+values and counts them per (unit, feature) (``BMUPass.known``), for the batch update.
 """
 
 from __future__ import annotations
@@ -91,7 +107,10 @@ class BMUPass:
     distance to it under the metric; ``sums`` (m, d) and ``counts`` (m,) float64: the sum
     and number of the samples each unit wins; ``topographic_error``: the share of samples
     whose two best units are not grid neighbours. ``data`` is the (n, d) float64 samples
-    the pass was run on.
+    the pass was run on. ``known`` (m, d) float64, where the samples have missing values
+    (NaN): per unit and feature, how many of the samples the unit wins have that feature
+    observed, ``sums`` adding the observed values only; None for complete data, where
+    every feature's count is ``counts``.
     """
 
     data: np.ndarray
@@ -100,44 +119,163 @@ class BMUPass:
     sums: np.ndarray
     counts: np.ndarray
     topographic_error: float
+    known: np.ndarray | None = None
 
     def __post_init__(self):
         self.mqe = float(np.mean(self.distance))
 
 
+@dataclass
+class RowPass:
+    """What ``RowSearch.run`` learns about its rows: ``BMUPass``'s fields for them, with the
+    count of topographic ``errors`` instead of their share, so that passes over the
+    complete rows and the rows with gaps add up."""
+
+    first: np.ndarray
+    distance: np.ndarray
+    sums: np.ndarray
+    counts: np.ndarray
+    known: np.ndarray | None
+    errors: int
+
+
 class BMUSearch:
     """Prepares the samples once (cast, centred, normalised for cosine) and runs BMU passes.
 
-    ``data`` is a C-contiguous float64 (n, d) array, ``metric`` and ``p`` as ``SOM``
-    takes them, ``dtype`` the pass's working precision ("float32" or "float64").
+    ``data`` is a C-contiguous float64 (n, d) array, NaN where a value is missing, ``metric``
+    and ``p`` as ``SOM`` takes them, ``dtype`` the pass's working precision ("float32" or
+    "float64"). Data with missing values is split once into its complete rows, which
+    keep the search of complete data (``RowSearch``), and its rows with gaps (a
+    ``RowSearch`` with ``masked``); each pass joins what the two find.
     """
 
     def __init__(self, data: np.ndarray, grid: Grid, metric: str, p: float, dtype: str, use_numba: bool):
         self.data = data
         self.grid = grid
         self.metric = metric
-        self.code = metric_code(metric, p)
         self.p = p
         self.use_numba = use_numba
-        self._totals = None
+        gaps = np.isnan(data).any(axis=1)
+        self.has_gaps = bool(gaps.any())
         if not use_numba:
             return
+        if not self.has_gaps:
+            self.parts = [(None, RowSearch(data, grid, metric, p, dtype, masked=False))]
+            return
+        # Rows that all have gaps are searched in place: a copy would cost a pass over the data.
+        self.parts = [(rows, RowSearch(data if len(rows) == len(data) else np.ascontiguousarray(data[rows]), grid,
+                                       metric, p, dtype, masked))
+                      for rows, masked in ((np.flatnonzero(~gaps), False), (np.flatnonzero(gaps), True))
+                      if len(rows)]
+
+    @property
+    def use_gemm(self) -> bool:
+        """Whether the rank values come from a BLAS product (see the module's docstring)."""
+        return self.parts[-1][1].use_gemm
+
+    def run(self, weights: np.ndarray) -> BMUPass:
+        """One pass over the data against ``weights``, float64 (m, d) as ``SOM`` holds them."""
+        if not self.use_numba:
+            return self._run_reference(weights)
+        n, d = self.data.shape
+        if self.parts[0][0] is None:
+            found = self.parts[0][1].run(weights)
+            return BMUPass(self.data, found.first, found.distance.astype(np.float64), found.sums, found.counts,
+                           found.errors / n)
+        m = weights.shape[0]
+        first = np.empty(n, dtype=np.int64)
+        distance = np.empty(n)
+        sums, counts, known = np.zeros((m, d)), np.zeros(m), np.zeros((m, d))
+        errors = 0
+        for rows, part in self.parts:
+            found = part.run(weights)
+            first[rows] = found.first
+            distance[rows] = found.distance
+            sums += found.sums
+            counts += found.counts
+            known += found.counts[:, None] if found.known is None else found.known
+            errors += found.errors
+        return BMUPass(self.data, first, distance, sums, counts, errors / n, known)
+
+    def _run_reference(self, weights: np.ndarray) -> BMUPass:
+        n, d = self.data.shape
+        m = weights.shape[0]
+        rows = max(1, REFERENCE_BLOCK_ELEMENTS // (m * d))
+        parts = [reference.best_two_units(self.data[s : s + rows], weights, self.metric, self.p)
+                 for s in range(0, n, rows)]
+        first, second, distance = (np.concatenate(column) for column in zip(*parts))
+        counts = np.bincount(first, minlength=m).astype(np.float64)
+        sums = np.zeros((m, d))
+        known = None
+        if self.has_gaps:
+            observed = ~np.isnan(self.data)
+            np.add.at(sums, first, np.where(observed, self.data, 0.0))
+            known = np.zeros((m, d))
+            np.add.at(known, first, observed.astype(np.float64))
+        else:
+            np.add.at(sums, first, self.data)
+        return BMUPass(self.data, first, distance, sums, counts, reference.topographic_error(first, second, self.grid),
+                       known)
+
+
+class RowSearch:
+    """The BMU pass over rows that are all complete or, with ``masked``, all have gaps (NaN).
+
+    Masked rows are prepared as complete ones are, centred on the mean of the observed
+    values, with NaN kept where values are missing (``work``); the direct kernels skip
+    those coordinates (``kernels.masked_distance_block``). The matrix-product path takes
+    the rows with 0 in the gaps (centred: the observed mean) and turns its rank values
+    into those over the observed features from each row's list of missing features
+    (``kernels.mask_gemm_scores``): with few gaps per row, a pass over the gaps costs
+    far less than a second product with the (n, d) mask.
+    """
+
+    def __init__(self, data: np.ndarray, grid: Grid, metric: str, p: float, dtype: str, masked: bool):
+        self.data = data
+        self.grid = grid
+        self.code = metric_code(metric, p)
+        self.p = p
+        self.masked = masked
+        self._totals = None
         self.dtype = np.dtype(dtype)
-        self.center = np.zeros(data.shape[1]) if self.code == COSINE else data.mean(axis=0)
-        self.use_gemm = self.code in (EUCLIDEAN, COSINE) and data.shape[1] >= GEMM_MIN_FEATURES
-        if self.use_gemm and self.code == EUCLIDEAN:
+        n, d = data.shape
+        self.use_gemm = self.code in (EUCLIDEAN, COSINE) and d >= GEMM_MIN_FEATURES
+        if masked:
+            self._prepare_masked(data)
+        elif self.use_gemm and self.code == EUCLIDEAN:
+            self.center = data.mean(axis=0)
             # A column of ones lets one product give ||w||^2 - 2 x.w, with no extra pass.
             # The centred samples are written straight into the product's rows (the same
             # values as ``_prepare``: computed in float64, then cast) and seen through a view.
-            n, d = data.shape
             self.gemm_rows = np.empty((n, d + 1), dtype=self.dtype)
             np.subtract(data, self.center, out=self.gemm_rows[:, :d], casting="same_kind")
             self.gemm_rows[:, d] = 1
             self.work = self.gemm_rows[:, :d]
         else:
+            self.center = np.zeros(d) if self.code == COSINE else data.mean(axis=0)
             self.work = self.gemm_rows = self._prepare(data)
-        self.row_magnitude = self._magnitude(self.work)
-        self.tolerance = 2 * math.sqrt(data.shape[1] + 2) * np.finfo(self.dtype).eps
+        if not masked:
+            self.row_magnitude = self._magnitude(self.work)
+        self.tolerance = 2 * math.sqrt(d + 2) * np.finfo(self.dtype).eps
+
+    def _prepare_masked(self, data: np.ndarray):
+        """``work`` with NaN in the gaps, the product's rows with 0 there, the rows'
+        magnitudes over their observed values, and each row's missing features (CSR)."""
+        n, d = data.shape
+        # A feature missing in every row here is centred on 0.
+        self.center = np.zeros(d) if self.code == COSINE else kernels.observed_means(data)
+        self.work = self._prepare(data)
+        if self.use_gemm and self.code == EUCLIDEAN:
+            self.gemm_rows = np.empty((n, d + 1), dtype=self.dtype)
+            self.gemm_rows[:, d] = 1
+            filled = self.gemm_rows[:, :d]
+        else:
+            filled = np.empty_like(self.work)
+            self.gemm_rows = filled if self.use_gemm else None
+        self.missing_indptr = np.empty(n + 1, dtype=np.int64)
+        self.missing_indices = kernels.fill_gaps(self.work, filled, self.missing_indptr)
+        self.missing_rows = np.repeat(np.arange(n), np.diff(self.missing_indptr))
+        self.row_magnitude = self._magnitude(filled)
 
     def _lane_totals(self, m: int, d: int) -> tuple[np.ndarray, np.ndarray]:
         """Zeroed per-lane sums (LANES, m, d) and counts (LANES, m), reused from pass to
@@ -160,10 +298,8 @@ class BMUSearch:
     def _prepare(self, A: np.ndarray) -> np.ndarray:
         return prepare_rows(A, self.center, self.code, self.dtype)
 
-    def run(self, weights: np.ndarray) -> BMUPass:
-        """One pass over the data against ``weights``, float64 (m, d) as ``SOM`` holds them."""
-        if not self.use_numba:
-            return self._run_reference(weights)
+    def run(self, weights: np.ndarray) -> RowPass:
+        """One pass over the rows against ``weights``, float64 (m, d) as ``SOM`` holds them."""
         n, d = self.data.shape
         m = weights.shape[0]
         first = np.empty(n, dtype=np.int64)
@@ -179,6 +315,11 @@ class BMUSearch:
             rank_weights = np.ascontiguousarray(-work_weights.T)
         else:
             rank_weights = np.ascontiguousarray(work_weights.T)
+        if self.masked and self.use_gemm:
+            # What ``kernels.mask_gemm_scores`` takes off for each missing feature.
+            squares = work_weights**2 if self.code == EUCLIDEAN else work_weights.astype(np.float64) ** 2
+            squares_t = np.ascontiguousarray(squares.T)
+            unit_squares = squares.sum(axis=1, dtype=np.float64)
         block_elements = GEMM_BLOCK_ELEMENTS if self.use_gemm else SCORE_BLOCK_ELEMENTS
         rows = balanced_rows(n, max(MIN_BLOCK_ROWS, block_elements // m))
         starts = range(0, n, rows)
@@ -193,43 +334,50 @@ class BMUSearch:
             scores = np.empty((rows, m), dtype=self.dtype)
             best = np.empty(rows, dtype=self.dtype)
             second_best = np.empty(rows, dtype=np.int64)
+            scratch = np.empty(m)
             for start in starts[lane::LANES]:
                 block = slice(start, min(n, start + rows))
                 out = scores[: block.stop - start]
                 if self.use_gemm:
                     np.matmul(self.gemm_rows[block], rank_weights, out=out)
+                    if self.masked:
+                        kernels.mask_gemm_scores(out, start, self.missing_indptr, self.missing_indices, squares_t,
+                                                 unit_squares, self.code, scratch)
+                elif self.masked:
+                    kernels.masked_distance_block(self.work[block], rank_weights, self.code, self.p, out)
                 else:
                     kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
-                lane_errors[lane] += kernels.finish_block(
-                    out, np.argmin(out, axis=1), start, best, second_best, indptr, indices,
-                    self.row_magnitude[block], weight_magnitude, self.tolerance, relative, value_offset,
-                    self.data, weights, self.work[block], work_weights, self.code, self.p,
-                    first, second, distance[block], lane_sums[lane], lane_counts[lane])
+                arguments = (out, np.argmin(out, axis=1), start, best, second_best, indptr, indices,
+                             self.row_magnitude[block], weight_magnitude, self.tolerance, relative, value_offset,
+                             self.data, weights, self.work[block], work_weights, self.code, self.p,
+                             first, second, distance[block], lane_sums[lane], lane_counts[lane])
+                finish = kernels.finish_masked_block if self.masked else kernels.finish_block
+                lane_errors[lane] += finish(*arguments)
 
         run_lanes(search_lane, min(LANES, len(starts)))
-        return BMUPass(self.data, first, distance.astype(np.float64), lane_sums.sum(axis=0),
-                       lane_counts.sum(axis=0), lane_errors.sum() / n)
-
-    def _run_reference(self, weights: np.ndarray) -> BMUPass:
-        n, d = self.data.shape
-        m = weights.shape[0]
-        rows = max(1, REFERENCE_BLOCK_ELEMENTS // (m * d))
-        parts = [reference.best_two_units(self.data[s : s + rows], weights, self.metric, self.p)
-                 for s in range(0, n, rows)]
-        first, second, distance = (np.concatenate(column) for column in zip(*parts))
-        counts = np.bincount(first, minlength=m).astype(np.float64)
-        sums = np.zeros((m, d))
-        np.add.at(sums, first, self.data)
-        return BMUPass(self.data, first, distance, sums, counts, reference.topographic_error(first, second, self.grid))
+        counts = lane_counts.sum(axis=0)
+        known = None
+        if self.masked:
+            # Each unit's count of missing values per feature, from the gaps' list (a tenth
+            # of the entries where a tenth is missing): known = won samples - missing.
+            missing = np.bincount(first[self.missing_rows] * d + self.missing_indices, minlength=m * d)
+            known = counts[:, None] - missing.reshape(m, d)
+        return RowPass(first, distance, lane_sums.sum(axis=0), counts, known, int(lane_errors.sum()))
 
 
 def prepare_rows(A: np.ndarray, center: np.ndarray, code: int, dtype) -> np.ndarray:
     """Rows as the kernels compare them: centred on ``center`` (cosine: normalised, a zero
-    row staying zero), C-contiguous in ``dtype``."""
+    row staying zero), C-contiguous in ``dtype``. NaN (a missing value) stays NaN; cosine
+    normalises a row over its observed values."""
     A = A - center
     if code == COSINE:
-        norms = np.linalg.norm(A, axis=1, keepdims=True)
+        missing = np.isnan(A)
+        gaps = missing.any()
+        # Zeros in the gaps leave a complete row's norm as it was, bit for bit.
+        norms = np.linalg.norm(np.where(missing, 0.0, A) if gaps else A, axis=1, keepdims=True)
         A = np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
+        if gaps:
+            A[missing] = np.nan
     return np.ascontiguousarray(A, dtype=dtype)
 
 
@@ -241,7 +389,9 @@ def unit_distances(data: np.ndarray, weights: np.ndarray, metric: str, p: float,
     Samples and weights are prepared as for the BMU pass, but centred on the weights' mean,
     not the samples': a sample's distances then do not depend on the other samples it comes
     with. Blocks of rows are prepared and filled in turn, spread over the lanes, so that
-    beyond the result only a block of prepared rows per lane is held at once. The
+    beyond the result only a block of prepared rows per lane is held at once. A block
+    with missing values (NaN) takes ``kernels.masked_unit_distance_block``, which gives
+    its complete rows the same distances as the kernel of complete blocks. The
     reference fallback computes in float64 and casts.
     """
     n, d = data.shape
@@ -257,11 +407,13 @@ def unit_distances(data: np.ndarray, weights: np.ndarray, metric: str, p: float,
     unit_rows = np.ascontiguousarray(prepare_rows(weights, center, code, dtype).T)
     rows = balanced_rows(n, max(MIN_BLOCK_ROWS, SCORE_BLOCK_ELEMENTS // m))
     starts = range(0, n, rows)
+    gaps = np.isnan(data).any(axis=1)
 
     def fill_lane(lane: int):
         for start in starts[lane::LANES]:
             block = slice(start, min(n, start + rows))
-            kernels.unit_distance_block(prepare_rows(data[block], center, code, dtype), unit_rows, code, p, out[block])
+            fill = kernels.masked_unit_distance_block if gaps[block].any() else kernels.unit_distance_block
+            fill(prepare_rows(data[block], center, code, dtype), unit_rows, code, p, out[block])
 
     run_lanes(fill_lane, min(LANES, len(starts)), parallel=n * m >= PARALLEL_MIN_ELEMENTS)
     return out

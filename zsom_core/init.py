@@ -4,7 +4,8 @@ principal components.
 ``INITS`` maps each public name to its function ``(data, grid, rng) -> (m, d) float64``;
 ``data`` is the C-contiguous float64 (n, d) training data, ``rng`` a
 ``numpy.random.Generator`` (unused by ``pca``, which is deterministic). ``INIT_LABELS``
-gives each name the label a user reads.
+gives each name the label a user reads. Data with missing values reaches them through
+``fill_missing``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grid import Grid
+from .kernels import observed_means
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes
 
 
@@ -63,6 +65,17 @@ def pca_lattice(data: np.ndarray, grid: Grid, rng: np.random.Generator | None = 
     if grid.height > grid.width:
         fraction = fraction[:, ::-1]
     return mean + (low + fraction * (high - low)) @ components
+
+
+def fill_missing(data: np.ndarray) -> np.ndarray:
+    """``data`` with each missing value (NaN) replaced by its feature's mean over the
+    observed values, for the initialisations, which need complete rows: the mean moves
+    neither the PCA's centre nor the random draw's range (``data`` itself if it has no
+    gap). Every feature must have an observed value (``SOM.fit`` checks)."""
+    missing = np.isnan(data)
+    if not missing.any():
+        return data
+    return np.where(missing, observed_means(data), data)
 
 
 INITS = {

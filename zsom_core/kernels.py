@@ -11,6 +11,13 @@ loop runs over units with unit stride and vectorises. The BMU pass works in the 
 its inputs (float32 by default in ``SOM``); sums for the batch update are float64.
 Every kernel is compiled with ``cache=True``: a cold process loads them from disk.
 
+Missing values. NaN in a sample marks a missing feature (never in the weights); the
+kernels with "masked" in their names skip a sample's NaN coordinates, as ``reference`` defines it:
+sums over the observed features rescaled by d / observed, chebyshev's maximum over them,
+cosine over the observed coordinates of both vectors. The rescaling changes no row's
+order of units, so rank values leave it out and only distances take it. The BMU pass
+hands them only the rows that have gaps: complete rows keep the kernels of before.
+
 No kernel is ``parallel=True``: each runs on one thread without the GIL, and the engine
 spreads blocks of work over its own thread pool. Numba's parallel layers either spin when
 cores are shared (OpenMP), abort on concurrent use (workqueue) or break in forked
@@ -200,16 +207,23 @@ def distance_block(X, Wt, code, p, out):
 @nb.njit(cache=True, nogil=True)
 def _rank_block(X, Wt, code, p, out):
     """Every unit's rank value for a block of samples, accumulated feature by feature."""
-    rows, d = X.shape
     powers = np.empty(out.shape[1], dtype=out.dtype)
-    for i in range(rows):
-        buffer = out[i]
-        buffer[:] = 1.0 if code == COSINE else 0.0
-        for k in range(d):
-            if code == MINKOWSKI_INTEGER:
-                _accumulate_integer_power(int(p), buffer, powers, X[i, k], Wt[k])
-            else:
-                _accumulate_distance(code, p, buffer, X[i, k], Wt[k])
+    for i in range(X.shape[0]):
+        _rank_row(X[i], Wt, code, p, out[i], powers)
+
+
+@nb.njit(cache=True, inline="always")
+def _rank_row(x, Wt, code, p, buffer, powers):
+    """Every unit's rank value for one complete sample (see ``distance_block``).
+
+    IN: x (d,); Wt (d, m); code, p. Scratch: powers (m,). OUT: buffer (m,).
+    """
+    buffer[:] = 1.0 if code == COSINE else 0.0
+    for k in range(x.shape[0]):
+        if code == MINKOWSKI_INTEGER:
+            _accumulate_integer_power(int(p), buffer, powers, x[k], Wt[k])
+        else:
+            _accumulate_distance(code, p, buffer, x[k], Wt[k])
 
 
 @nb.njit(cache=True, nogil=True)
@@ -226,6 +240,203 @@ def unit_distance_block(X, Wt, code, p, out):
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] = _finish_distance(code, p, out[i, j])
+
+
+@nb.njit(cache=True, inline="always")
+def _has_gaps(x):
+    """Whether the sample ``x`` (d,) has a missing (NaN) feature."""
+    for k in range(x.shape[0]):
+        if x[k] != x[k]:
+            return True
+    return False
+
+
+@nb.njit(cache=True, inline="always")
+def _masked_rank_row(x, Wt, code, p, buffer, powers, norms):
+    """Every unit's rank value for one sample, over its observed features: as
+    ``_rank_row`` for a complete sample (the same operations), the coordinates where x is
+    NaN skipped otherwise. Cosine's value is then 1 - x.w / |w_obs|, |w_obs| the unit's
+    norm over the observed coordinates (x is normalised over them already), 1 where
+    that norm is 0.
+
+    IN: x (d,); Wt (d, m); code, p. Scratch: powers, norms (m,). OUT: buffer (m,).
+    """
+    if not _has_gaps(x):
+        _rank_row(x, Wt, code, p, buffer, powers)
+        return
+    m = buffer.shape[0]
+    buffer[:] = 0.0
+    norms[:] = 0.0
+    for k in range(x.shape[0]):
+        xk = x[k]
+        if xk != xk:
+            continue
+        weights_k = Wt[k]
+        if code == COSINE:
+            for j in range(m):
+                buffer[j] -= xk * weights_k[j]
+                norms[j] += weights_k[j] * weights_k[j]
+        elif code == MINKOWSKI_INTEGER:
+            _accumulate_integer_power(int(p), buffer, powers, xk, weights_k)
+        else:
+            _accumulate_distance(code, p, buffer, xk, weights_k)
+    if code == COSINE:
+        for j in range(m):
+            buffer[j] = 1.0 + buffer[j] / math.sqrt(norms[j]) if norms[j] > 0.0 else 1.0
+
+
+@nb.njit(cache=True, nogil=True)
+def _masked_rank_block(X, Wt, code, p, out):
+    """``_masked_rank_row`` for every sample of a block."""
+    powers = np.empty(out.shape[1], dtype=out.dtype)
+    norms = np.empty(out.shape[1], dtype=out.dtype)
+    for i in range(X.shape[0]):
+        _masked_rank_row(X[i], Wt, code, p, out[i], powers, norms)
+
+
+@nb.njit(cache=True, nogil=True)
+def masked_distance_block(X, Wt, code, p, out):
+    """``distance_block`` for samples with missing values (NaN): rank values over each
+    sample's observed features (``_masked_rank_row``; general minkowski by
+    ``minkowski_block``, which skips NaN itself).
+
+    IN: X (rows, d) dtype, samples, NaN where missing; Wt (d, m) dtype; code, p.
+    OUT: out (rows, m) dtype, rank values.
+    """
+    if code == MINKOWSKI:
+        minkowski_block(X, Wt, p, out)
+        return
+    _masked_rank_block(X, Wt, code, p, out)
+
+
+@nb.njit(cache=True, nogil=True)
+def masked_unit_distance_block(X, Wt, code, p, out):
+    """``unit_distance_block`` for samples with missing values: distances over each
+    sample's observed features, sums rescaled by d / observed (not chebyshev's maximum,
+    not cosine). A complete sample of the block gets exactly ``unit_distance_block``'s.
+
+    IN: X (rows, d) dtype, NaN where missing; Wt (d, m) dtype; code, p.
+    OUT: out (rows, m) dtype, distances.
+    """
+    _masked_rank_block(X, Wt, code, p, out)
+    d = X.shape[1]
+    rescaled = code != CHEBYSHEV and code != COSINE
+    for i in range(out.shape[0]):
+        observed = 0
+        for k in range(d):
+            observed += X[i, k] == X[i, k]
+        scale = d / observed if rescaled and 0 < observed < d else 1.0
+        for j in range(out.shape[1]):
+            value = out[i, j]
+            if scale != 1.0:
+                value = value * scale
+            out[i, j] = _finish_distance(code, p, value)
+
+
+@nb.njit(cache=True, nogil=True)
+def mask_gemm_scores(scores, start, missing_indptr, missing_indices, squares_t, unit_squares, code, scratch):
+    """Turn the BLAS product's rank values of zero-filled samples into those over each
+    sample's observed features, by a pass over its missing coordinates only: with few
+    gaps per sample this costs a fraction of a second product with the mask.
+
+    Euclidean: the product of ``[x, 1]`` (missing coordinates 0) with
+    ``[-2 W^T; ||w||^2]`` is ``||w||^2 - 2 x.w``; over the observed features the rank
+    value is ``||w_obs||^2 - 2 x.w``, so each missing coordinate's ``w_k^2`` is
+    subtracted. Cosine: the product is ``-x.w`` (x normalised over its observed
+    features); divided by ``|w_obs|``, with ``|w_obs|^2`` the unit's squared norm less its
+    missing coordinates' squares, in float64 (0 where nothing is left: distance 1).
+    The squares of up to four missing coordinates are taken off in one pass over the
+    units (``_subtract_rows``): each pass streams a row of the scores through the cache.
+
+    IN/OUT: scores (rows, m) dtype, the block's product.
+    IN: start, the block's first sample; missing_indptr (n + 1,) int64 and
+    missing_indices int64, each sample's missing features in CSR form; squares_t (d, m),
+    the weights' squares transposed (euclidean: dtype; cosine: float64); unit_squares
+    (m,) float64, the weights' squared norms (cosine only); code. Scratch: scratch (m,)
+    float64.
+    """
+    rows, m = scores.shape
+    for row in range(rows):
+        begin, end = missing_indptr[start + row], missing_indptr[start + row + 1]
+        buffer = scores[row]
+        if code == EUCLIDEAN:
+            _subtract_rows(buffer, squares_t, missing_indices, begin, end)
+            continue
+        scratch[:] = unit_squares
+        _subtract_rows(scratch, squares_t, missing_indices, begin, end)
+        for j in range(m):
+            # What is left after the subtraction is 0 up to float64 rounding of the norm.
+            left = scratch[j] if scratch[j] > 1e-12 * unit_squares[j] else 0.0
+            buffer[j] = buffer[j] / math.sqrt(left) if left > 0.0 else 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def _subtract_rows(buffer, table, rows, begin, end):
+    """``buffer -= table[rows[begin:end]].sum(axis=0)``, four rows of ``table`` per pass.
+
+    IN: table (d, m); rows int64, begin, end. IN/OUT: buffer (m,).
+    """
+    m = buffer.shape[0]
+    position = begin
+    while position + 3 < end:
+        a, b = table[rows[position]], table[rows[position + 1]]
+        c, e = table[rows[position + 2]], table[rows[position + 3]]
+        for j in range(m):
+            buffer[j] -= (a[j] + b[j]) + (c[j] + e[j])
+        position += 4
+    while position < end:
+        a = table[rows[position]]
+        for j in range(m):
+            buffer[j] -= a[j]
+        position += 1
+
+
+@nb.njit(cache=True, nogil=True)
+def observed_means(data):
+    """Each feature's mean over its observed (not NaN) values, 0 where it has none.
+
+    IN: data (n, d) float64. Returns (d,) float64.
+    """
+    n, d = data.shape
+    sums = np.zeros(d)
+    counts = np.zeros(d)
+    for i in range(n):
+        for k in range(d):
+            value = data[i, k]
+            if value == value:
+                sums[k] += value
+                counts[k] += 1.0
+    for k in range(d):
+        sums[k] = sums[k] / counts[k] if counts[k] > 0.0 else 0.0
+    return sums
+
+
+@nb.njit(cache=True, nogil=True)
+def fill_gaps(work, filled, missing_indptr):
+    """``filled`` is ``work`` with 0 in its gaps (NaN), and the gaps' positions in CSR
+    form: ``missing_indptr`` written, the feature indices returned.
+
+    IN: work (n, d). OUT: filled (n, d), of work's dtype; missing_indptr (n + 1,) int64.
+    Returns (missing,) int64.
+    """
+    n, d = work.shape
+    missing_indptr[0] = 0
+    for i in range(n):
+        count = 0
+        for k in range(d):
+            value = work[i, k]
+            gap = value != value
+            filled[i, k] = 0.0 if gap else value
+            count += gap
+        missing_indptr[i + 1] = missing_indptr[i] + count
+    indices = np.empty(missing_indptr[n], dtype=np.int64)
+    position = 0
+    for i in range(n):
+        for k in range(d):
+            if work[i, k] != work[i, k]:
+                indices[position] = k
+                position += 1
+    return indices
 
 
 # How far above the second best unit's p-power sum a unit's lower bound must lie for the
@@ -245,7 +456,9 @@ def minkowski_block(X, Wt, p, out):
     for p > 2), a unit whose e2 exceeds ``d ** |1 - 2/p|`` times the second smallest e2
     has a p-power sum above those of the two euclidean-nearest units: it is neither best
     nor second best. On a map near its data this leaves out most units; the bound
-    loosens for p far from 2 in many dimensions, and then fewer are left out.
+    loosens for p far from 2 in many dimensions, and then fewer are left out. A sample's
+    missing (NaN) coordinates are skipped: over o <= d observed ones the bound with d
+    still holds.
     (``error_model="numpy"``: no zero check on ``_float32_power``'s division, whose
     divisor is at least 1.7; the check would stop the loop from vectorising.)
 
@@ -263,12 +476,15 @@ def minkowski_block(X, Wt, p, out):
     for i in range(rows):
         squared[:] = 0.0
         for k in range(d):
-            _accumulate_distance(EUCLIDEAN, p, squared, X[i, k], Wt[k])
+            if X[i, k] == X[i, k]:
+                _accumulate_distance(EUCLIDEAN, p, squared, X[i, k], Wt[k])
         limit = ratio * _second_smallest(squared, infinity)
         count = _candidates(squared, limit, candidates)
         sums[:count] = 0.0
         for k in range(d):
             xk = X[i, k]
+            if xk != xk:
+                continue
             weights_k = Wt[k]
             for position in range(count):
                 differences[position] = abs(xk - weights_k[candidates[position]])
@@ -344,6 +560,51 @@ def pair_distance(a, b, code, p):
             total += _integer_power(difference, int(p))
         else:
             total += _power(difference, p)
+    return _finish_distance(code, p, total)
+
+
+@nb.njit(cache=True, inline="always")
+def masked_pair_distance(a, b, code, p):
+    """``pair_distance`` over the observed (not NaN) coordinates of ``a``: sums rescaled
+    by d / observed, chebyshev's maximum and cosine over those coordinates of both
+    vectors unscaled; NaN if ``a`` has no observed coordinate. A missing coordinate
+    counts as a difference of 0, chosen without a branch: gaps at random would
+    mispredict one."""
+    d = a.shape[0]
+    if code == COSINE:
+        dot = 0.0
+        norm_a = 0.0
+        norm_b = 0.0
+        for k in range(d):
+            seen = a[k] == a[k]
+            ak = a[k] if seen else 0.0
+            bk = b[k] if seen else 0.0
+            dot += ak * bk
+            norm_a += ak * ak
+            norm_b += bk * bk
+        if norm_a == 0.0 or norm_b == 0.0:
+            return 1.0
+        return max(0.0, 1.0 - dot / math.sqrt(norm_a * norm_b))
+    total = 0.0
+    observed = 0
+    for k in range(d):
+        seen = a[k] == a[k]
+        observed += seen
+        difference = abs(a[k] - b[k]) if seen else 0.0
+        if code == EUCLIDEAN:
+            total += difference * difference
+        elif code == MANHATTAN:
+            total += difference
+        elif code == CHEBYSHEV:
+            total = max(total, difference)
+        elif code == MINKOWSKI_INTEGER:
+            total += _integer_power(difference, int(p))
+        else:
+            total += _power(difference, p)
+    if observed == 0:
+        return np.nan
+    if code != CHEBYSHEV and observed < d:
+        total *= d / observed
     return _finish_distance(code, p, total)
 
 
@@ -448,7 +709,7 @@ def finish_block(scores, winners, start, best, second_best, indptr, indices, row
         if second_best[row] < 0:
             second_best[row] = row_argmin(scores[row])
     settle_block(scores, winners, second_best, best, row_magnitude, weight_magnitude, tolerance, relative,
-                 value_offset, start, data, W, code, p, first, second)
+                 value_offset, start, data, W, code, p, first, second, False)
     return summarise_block(X, data[start:start + rows], work_weights, first[start:start + rows],
                            second[start:start + rows], indptr, indices, code, p, distance, sums, counts)
 
@@ -459,7 +720,7 @@ RELATIVE_TIE = 1e-3
 
 @nb.njit(cache=True, nogil=True)
 def settle_block(scores, winners, second_best, best, row_magnitude, weight_magnitude, tolerance, relative,
-                 value_offset, start, data, W, code, p, first, second):
+                 value_offset, start, data, W, code, p, first, second, masked):
     """Record each row's best two units, deciding again in float64 where rounding blurs them.
 
     The rounding bound of a rank value is ``tolerance`` times the row's magnitude plus the
@@ -475,11 +736,12 @@ def settle_block(scores, winners, second_best, best, row_magnitude, weight_magni
     IN: scores (rows, m) dtype, with the winners' entries taken out; winners (rows,)
     int64; second_best (rows,) int64, the runners-up by rank value; best (rows,) dtype,
     the winners' rank values; row_magnitude (rows,) float64 and weight_magnitude, the
-    rows' and the weights' magnitudes (``bmu.BMUSearch._magnitude``); tolerance, the
+    rows' and the weights' magnitudes (``bmu.RowSearch._magnitude``); tolerance, the
     rounding bound per unit of magnitude; relative (bool), bound the rounding by the
     value itself (minkowski's powers); value_offset, the multiple of the row magnitude
     that makes a rank value distance-like; start, the block's first sample; data (n, d)
-    float64 and W (m, d) float64, samples and weights as given; code, p.
+    float64 and W (m, d) float64, samples and weights as given; code, p; masked (bool),
+    the samples have missing values (NaN): distances over their observed features.
     OUT: first, second (n,) int64, written at ``start + row``.
     """
     for row in range(scores.shape[0]):
@@ -500,7 +762,7 @@ def settle_block(scores, winners, second_best, best, row_magnitude, weight_magni
             for j in range(W.shape[0]):
                 if j != winner and scores[row, j] > limit:
                     continue
-                dist = pair_distance(data[i], W[j], code, p)
+                dist = masked_pair_distance(data[i], W[j], code, p) if masked else pair_distance(data[i], W[j], code, p)
                 if dist < runner_up:
                     if dist < top:
                         runner_up, runner_up_index = top, best_index
@@ -540,6 +802,51 @@ def summarise_block(X, data, W, first, second, indptr, indices, code, p, distanc
         counts[unit] += 1.0
         for k in range(data.shape[1]):
             sums[unit, k] += data[i, k]
+        if not _are_neighbors(indptr, indices, unit, second[i]):
+            errors += 1
+    return errors
+
+
+@nb.njit(cache=True, nogil=True)
+def finish_masked_block(scores, winners, start, best, second_best, indptr, indices, row_magnitude, weight_magnitude,
+                        tolerance, relative, value_offset, data, W, X, work_weights, code, p, first, second, distance,
+                        sums, counts):
+    """``finish_block`` for samples with missing values (NaN in ``data`` and ``X``): the
+    best two settled over each sample's observed features and the block summarised by
+    ``summarise_masked_block``, whose sums add the observed values only.
+    """
+    rows = scores.shape[0]
+    take_winners(scores, winners, best)
+    runners_up(scores, winners, indptr, indices, second_best)
+    for row in range(rows):
+        if second_best[row] < 0:
+            second_best[row] = row_argmin(scores[row])
+    settle_block(scores, winners, second_best, best, row_magnitude, weight_magnitude, tolerance, relative,
+                 value_offset, start, data, W, code, p, first, second, True)
+    return summarise_masked_block(X, data[start:start + rows], work_weights, first[start:start + rows],
+                                  second[start:start + rows], indptr, indices, code, p, distance, sums, counts)
+
+
+@nb.njit(cache=True, nogil=True)
+def summarise_masked_block(X, data, W, first, second, indptr, indices, code, p, distance, sums, counts):
+    """``summarise_block`` for samples with missing values: the distance to the winner
+    over the observed features (``masked_pair_distance``), and per (unit, feature) the
+    sum of the observed values only; the caller counts the missing ones (they are few:
+    the batch update then averages each feature over the samples that have it).
+
+    IN: as ``summarise_block``, NaN in ``X`` and ``data`` where a value is missing.
+    OUT: distance (rows,) dtype. IN/OUT: sums (m, d) and counts (m,) float64, added to.
+    Returns the block's count of topographic errors.
+    """
+    errors = 0
+    for i in range(X.shape[0]):
+        unit = first[i]
+        distance[i] = masked_pair_distance(X[i], W[unit], code, p)
+        counts[unit] += 1.0
+        unit_sums = sums[unit]
+        for k in range(data.shape[1]):
+            value = data[i, k]
+            unit_sums[k] += value if value == value else 0.0
         if not _are_neighbors(indptr, indices, unit, second[i]):
             errors += 1
     return errors
@@ -612,6 +919,24 @@ def damped_batch_step(W, numerator, denominator, learning_rate, low, high):
 
 
 @nb.njit(cache=True, nogil=True)
+def damped_masked_batch_step(W, numerator, denominator, learning_rate, low, high):
+    """``damped_batch_step`` with a denominator per unit AND feature, for data with
+    missing values: each feature's target is the neighbourhood-weighted mean of the
+    values observed for it, and a (unit, feature) whose denominator is 0 (no observed
+    value within its neighbourhood) keeps its weight.
+
+    IN: numerator, denominator (m, d) float64; learning_rate; low, high (d,) float64.
+    IN/OUT: W (m, d) float64.
+    """
+    m, d = W.shape
+    for unit in range(m):
+        for k in range(d):
+            if denominator[unit, k] > 0.0:
+                target = min(high[k], max(low[k], numerator[unit, k] / denominator[unit, k]))
+                W[unit, k] += learning_rate * (target - W[unit, k])
+
+
+@nb.njit(cache=True, nogil=True)
 def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, learning_rate,
                  neighborhood_code, cutoff, code, p, low, high, keep_rows, surround):
     """Sequential Kohonen updates, one sample at a time in ``order``.
@@ -627,7 +952,9 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
     transposed, (d, m), so that the winner search and the update both run along the
     units and vectorise; the winner is the arg-min of the rank values the BMU pass uses
     (squared sums, p-power sums: no root). Every unit moves on every sample, as in the
-    reference: a step too small to matter still rounds as the reference's does.
+    reference: a step too small to matter still rounds as the reference's does. A
+    sample with missing values (NaN) finds its winner over its observed features and
+    moves only those.
 
     IN: X (n, d) float64, the samples; order (n,) int64, the order to visit them in;
     positions (m, 2) float64, period_x, period_y, toroidal: the grid (as in
@@ -645,7 +972,10 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
     known = np.zeros(m, dtype=np.bool_)
     pushes = np.zeros(m, dtype=np.bool_)  # whether a row has negative steps
     for i in order:
-        winner = _online_winner(X[i : i + 1], Wt, code, p, ranks, scratch)
+        if _has_gaps(X[i]):
+            winner = _masked_online_winner(X[i : i + 1], Wt, code, p, ranks, scratch)
+        else:
+            winner = _online_winner(X[i : i + 1], Wt, code, p, ranks, scratch)
         row = winner if keep_rows else 0
         steps = rows[row]
         if not (keep_rows and known[winner]):
@@ -658,6 +988,8 @@ def online_epoch(X, W, order, positions, period_x, period_y, toroidal, sigma, le
             pushes[row] = negative
         for k in range(d):
             xk = X[i, k]
+            if xk != xk:
+                continue
             weights_k = Wt[k]
             if not pushes[row]:
                 for j in range(m):
@@ -693,6 +1025,20 @@ def _online_winner(x, Wt, code, p, ranks, scratch):
                 _accumulate_integer_power(int(p), values, scratch, x[0, k], Wt[k])
             else:
                 _accumulate_distance(code, p, values, x[0, k], Wt[k])
+    return _first_minimum(values)
+
+
+@nb.njit(cache=True, inline="always")
+def _masked_online_winner(x, Wt, code, p, ranks, scratch):
+    """``_online_winner`` for a sample with missing values, over its observed features."""
+    values = ranks[0]
+    if code == MINKOWSKI:
+        minkowski_block(x, Wt, p, ranks)
+    elif code == COSINE:
+        for j in range(Wt.shape[1]):
+            values[j] = masked_pair_distance(x[0], Wt[:, j], code, p)
+    else:
+        _masked_rank_row(x[0], Wt, code, p, values, scratch, np.empty_like(scratch))
     return _first_minimum(values)
 
 

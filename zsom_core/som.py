@@ -25,7 +25,7 @@ import numpy as np
 from . import kernels, reference
 from .bmu import BMUPass, BMUSearch, unit_distances
 from .grid import Grid
-from .init import INITS
+from .init import INITS, fill_missing
 from .metrics import metric_code
 from .neighborhood import (
     GAUSSIAN,
@@ -98,6 +98,18 @@ class SOM:
     A SOM is a scikit-learn estimator without depending on scikit-learn: ``fit(X, y)``
     ignores ``y``, ``predict`` gives each sample's unit, ``transform`` its distances to every
     unit, ``score`` minus the MQE; it fits in a ``Pipeline`` and a ``GridSearchCV``.
+
+    Missing values: NaN in ``X`` marks a value that is missing, as in the MATLAB SOM
+    Toolbox, for training and every read-out. A sample's distance to a unit uses its
+    observed features only: euclidean, manhattan and minkowski rescale their sum over
+    them by d / observed, chebyshev takes their maximum, cosine compares the observed
+    part of the sample with the same coordinates of the unit. The batch update
+    averages each feature of a unit over the samples that have that feature observed
+    (a feature with gaps is not pulled towards zero; where none is within a unit's
+    neighbourhood, the unit keeps that weight); the online update moves only a
+    sample's observed features. Initialisation sees each missing value as its
+    feature's observed mean. A sample with no observed feature, a feature never
+    observed in ``fit``'s data, and infinite values raise ``ValueError``.
     """
 
     def __init__(
@@ -244,12 +256,13 @@ class SOM:
         schedule = self.schedule(epochs)
         feature_names = _feature_names(X)
         data = _check_data(X)
+        _check_features_observed(data)
         rng = np.random.default_rng(self.seed)
         # BLAS is held to one thread while the engine works, not across the yields: the
         # consumer's own products keep the threads they were given.
         with single_threaded_blas():
             search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
-            weights = INITS[self.init](data, grid, rng)  # (m, d), updated in place by every epoch
+            weights = INITS[self.init](fill_missing(data), grid, rng)  # (m, d), updated in place by every epoch
             self.n_features_in_ = data.shape[1]
             _set_feature_names(self, feature_names)
             self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
@@ -259,7 +272,7 @@ class SOM:
             pass_ = search.run(weights)
         self.initial_mqe_ = pass_.mqe
         rate = schedule.default_rate
-        box = data.min(axis=0), data.max(axis=0)  # weights stay within it (see kernels)
+        box = np.nanmin(data, axis=0), np.nanmax(data, axis=0)  # weights stay within it (see kernels)
         previous_mqe = pass_.mqe
         for epoch in range(schedule.epochs):
             sigma = schedule.sigma(epoch)
@@ -300,6 +313,9 @@ class SOM:
             h = neighborhood_weights(grid.distances, sigma, self.neighborhood, self.cutoff)
             weights[:] = reference.batch_step(pass_.data, weights, pass_.first, h, learning_rate)
             return
+        if pass_.known is not None:
+            self._masked_batch_step(weights, pass_, grid, sigma, learning_rate, box)
+            return
         values = np.column_stack([pass_.sums, pass_.counts])
         if has_surround(self.neighborhood):
             # The centre's and the surround's sums apart, the surround scaled down (see reference.batch_step).
@@ -308,6 +324,23 @@ class SOM:
         else:
             smoothed = self._smooth(grid, sigma, values)
         kernels.damped_batch_step(weights, smoothed[:, :-1], smoothed[:, -1], learning_rate, *box)
+
+    def _masked_batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
+        """The batch step for data with missing values (``reference.masked_batch_step``):
+        the sums and the known counts of every (unit, feature) are smoothed together, and
+        each feature's target is its own neighbourhood-weighted mean of observed values."""
+        d = weights.shape[1]
+        values = np.hstack([pass_.sums, pass_.known])
+        if has_surround(self.neighborhood):
+            centre, surround = self._smooth_parts(grid, sigma, values)
+            scale = surround_scale(centre[:, d:], surround[:, d:])
+            numerator = centre[:, :d] - scale * surround[:, :d]
+            denominator = centre[:, d:] - scale * surround[:, d:]
+        else:
+            smoothed = self._smooth(grid, sigma, values)
+            numerator, denominator = smoothed[:, :d], smoothed[:, d:]
+        kernels.damped_masked_batch_step(weights, np.ascontiguousarray(numerator), np.ascontiguousarray(denominator),
+                                         learning_rate, *box)
 
     def _smooth(self, grid, sigma, values):
         """``H @ values`` for the neighbourhood matrix ``H`` at this sigma, (m, k)."""
@@ -419,7 +452,9 @@ class SOM:
     def transform(self, X) -> np.ndarray:
         """Distance from each sample to every unit under the metric, (n, width * height) in
         ``dtype`` (float32 by default); column ``x * height + y`` is unit (x, y), and each
-        row's arg-min is the sample's best-matching unit up to ``dtype``'s rounding."""
+        row's arg-min is the sample's best-matching unit up to ``dtype``'s rounding. A
+        sample with missing values (NaN) gets its distances over its observed features,
+        as the best-matching-unit search measures them (see the class docstring)."""
         data = self._check_input(X)
         return unit_distances(data, self._flat_weights(), self.metric, float(self.p), self.dtype, self.use_numba)
 
@@ -446,7 +481,8 @@ class SOM:
         from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
 
         return Tags(estimator_type="clusterer", target_tags=TargetTags(required=False),
-                    transformer_tags=TransformerTags(preserves_dtype=[self.dtype]), input_tags=InputTags())
+                    transformer_tags=TransformerTags(preserves_dtype=[self.dtype]),
+                    input_tags=InputTags(allow_nan=True))
 
     def u_matrix(self) -> np.ndarray:
         """Mean distance from each unit to its grid neighbours (4 on square, 6 on hex), (width, height)."""
@@ -465,8 +501,9 @@ class SOM:
         """Per-unit error of the samples each unit wins, float64 (width, height).
 
         mqe: mean distance under the metric; mae, mse, rmse: over all features of those
-        samples; mape: mean of |x - w| / |x| in percent, over the non-zero features.
-        Units that win nothing are NaN, not 0.
+        samples (a sample with missing values: over its observed features); mape: mean of
+        |x - w| / |x| in percent, over the non-zero observed features. Units that win
+        nothing are NaN, not 0.
         """
         check_name(kind, UNIT_ERRORS, "kind", "values")
         pass_ = self._search(X)
@@ -484,7 +521,10 @@ class SOM:
                 counts = np.bincount(pass_.first, nonzero.sum(axis=1), minlength=m)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     return (100.0 * totals / np.where(counts > 0, counts, np.nan)).reshape(self.grid.shape)
-            per_sample = residual.mean(axis=1) if kind == "mae" else (residual**2).mean(axis=1)
+            if kind != "mae":
+                residual = residual**2
+            # Complete data keeps the plain mean; NaN residuals are the missing values.
+            per_sample = np.nanmean(residual, axis=1) if pass_.known is not None else residual.mean(axis=1)
         totals = np.bincount(pass_.first, per_sample, minlength=m)
         counts = np.bincount(pass_.first, minlength=m).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -687,8 +727,24 @@ def _check_data(X, n_features: int | None = None, min_samples: int = 2) -> np.nd
         raise ValueError(f"X has 0 feature(s) (shape={data.shape}) while a minimum of 1 is required.")
     if len(data) < min_samples:
         raise ValueError(f"X needs at least {_count(min_samples, 'sample')}, got {_count(len(data), 'sample')}")
-    bad_rows = ~np.isfinite(data).all(axis=1)
-    if bad_rows.any():
-        raise ValueError(f"X has {int(bad_rows.sum())} row(s) with NaN or infinite values "
-                         f"(first at row {int(np.argmax(bad_rows))}); drop or impute them first")
+    infinite_rows = np.isinf(data).any(axis=1)
+    if infinite_rows.any():
+        raise ValueError(f"X has {int(infinite_rows.sum())} row(s) with infinite values "
+                         f"(first at row {int(np.argmax(infinite_rows))}); drop or impute them first "
+                         "(NaN marks a missing value, which a SOM handles)")
+    empty_rows = np.isnan(data).all(axis=1)
+    if empty_rows.any():
+        raise ValueError(f"X has {int(empty_rows.sum())} row(s) with no observed value, all NaN "
+                         f"(first at row {int(np.argmax(empty_rows))}); drop them: a sample needs at least one "
+                         "observed feature")
     return np.ascontiguousarray(data)
+
+
+def _check_features_observed(data: np.ndarray) -> None:
+    """Training needs every feature observed somewhere: a unit's weight for a feature that
+    no sample has would have nothing to learn from, nor to start from."""
+    unobserved = np.flatnonzero(np.isnan(data).all(axis=0))
+    if len(unobserved):
+        shown = ", ".join(str(k) for k in unobserved[:5]) + (", ..." if len(unobserved) > 5 else "")
+        raise ValueError(f"X has {_count(len(unobserved), 'feature')} with no observed value, all NaN "
+                         f"(column {shown}); drop them before fit")

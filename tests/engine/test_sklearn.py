@@ -152,7 +152,7 @@ def test_tags_say_what_the_estimator_takes_and_gives():
     assert tags.estimator_type == "clusterer" and not tags.target_tags.required
     assert tags.transformer_tags.preserves_dtype == ["float32"]
     assert get_tags(SOM(dtype="float64")).transformer_tags.preserves_dtype == ["float64"]
-    assert not tags.input_tags.sparse and not tags.input_tags.allow_nan
+    assert not tags.input_tags.sparse and tags.input_tags.allow_nan  # NaN: a missing value
 
 
 # ------------------------------------------------------------------ parameters and clones

@@ -20,21 +20,32 @@ PREDICTORS = ["bmus", "quantization_error", "anomaly_scores", "topographic_error
               "dead_units", "unit_errors"]
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_fit_rejects_non_finite_rows_and_counts_them(X, bad):
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_fit_rejects_infinite_rows_and_counts_them(X, bad):
     Xb = X.copy()
     Xb[[2, 5, 9], [0, 1, 2]] = bad
     Xb[5, 0] = bad  # two bad values in one row: still one row
-    with pytest.raises(ValueError, match=r"X has 3 row\(s\) with NaN or infinite values \(first at row 2\); "
-                                         r"drop or impute them first"):
+    Xb[11, 0] = np.nan  # a missing value is no error
+    with pytest.raises(ValueError, match=r"X has 3 row\(s\) with infinite values \(first at row 2\); "
+                                         r"drop or impute them first \(NaN marks a missing value"):
         SOM(3, 4).fit(Xb)
 
 
 @pytest.mark.parametrize("method", PREDICTORS)
-def test_predictors_reject_non_finite_rows(trained, X, method):
+def test_predictors_reject_infinite_rows(trained, X, method):
     Xb = X.copy()
-    Xb[7, 1] = np.nan
-    with pytest.raises(ValueError, match=r"X has 1 row\(s\) with NaN or infinite values \(first at row 7\)"):
+    Xb[7, 1] = np.inf
+    Xb[8, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X has 1 row\(s\) with infinite values \(first at row 7\)"):
+        getattr(trained, method)(Xb)
+
+
+@pytest.mark.parametrize("method", PREDICTORS)
+def test_predictors_reject_rows_with_no_observed_value(trained, X, method):
+    Xb = X.copy()
+    Xb[[4, 6]] = np.nan
+    Xb[8, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X has 2 row\(s\) with no observed value, all NaN \(first at row 4\)"):
         getattr(trained, method)(Xb)
 
 
@@ -203,7 +214,7 @@ def test_a_failed_fit_leaves_the_trained_map_alone(X):
     som = SOM(3, 4, seed=0).fit(X, epochs=2)
     weights, history = som.weights_.copy(), list(som.mqe_history_)
     bad = X.copy()
-    bad[0, 0] = np.nan
+    bad[0, 0] = np.inf
     with pytest.raises(ValueError):
         som.fit(bad, epochs=3)
     with pytest.raises(ValueError):
