@@ -52,7 +52,7 @@ UPLOAD = "upload"
 UPLOAD_LIMITS = MeshLimits(max_bytes=MAX_UPLOAD_BYTES, max_faces=2_000_000, max_vertices=2_000_000)
 DATA_SEED = 0
 # Bump when what ``dataset_record`` stores changes: built-ins are cached across restarts.
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 # Built-in tables are menu entries beside the shapes, told apart by their value's prefix.
 BUILTIN_TABLE_CHOICES = {f"table:{name}": name for name in BUILTIN_TABLES}
 DATASET_LABELS = {**{name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()},
@@ -136,12 +136,8 @@ def table_record(table: Table, name: str, source: str, *, roles: dict | None = N
     token = dataset_token("table", source, name, data, sorted(prepared.roles.items()), sorted(weights.items()),
                           scaling, RECORD_FORMAT)
     label = label or (table.source_name if source == "upload" else name.removeprefix("table:"))
-    # The engine's BMU search needs every feature of a row, for now: a gap is trained as
-    # its column's mean, and the summary says so.
-    gaps = bool(np.isnan(prepared.data).any())
-    description = prepared.summary + (" (filled with the column's mean for training)" if gaps else "")
-    record = dataset_record(token, name, label, filled_gaps(prepared.data), prepared.labels, None, None,
-                            description, source, label_names=prepared.label_names if prepared.label_column else None)
+    record = dataset_record(token, name, label, prepared.data, prepared.labels, None, None, prepared.summary,
+                            source, label_names=prepared.label_names if prepared.label_column else None)
     record["table"] = {
         "kinds": dict(table.kinds),
         "roles": dict(prepared.roles),

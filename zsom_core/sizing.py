@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .grid import TOPOLOGIES
+from .init import fill_missing
 from .registry import check_name
 
 UNITS_FACTOR, UNITS_EXPONENT = 5.0, 0.54321
@@ -83,6 +84,9 @@ def _check_samples(X) -> np.ndarray:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {data.shape}")
     if len(data) < 2:
         raise ValueError(f"X needs at least 2 samples, got {len(data)}")
-    if not np.isfinite(data).all():
-        raise ValueError("X has NaN or infinite values; drop or impute them first")
-    return data
+    if np.isinf(data).any():
+        raise ValueError("X has infinite values; drop or clip them first")
+    # A missing value (NaN) counts as its feature's mean, as for the initialisations.
+    if np.isnan(data).all(axis=0).any():
+        raise ValueError("X has a feature with no observed value; drop it first")
+    return fill_missing(data)

@@ -99,6 +99,19 @@ def test_two_dimensional_runs_store_the_bmus_of_the_line_sample(store, session_i
     assert bmus.shape == (300,) and bmus.max() < 30
 
 
+def test_a_table_with_gaps_trains_on_them_as_they_are(store, session_id, runs):
+    points = cloud(400, 5).astype(np.float64)
+    points[np.random.default_rng(3).random(points.shape) < 0.1] = np.nan
+    points[np.isnan(points).all(axis=1), 0] = 0.0
+    store.put_dataset(session_id, dataset_record("gaps-token", "gaps", "gaps", points, None, None, None, "", "upload"))
+    assert np.isnan(store.get_dataset(session_id)["points"]).sum() == np.isnan(points).sum()
+    record = start(runs, session_id)
+    assert train(store, session_id, record.run) is RunStatus.DONE
+    stored = store.get_epoch(session_id, record.run, 4)
+    assert np.isfinite(stored["weights"]).all() and stored["hits"].sum() == 400
+    assert np.isfinite([stored["mqe"], stored["te"]]).all() and np.isfinite(stored["u_matrix"]).all()
+
+
 def fill_slots(store, count, ttl=60.0):
     held = [uuid.uuid4().hex for _ in range(count)]
     for run in held:

@@ -99,9 +99,18 @@ def test_two_samples_give_a_map_that_trains():
     assert len(set(som.bmus(X))) == 2
 
 
+def test_a_missing_value_counts_as_its_features_mean():
+    X = np.random.default_rng(0).normal(size=(500, 3)) * [5.0, 2.0, 1.0]
+    gaps = X.copy()
+    gaps[::7, 1] = np.nan
+    filled = np.where(np.isnan(gaps), np.nanmean(gaps, axis=0), gaps)
+    assert auto_map_size(gaps) == auto_map_size(filled)
+
+
 @pytest.mark.parametrize("X, topology, max_units, message", [
     (np.zeros((1, 2)), "hex", None, "at least 2 samples"),
-    (np.array([[0.0, np.nan], [1.0, 1.0]]), "hex", None, "NaN"),
+    (np.array([[0.0, np.nan], [1.0, np.nan]]), "hex", None, "no observed value"),
+    (np.array([[0.0, np.inf], [1.0, 1.0]]), "hex", None, "infinite"),
     (np.zeros((2, 2, 2)), "hex", None, "2-D"),
     (np.zeros((5, 2)), "triangle", None, "unknown topology"),
     (np.zeros((5, 2)), "hex", 3, "max_units"),
