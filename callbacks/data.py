@@ -57,6 +57,8 @@ RECORD_FORMAT = 4
 BUILTIN_TABLE_CHOICES = {f"table:{name}": name for name in BUILTIN_TABLES}
 DATASET_LABELS = {**{name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()},
                   **{choice: f"{name.replace('_', ' ')} (table)" for choice, name in BUILTIN_TABLE_CHOICES.items()}}
+# A page token is the data token, then this and the view's own token (never in base64).
+VIEW_SEPARATOR = "~"
 # The table loader's own limits: about a thousand features, twenty million cells.
 MAX_TABLE_COLUMNS, MAX_TABLE_CELLS = 1_000, 20_000_000
 
@@ -71,8 +73,20 @@ def dataset_token(*identity) -> str:
     return base64.urlsafe_b64encode(digest.digest()).decode()
 
 
+def page_token(record: dict) -> str:
+    """What the page holds of ``record``: its token, and how the data panel shows it when
+    that is a choice (a table's 3-D axes). Runs belong to the token alone, so a new view
+    of the same data keeps them."""
+    return record.get("page_token") or record["token"]
+
+
+def data_token_of(token: str) -> str:
+    """The data token in a page token."""
+    return token.split(VIEW_SEPARATOR, 1)[0]
+
+
 def dataset_record(token: str, name: str, label: str, points, labels, vertices, faces, description: str,
-                   source: str, label_names: list[str] | None = None) -> dict:
+                   source: str, label_names: list[str] | None = None, axes=None) -> dict:
     """What the store keeps of a session's dataset, with its display computed once.
 
     ``points`` may hold NaN for missing values (a table's): the engine trains on them as
@@ -88,7 +102,8 @@ def dataset_record(token: str, name: str, label: str, points, labels, vertices, 
         "points": points,
         "labels": None if labels is None else np.asarray(labels, dtype=np.int32),
         "description": description,
-        "display": display_data(complete, labels, vertices, faces, seed=DATA_SEED, label_names=label_names),
+        "display": display_data(complete, labels, vertices, faces, seed=DATA_SEED, label_names=label_names,
+                                axes=axes),
         "auto_sizes": auto_sizes(complete),
         "table": None,
     }
@@ -124,25 +139,33 @@ def builtin_table(name: str) -> Table:
 
 
 def table_record(table: Table, name: str, source: str, *, roles: dict | None = None, weights: dict | None = None,
-                 scaling: str = DEFAULT_SCALING, label: str | None = None, data: bytes = b"") -> dict:
+                 scaling: str = DEFAULT_SCALING, axes: list | None = None, label: str | None = None,
+                 data: bytes = b"") -> dict:
     """A table prepared for training with the given column roles, weights and scaling
-    (the defaults where not given); ``TableError`` says why it cannot be.
+    (the defaults where not given), its 3-D view on ``axes`` (three numeric features) or
+    a PCA; ``TableError`` says why it cannot be.
 
     The token names the table (a built-in's name, an upload's bytes) and every choice
-    made on it, so that the same choices find their runs again.
+    made on it, so that the same choices find their runs again; the axes are only a view.
     """
     weights = {column: 1.0 for column in table.kinds} | (weights or {})
     prepared = prepare_table(table, roles, scaling=scaling, weights=weights)
     token = dataset_token("table", source, name, data, sorted(prepared.roles.items()), sorted(weights.items()),
                           scaling, RECORD_FORMAT)
+    axes = checked_axes(axes, axis_choices(prepared.scaler))
     label = label or (table.source_name if source == "upload" else name.removeprefix("table:"))
     record = dataset_record(token, name, label, prepared.data, prepared.labels, None, None, prepared.summary,
-                            source, label_names=prepared.label_names if prepared.label_column else None)
+                            source, label_names=prepared.label_names if prepared.label_column else None,
+                            axes=(axes, *prepared.scaler.original_axes(axes)) if axes else None)
+    if axes:
+        record["page_token"] = token + VIEW_SEPARATOR + dataset_token("axes", axes)
     record["table"] = {
         "kinds": dict(table.kinds),
         "roles": dict(prepared.roles),
         "weights": weights,
         "scaling": scaling,
+        "axes": axes,
+        "axis_choices": axis_choices(prepared.scaler),
         "feature_names": list(prepared.feature_names),
         "label_column": prepared.label_column,
         "label_names": list(prepared.label_names),
@@ -151,6 +174,22 @@ def table_record(table: Table, name: str, source: str, *, roles: dict | None = N
     }
     record["notes"] = []
     return record
+
+
+def axis_choices(scaler) -> list[str]:
+    """The features the 3-D view can take as axes: the numeric ones (not a dummy)."""
+    return [column.name for column in scaler.columns if column.level is None]
+
+
+def checked_axes(axes, choices: list[str]) -> list[str]:
+    """``axes`` as three of ``choices``, or [] for a PCA; ``ValueError`` says why not."""
+    if axes is None or axes == []:
+        return []
+    if not isinstance(axes, list) or not all(isinstance(axis, str) and axis in choices for axis in axes):
+        raise ValueError("the 3-D view takes numeric features of the table as its axes")
+    if len(set(axes)) != len(axes) or len(axes) != 3:
+        raise ValueError(f"the 3-D view takes three different features, got {len(axes)}")
+    return list(axes)
 
 
 def upload_record(data: bytes, filename: str, n: int) -> dict:
@@ -218,6 +257,8 @@ OUTPUTS = {
     "roles": Output(Ids.TABLE_ROLES, "rowData"),
     "roles_style": Output(Ids.TABLE_ROLES, "style"),
     "scaling": Output(Ids.TABLE_SCALING, "value"),
+    "axes": Output(Ids.TABLE_AXES, "value"),
+    "axis_options": Output(Ids.TABLE_AXES, "options"),
     "table_message": Output(Ids.TABLE_MESSAGE, "children"),
     "preview": Output(Ids.TABLE_PREVIEW, "children"),
 }
@@ -238,10 +279,11 @@ def register(app, store: Store) -> None:
         Input(Ids.UPLOAD, "contents"),
         Input(Ids.TABLE_ROLES, "cellValueChanged"),
         Input(Ids.TABLE_SCALING, "value"),
+        Input(Ids.TABLE_AXES, "value"),
         State(Ids.UPLOAD, "filename"),
         State(Ids.SESSION, "data"),
     )
-    def choose_data(name, samples, contents, role_edits, scaling, filename, session_id):
+    def choose_data(name, samples, contents, role_edits, scaling, axes, filename, session_id):
         session_id = session_of(session_id)
         trigger = ctx.triggered_id
         if trigger is None:
@@ -252,8 +294,8 @@ def register(app, store: Store) -> None:
                 return restored_data(record)
         if trigger == Ids.UPLOAD:
             return _upload(store, session_id, contents, filename, samples)
-        if trigger in (Ids.TABLE_ROLES, Ids.TABLE_SCALING):
-            return _change_table(store, session_id, role_edits if trigger == Ids.TABLE_ROLES else [], scaling)
+        if trigger in (Ids.TABLE_ROLES, Ids.TABLE_SCALING, Ids.TABLE_AXES):
+            return _change_table(store, session_id, role_edits if trigger == Ids.TABLE_ROLES else [], scaling, axes)
         return _choose_data(store, session_id, name, samples, trigger == Ids.DATASET)
 
 
@@ -271,14 +313,14 @@ def _choose_data(store: Store, session_id: str, name, samples, choosing: bool) -
         except TableError as error:
             return answer(info=_error(str(error)))
         store.put_dataset(session_id, record)
-        return answer(token=record["token"], info=data_info(record), upload_message="", **table_outputs(record))
+        return answer(token=page_token(record), info=data_info(record), upload_message="", **table_outputs(record))
     n = DATASETS[name].default_n if choosing and isinstance(name, str) and name in DATASETS else samples
     try:
         record = builtin_record(store, name, parse_sample_count(n))
     except (SettingsError, ValueError) as error:
         return answer(info=_error(str(error)))
     store.put_dataset(session_id, record)
-    return answer(token=record["token"], samples=n if choosing else no_update, info=data_info(record),
+    return answer(token=page_token(record), samples=n if choosing else no_update, info=data_info(record),
                   upload_message="", **table_outputs(record))
 
 
@@ -297,46 +339,55 @@ def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple
     store.put_dataset(session_id, record)
     options, _ = dataset_choice(record)
     message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
-    return answer(token=record["token"], info=data_info(record), upload_message=message, options=options,
+    return answer(token=page_token(record), info=data_info(record), upload_message=message, options=options,
                   dataset=UPLOAD, upload=None, **table_outputs(record))
 
 
-def _change_table(store: Store, session_id: str, role_edits, scaling) -> tuple:
-    """The outputs for an edit of the table's column roles, weights or scaling: the table
-    prepared again, or the roles as they were and a message saying why not."""
+def _change_table(store: Store, session_id: str, role_edits, scaling, axes) -> tuple:
+    """The outputs for an edit of the table's column roles, weights, scaling or 3-D axes:
+    the table prepared again, or its controls as they were and a message saying why not."""
     record = store.get_dataset(session_id)
     if record is None or record.get("table") is None:
         raise PreventUpdate  # the echo of a table's controls being cleared
     table_state = record["table"]
+    if isinstance(axes, list) and 0 < len(axes) < 3 and len(set(axes)) == len(axes):
+        return answer(table_message=f"Pick {3 - len(axes)} more for the 3-D view, or clear it for a PCA.")
     try:
         roles, weights = edited_roles(role_edits, table_state["kinds"], table_state["roles"], table_state["weights"])
         if scaling not in SCALING_LABELS:
             raise ValueError(f"unknown scaling {scaling!r}; choose one of: {', '.join(SCALING_LABELS)}")
-        if (roles, weights, scaling) == (table_state["roles"], table_state["weights"], table_state["scaling"]):
+        asked = (roles, weights, scaling, axes or [])
+        if asked == (table_state["roles"], table_state["weights"], table_state["scaling"], table_state["axes"]):
             raise PreventUpdate
-        record = table_record(_stored_table(store, session_id, record), record["name"], record["source"],
-                              roles=roles, weights=weights, scaling=scaling, label=record["label"])
+        # Axes that the new roles leave out go back to a PCA.
+        kept_axes = axes if roles == table_state["roles"] else None
+        table, data = _stored_table(store, session_id, record)
+        record = table_record(table, record["name"], record["source"], roles=roles, weights=weights,
+                              scaling=scaling, axes=kept_axes, label=record["label"], data=data)
     except (TableError, ValueError) as error:
         return answer(roles=role_rows(table_state["kinds"], table_state["roles"], table_state["weights"]),
-                      scaling=table_state["scaling"], table_message=_error(f"{error}; the roles are as before"))
+                      scaling=table_state["scaling"], axes=table_state["axes"],
+                      table_message=_error(f"{error}; the table is as before"))
     store.put_dataset(session_id, record)
-    return answer(token=record["token"], info=data_info(record), table_message="", roles=no_update,
-                  scaling=no_update)
+    return answer(token=page_token(record), info=data_info(record), table_message="",
+                  axes=record["table"]["axes"], axis_options=record["table"]["axis_choices"])
 
 
-def _stored_table(store: Store, session_id: str, record: dict) -> Table:
+def _stored_table(store: Store, session_id: str, record: dict) -> tuple[Table, bytes]:
+    """The session's table, and the bytes it was read from (none for a built-in)."""
     if record["source"] == "builtin":
-        return builtin_table(BUILTIN_TABLE_CHOICES[record["name"]])
+        return builtin_table(BUILTIN_TABLE_CHOICES[record["name"]]), b""
     upload = store.get_upload(session_id)
     if upload is None:
         raise TableError("the uploaded file has expired; upload it again")
-    return load_table(upload["data"], upload["filename"], max_columns=MAX_TABLE_COLUMNS, max_cells=MAX_TABLE_CELLS)
+    return (load_table(upload["data"], upload["filename"], max_columns=MAX_TABLE_COLUMNS, max_cells=MAX_TABLE_CELLS),
+            upload["data"])
 
 
 def restored_data(record: dict) -> tuple:
     """``choose_data``'s outputs that show a session's stored dataset again."""
     options, value = dataset_choice(record)
-    return answer(token=record["token"], samples=record["display"]["n"], info=data_info(record), upload_message="",
+    return answer(token=page_token(record), samples=record["display"]["n"], info=data_info(record), upload_message="",
                   options=options, dataset=value, **table_outputs(record))
 
 
@@ -346,8 +397,9 @@ def table_outputs(record: dict) -> dict:
     table_state = record.get("table")
     if table_state is None:
         return {"samples_hidden": False, "table_hidden": True, "roles": [], "roles_style": roles_style(0),
-                "table_message": "", "preview": None}
+                "table_message": "", "preview": None, "axes": [], "axis_options": []}
     return {"samples_hidden": True, "table_hidden": False, "table_message": "", "scaling": table_state["scaling"],
+            "axes": table_state["axes"], "axis_options": table_state["axis_choices"],
             "roles": role_rows(table_state["kinds"], table_state["roles"], table_state["weights"]),
             "roles_style": roles_style(len(table_state["kinds"])), "preview": preview_grid(*table_state["preview"])}
 
@@ -363,7 +415,7 @@ def _resample_upload(store: Store, session_id: str, samples):
     except (MeshError, SettingsError) as error:
         return answer(upload_message=_error(str(error)))
     store.put_dataset(session_id, record)
-    return answer(token=record["token"], info=data_info(record), upload_message="")
+    return answer(token=page_token(record), info=data_info(record), upload_message="")
 
 
 def dataset_choice(record: dict) -> tuple[list, str]:

@@ -46,6 +46,7 @@ from components.settings import (
 from components.status import run_controls, stale_note
 from zsom_jobs import Liveness, NoDataset, RunRecord, Runs
 
+from .data import data_token_of, page_token
 from .inputs import epoch_of, grid_of, mapping_of, session_of
 
 # Milliseconds from an answer to the page's next poll: while a run trains (or the page
@@ -159,8 +160,8 @@ class RunPage:
             current = self.store.current_run(session)
             if current is None or not self.runs.observe(session, current.run)[1].live:
                 return None, no_update
-            if trigger == Ids.DATASET_TOKEN and current.dataset_token == page.dataset_token:
-                return None, no_update  # a reloaded page showing its data again
+            if trigger == Ids.DATASET_TOKEN and current.dataset_token == data_token_of(page.dataset_token or ""):
+                return None, no_update  # a reloaded page showing its data again, or another view of it
             shown = self.store.get_run(session, page.view.run) if page.view.run else None
             # The settings of the run on screen (one just opened from the menu, whose
             # settings the sidebar now shows) ask for nothing new either.
@@ -211,7 +212,7 @@ class RunPage:
     def run_to_show(self, session_id: str, token: str, view: ViewState, chosen: str | None) -> RunRecord | None:
         """The run chosen now, else the one on screen, else the current run while it
         trains, else the newest run on this data that stored an epoch."""
-        for run_id in (chosen, view.run if view.dataset == token else None):
+        for run_id in (chosen, view.run if data_token_of(view.dataset or "") == token else None):
             record = self.store.get_run(session_id, run_id) if run_id else None
             if record is not None and record.dataset_token == token:
                 return record
@@ -236,7 +237,7 @@ class RunPage:
         chosen, message = self.act(page)
         session = page.session_id
         dataset = self.store.get_dataset(session)
-        if dataset is None or dataset["token"] != page.dataset_token:
+        if dataset is None or page_token(dataset) != page.dataset_token:
             # No data yet, or the page holds older data: the data callback is replacing it.
             waiting = run_controls(None, Liveness.FINISHED, None, 0, "Loading the data...")
             view = page.view
@@ -305,20 +306,24 @@ class RunPage:
     def _show_data(dataset: dict, view: ViewState, panels: dict, grid: list | None) -> ViewState:
         """New data: its cloud in the data panel (with the triangles of ``grid``, the map
         of the run to show, if any), and the maps of the previous data's run cleared."""
-        if view.dataset == dataset["token"]:
+        shown_as = page_token(dataset)
+        if view.dataset == shown_as:
             return view
         display = dataset["display"]
         structure = None if grid is None else map_structure(*grid)
         panels[Ids.DATA_VIEW] = data_view_figure(display, data_view_title(dataset["label"], display),
-                                                 revision=dataset["token"], structure=structure)
+                                                 revision=shown_as, structure=structure)
+        if data_token_of(view.dataset or "") == dataset["token"]:
+            # The same data in another view: only the data panel is new; its map is drawn
+            # again from the epoch on screen.
+            return replace(view, dataset=shown_as, data_grid=grid, epoch=0)
         if view.run is not None:
             # The map panels keep their figures (replacing one costs far more than
             # patching it) but lose the previous data's map.
             panels[Ids.CURVES] = curves_cleared()
             if view.grid is not None:
                 panels.update(map_skeletons(map_structure(*view.grid)))
-        return ViewState(dataset=dataset["token"], label=dataset["label"], data_grid=grid, grid=view.grid,
-                         seq=view.seq)
+        return ViewState(dataset=shown_as, label=dataset["label"], data_grid=grid, grid=view.grid, seq=view.seq)
 
     @staticmethod
     def _show_run(display: dict, record: RunRecord, view: ViewState, panels: dict) -> ViewState:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from dash import Patch
 
 from . import theme
-from .display import KIND_2D, KIND_PCA, to_display_space
+from .display import KIND_2D, KIND_AXES, KIND_PCA, to_display_space
 from .encoding import index_array, typed_array
 from .geometry import MapStructure, polyline_points, segments
 from .ids import Ids
@@ -139,6 +139,8 @@ def data_view_title(name: str, display: dict) -> str:
     n, d = display["n"], display["dim"]
     if display["kind"] == KIND_PCA:
         return f"Data and map: {name}, {n:,} points; PCA projection of {d}-D data to 3-D"
+    if display["kind"] == KIND_AXES:
+        return f"Data and map: {name}, {n:,} points; three of {d} features, in their units"
     return f"Data and map: {name}, {n:,} points ({d}-D)"
 
 
@@ -187,8 +189,10 @@ def data_view_figure(display: dict, title: str, revision, structure: MapStructur
     ]
     axis = dict(showbackground=False, showgrid=True, gridcolor=theme.GRID_LINE, zeroline=False,
                 showticklabels=False, title=dict(text=""), showspikes=False, type="linear")
-    axis_names = ("PC1", "PC2", "PC3") if display["kind"] == KIND_PCA else ("x", "y", "z")
-    scene = dict(aspectmode="data", camera=dict(eye=dict(x=1.05, y=1.05, z=0.65)),
+    axis_names = display.get("axis_names") or ("x", "y", "z")
+    # Features in their own units (mm against g) get one cube; other views keep their shape.
+    scene = dict(aspectmode="cube" if display["kind"] == KIND_AXES else "data",
+                 camera=dict(eye=dict(x=1.05, y=1.05, z=0.65)),
                  **{f"{name}axis": {**axis, "title": dict(text=label)} for name, label in zip("xyz", axis_names)})
     return go.Figure(traces, base_layout(title, revision, scene=scene, margin=dict(l=0, r=0, t=34, b=0)))
 

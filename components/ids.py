@@ -45,6 +45,7 @@ class Ids(str, Enum):
     TABLE_PANEL = "table-panel"
     TABLE_SCALING = "table-scaling"
     TABLE_ROLES = "table-roles"
+    TABLE_AXES = "table-axes"
     TABLE_MESSAGE = "table-message"
     TABLE_PREVIEW = "table-preview"
     TABLE_ROLES_LABEL = "table-roles-label"

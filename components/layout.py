@@ -233,6 +233,9 @@ def _table_controls() -> html.Div:
     return html.Div(id=Ids.TABLE_PANEL, hidden=True, className="table-panel", children=[
         labelled("Scaling", scaling, "Of the numeric features; one-hot dummies are divided by the square root "
                                      "of their share"),
+        labelled("3-D view", dcc.Dropdown(id=Ids.TABLE_AXES, options=[], value=[], multi=True, searchable=False,
+                                          placeholder="PCA of all features", className="dropdown"),
+                 "Or three numeric features, in the table's units"),
         html.Div("Column roles", id=Ids.TABLE_ROLES_LABEL, className="field-label"),
         html.Div(roles_table(), className="table-roles", role="group",
                  **{"aria-labelledby": Ids.TABLE_ROLES_LABEL.value}),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -95,6 +96,21 @@ class FeatureScaler:
 
     def original_frame(self, X) -> pd.DataFrame:
         return pd.DataFrame(self.inverse_transform(X), columns=self.feature_names)
+
+    def original_axes(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(offset, axes)``, (d,) and (len(names), d), such that ``(X - offset) @ axes.T``
+        is the named features of ``X`` in the table's units (a projection, as a PCA's
+        mean and components are one)."""
+        index = {column.name: position for position, column in enumerate(self.columns)}
+        unknown = [name for name in names if name not in index]
+        if unknown:
+            raise ValueError(f"no feature named {unknown[0]!r}")
+        offset, axes = np.zeros(len(self.columns)), np.zeros((len(names), len(self.columns)))
+        for row, name in enumerate(names):
+            column = self.columns[index[name]]
+            axes[row, index[name]] = column.scale / column.weight
+            offset[index[name]] = -column.center * column.weight / column.scale
+        return offset, axes
 
     def to_dict(self) -> dict:
         return {"format": _FORMAT_VERSION, "columns": [asdict(column) for column in self.columns]}

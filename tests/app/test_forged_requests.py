@@ -1106,6 +1106,13 @@ def test_a_role_edit_prepares_the_table_again(server, cache_store):
     assert after["table"]["roles"]["island"] == "feature"
     assert "one-hot from island" in message_of(body, "data-info.children")
     assert after["points"].shape[1] == before["points"].shape[1] + 3  # Biscoe, Dream, Torgersen
+    # The token still names the file: another file of that name, edited alike, gets another.
+    other = server.new_session()
+    status, _ = send(server, UPLOAD, {UPLOAD: data_url(PENGUINS_CSV.replace(b"39.1", b"40.1")),
+                                      UPLOAD_NAME: "penguins.csv", SAMPLES: 500, SESSION: other})
+    send(server, ROLE_EDITS, {ROLE_EDITS: edit("island", "feature"), SCALING: "zscore", SESSION: other})
+    assert cache_store.get_dataset(other)["table"]["roles"] == after["table"]["roles"]
+    assert cache_store.get_dataset(other)["token"] != after["token"]
     # The scaling is read from its menu, the roles from the store.
     status, body = send(server, SCALING, {ROLE_EDITS: None, SCALING: "minmax", SESSION: session})
     assert cache_store.get_dataset(session)["table"]["scaling"] == "minmax"
@@ -1137,13 +1144,52 @@ def test_a_forged_table_edit_is_refused_and_keeps_the_roles(server, cache_store,
     status, body = send(server, trigger, {ROLE_EDITS: edits, SCALING: scaling, SESSION: session})
     assert status == 200
     shown = message_of(body, "table-message.children")
-    assert message in shown and "the roles are as before" in shown
+    assert message in shown and "the table is as before" in shown
     assert output(body, DATASET_TOKEN, MISSING) is MISSING
     assert cache_store.get_dataset(session)["token"] == before["token"]
     # The grid and the menu are put back as the store holds them.
     rows = output(body, "table-roles.rowData")
     assert {row["column"]: row["role"] for row in rows} == before["table"]["roles"]
     assert output(body, "table-scaling.value") == "zscore"
+
+
+AXES = "table-axes.value"
+
+
+def test_forged_or_unfinished_axes_leave_the_view_as_it_is(server, cache_store):
+    session = server.new_session()
+    before = load_penguins(server, cache_store, session)
+    assert before["table"]["axis_choices"] == ["bill_length_mm", "body_mass_g"]  # numeric features only
+    status, body = send(server, AXES, {AXES: ["bill_length_mm"], SCALING: "zscore", SESSION: session})
+    assert "Pick 2 more" in message_of(body, "table-message.children")
+    assert output(body, DATASET_TOKEN, MISSING) is MISSING
+    for axes, message in ((["body_mass_g", "bill_length_mm", "bill_length_mm"], "three different features"),
+                          (["bill_length_mm", "body_mass_g", "species"], "numeric features"),
+                          (["bill_length_mm", "body_mass_g", {"x": 1}], "numeric features"),
+                          ("bill_length_mm", "numeric features")):
+        status, body = send(server, AXES, {AXES: axes, SCALING: "zscore", SESSION: session})
+        assert status == 200 and message in message_of(body, "table-message.children")
+        assert output(body, "table-axes.value") == [] and output(body, DATASET_TOKEN, MISSING) is MISSING
+    assert cache_store.get_dataset(session)["token"] == before["token"]
+
+
+def test_a_view_on_three_features_keeps_the_data_token(server, cache_store):
+    session = server.new_session()
+    csv = PENGUINS_CSV.replace(b"body_mass_g\n", b"body_mass_g,flipper\n").replace(b"\nAdelie", b"\nAdelie")
+    rows = [line + b"," + str(180 + i).encode() for i, line in enumerate(csv.split(b"\n")[1:-1])]
+    data = b"\n".join([csv.split(b"\n")[0], *rows]) + b"\n"
+    status, body = send(server, UPLOAD, {UPLOAD: data_url(data), UPLOAD_NAME: "three.csv", SAMPLES: 500,
+                                         SESSION: session})
+    before = cache_store.get_dataset(session)
+    axes = ["flipper", "bill_length_mm", "body_mass_g"]
+    status, body = send(server, AXES, {AXES: axes, SCALING: "zscore", SESSION: session})
+    after = cache_store.get_dataset(session)
+    assert after["token"] == before["token"] and output(body, DATASET_TOKEN) == after["page_token"]
+    assert after["page_token"].startswith(before["token"] + "~")
+    assert after["display"]["axis_names"] == axes and after["table"]["axes"] == axes
+    # The display shows the features in their units: the stored points give them back.
+    shown = after["display"]["points"]
+    assert shown[:, 0].min() >= 180 and shown[:, 0].max() <= 185
 
 
 @pytest.mark.parametrize("trigger", [ROLE_EDITS, SCALING])

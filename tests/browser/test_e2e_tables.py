@@ -51,6 +51,27 @@ def test_an_uploaded_table_shows_its_roles_trains_and_colours_by_its_label(dashb
     assert "Epoch 10 / 10" in dashboard.wait_for_status("done")
     dashboard.wait_for_panels(10)
     dashboard.page.screenshot(path=str(tmp_path / "penguins.png"))
+
+    # Three features as the 3-D view's axes: the same run, its map in millimetres.
+    axes = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
+    for axis in axes:
+        dashboard.page.click("#table-axes")
+        dashboard.page.click(f".dash-dropdown-option:has(input[value='{axis}'])")
+        dashboard.page.keyboard.press("Escape")
+    dashboard.wait_for_text("#panel-data-view .gtitle", "three of 8 features")
+    map_x = dashboard.page.wait_for_function(
+        """() => { const gd = document.getElementById('panel-data-view').querySelector('.js-plotly-plot');
+                   const trace = (gd._fullData || []).find(trace => trace.name === 'map');
+                   const x = trace && Array.from(trace.x || []);
+                   return x && x.length && x.every(Number.isFinite) && x; }""").json_value()
+    assert 30 < min(map_x) and max(map_x) < 62  # the penguins' bill lengths, in mm
+    titles = dashboard.page.evaluate("""() => { const scene = document.getElementById('panel-data-view')
+        .querySelector('.js-plotly-plot').layout.scene;
+        return ['xaxis', 'yaxis', 'zaxis'].map(axis => scene[axis].title.text); }""")
+    assert titles == axes
+    assert "Epoch 10 / 10" in dashboard.wait_for_status("done")  # not trained again
+    assert dashboard.page.inner_text("#run-choice").count("Run 2") == 0
+    dashboard.page.screenshot(path=str(tmp_path / "penguins-axes.png"))
     dashboard.assert_no_console_errors()
 
 

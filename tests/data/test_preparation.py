@@ -153,6 +153,19 @@ def test_the_scaler_goes_back_to_the_tables_units(scaling, read_table):
         prepared.scaler.inverse_transform(np.zeros((2, 4)))
 
 
+def test_original_axes_project_to_three_features_in_the_tables_units(read_table):
+    table, raw = read_table("penguins.csv")
+    prepared = prepare_table(table, roles={"island": FEATURE}, weights={"body_mass_g": 2.0})
+    names = ["body_mass_g", "bill_length_mm", "flipper_length_mm"]
+    offset, axes = prepared.scaler.original_axes(names)
+    projected = (np.nan_to_num(prepared.data) - offset) @ axes.T
+    original = raw[names].iloc[prepared.rows].to_numpy(dtype=np.float64)
+    observed = ~np.isnan(original)
+    np.testing.assert_allclose(projected[observed], original[observed])
+    with pytest.raises(ValueError, match="no feature named 'species'"):
+        prepared.scaler.original_axes(["species"])
+
+
 def test_a_scaler_survives_to_dict_and_json(read_table):
     table, _ = read_table("penguins.csv")
     scaler = prepare_table(table, roles={**default_roles(table), "sex": FEATURE}, weights={"year": 0.5}).scaler
