@@ -413,6 +413,18 @@ class RunPage:
         return outputs
 
 
+# Inputs that change together reach show_runs in one call (a poll the pace sent as the
+# user clicked Train): the user's act is the trigger, never the poll it came with.
+TRIGGER_PRIORITY = (Ids.TRAIN, Ids.CANCEL, Ids.RUNS, Ids.PLAY_STEP, Ids.TIMELINE, Ids.DATASET_TOKEN,
+                    Ids.SETTINGS_TOUCHED, Ids.POLL)
+
+
+def first_trigger(fired, default):
+    """The input of highest priority among the ``fired`` component ids."""
+    fired = set(fired)
+    return next((trigger for trigger in TRIGGER_PRIORITY if trigger in fired), default)
+
+
 def register(app, runs: Runs) -> None:
     page_logic = RunPage(runs)
     outputs = [Output(Ids.PANEL_UPDATES, "data"), Output(Ids.VIEW, "data"),
@@ -442,7 +454,7 @@ def register(app, runs: Runs) -> None:
     )
     def show_runs(_train, _cancel, _touched, token, chosen, slider, played, _poll, *values):
         *setting_values, auto_retrain, view, session_id = values
-        trigger = ctx.triggered_id
+        trigger = first_trigger(ctx.triggered_prop_ids.values(), ctx.triggered_id)
         if trigger == Ids.PLAY_STEP:
             trigger, slider = Ids.TIMELINE, played  # a step of the player is a choice on the timeline
         page = PageInput(

@@ -611,6 +611,21 @@ def queued_run(server, cache_store):
     wait_until_finished(cache_store, session, run_id)
 
 
+@pytest.mark.parametrize("changed", [[POLL, TRAIN], [TOUCHED, POLL, TRAIN]], ids=["poll first", "touched and poll"])
+def test_a_train_click_that_comes_with_a_poll_starts_the_run(server, cache_store, changed):
+    """A poll the pace sends as the user clicks Train reaches the server in the same call."""
+    session = server.new_session()
+    token = load_data(server, session)
+    with job_slots_taken(cache_store):
+        status, body = send(server, TRAIN, {SESSION: session, DATASET_TOKEN: token, POLL: 1, **SMALL_RUN},
+                            changed=changed)
+        assert status == 200
+        run_id = output(body, VIEW)["run"]
+        assert run_id is not None and cache_store.current_run(session).run == run_id
+        cancel(server, session, token)
+    wait_until_finished(cache_store, session, run_id)
+
+
 def test_another_sessions_run_cannot_be_trained_from_this_session(server, cache_store, queued_run):
     session_a, _, run_a, _ = queued_run
     session_b = server.new_session()
