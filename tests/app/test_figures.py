@@ -158,6 +158,35 @@ def test_high_dimensional_maps_are_drawn_in_the_pca_space_of_the_data():
     assert np.allclose(x, (record["weights"] - mean) @ axes[0], atol=1e-4)
 
 
+def test_named_classes_get_a_colour_bar_with_missing_labels_as_their_own_class():
+    labels = np.array([0, 1, 2, -1] * 50, dtype=np.int32)
+    display = display_data(cloud(200, 3), labels, label_names=["Adelie", "Chinstrap", "Gentoo"])
+    marker = data_view_figure(display, "t", "r").data[figures.CLOUD].marker
+    assert list(marker.colorbar.ticktext) == ["missing", "Adelie", "Chinstrap", "Gentoo"]
+    codes = decode_typed_array(marker.color) if isinstance(marker.color, dict) else np.asarray(marker.color)
+    assert np.array_equal(codes, display["labels"] + 1)
+    assert marker.colorscale[0][1] == theme.MISSING_LABEL
+    # Without names, labels colour the points and no bar names them.
+    plain = data_view_figure(display_data(cloud(200, 3), labels), "t", "r").data[figures.CLOUD].marker
+    assert not plain.showscale
+
+
+def test_a_table_on_three_of_its_features_is_drawn_in_their_units():
+    data = cloud(3000, 5)
+    offset, axes = np.zeros(5), np.zeros((3, 5))
+    axes[[0, 1, 2], [4, 0, 2]] = [10.0, 2.0, 0.5]  # the scaler's inverse of three features
+    display, record, history = trained_epoch(data, 6, 6, "hex")
+    display = display_data(data, axes=(["e", "a", "c"], offset, axes))
+    assert display["kind"] == "axes" and len(display["points"]) == len(data)  # all shown, in some order
+    assert np.allclose(np.sort(display["points"][:, 0]), np.sort(data[:, 4] * 10.0), rtol=1e-5, atol=1e-4)
+    figure = data_view_figure(display, data_view_title("t.csv", display), "r")
+    assert [figure.layout.scene[f"{axis}axis"].title.text for axis in "xyz"] == ["e", "a", "c"]
+    assert figure.layout.scene.aspectmode == "cube" and "three of 5 features" in figure.layout.title.text
+    ops = operations(panel_updates(display, map_structure(6, 6, "hex"), record, history)[Ids.DATA_VIEW])
+    x = decode_typed_array(ops[("data", figures.MAP_SURFACE, "x")])
+    assert np.allclose(x, record["weights"][:, 4] * 10.0, atol=1e-4)
+
+
 def test_hex_patch_sets_colours_and_range():
     display, record, history = trained_epoch(cloud(2000, 3), 9, 9, "hex")
     ops = operations(panel_updates(display, map_structure(9, 9, "hex"), record, history)[Ids.U_MATRIX])
