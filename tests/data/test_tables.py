@@ -703,3 +703,11 @@ def damaged_files(draw) -> tuple[bytes, str]:
 @given(damaged_files())
 def test_damaged_parquet_and_xlsx_files_load_or_raise_table_error(case):
     assert_table_or_table_error(*case)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "b", "a b", "é", "a\x00"]), st.text(max_size=3)),
+                max_size=60))
+def test_distinct_strings_are_counted_as_pandas_counts_them(values):
+    column = pd.Series(values, dtype="str")
+    assert tables._distinct_count(column) == column.nunique()
