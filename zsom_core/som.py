@@ -419,6 +419,25 @@ class SOM:
         search = BMUSearch(self._check_input(X), self.grid, self.metric, float(self.p), self.dtype, self.use_numba)
         return search.run(self._flat_weights())
 
+    def match(self, X) -> BMUPass:
+        """One pass over ``X``: each sample's best-matching unit and its distance, the
+        samples each unit wins, the topographic error, all at once (``bmus``,
+        ``anomaly_scores``, ``activation_map`` and ``topographic_error`` each run one)."""
+        return self._search(X)
+
+    @classmethod
+    def from_weights(cls, weights, **params) -> SOM:
+        """A map with these ``weights`` (width, height, features), as if trained: a stored
+        snapshot read back, to be searched and measured."""
+        som = cls(**params)
+        som._validate_params()
+        weights = np.array(weights, dtype=np.float64)
+        if weights.ndim != 3 or weights.shape[:2] != som.grid.shape:
+            raise ValueError(f"weights of shape {weights.shape} do not fit a {som.width} x {som.height} grid")
+        som.weights_, som.n_features_in_ = weights, weights.shape[-1]
+        som.mqe_history_, som.te_history_ = [], []
+        return som
+
     def bmus(self, X) -> np.ndarray:
         """Flat index of each sample's best-matching unit (unit ``x * height + y``)."""
         return self._search(X).first
@@ -434,6 +453,55 @@ class SOM:
     def topographic_error(self, X) -> float:
         """Share of samples whose first and second best units are not grid neighbours."""
         return self._search(X).topographic_error
+
+    def explained_variance(self, X) -> float:
+        """Share of the data's variance the map's prototypes account for, in percent:
+        100 - 100 x (squared distance of the samples to their best units' prototypes) /
+        (squared distance of the samples to their mean), as aweSOM gives it. Distances
+        are squared euclidean whatever the metric (the best units are the metric's);
+        a sample with missing values counts over its observed features."""
+        pass_ = self._search(X)
+        residual = pass_.data - self._flat_weights()[pass_.first]
+        spread = pass_.data - np.nanmean(pass_.data, axis=0)
+        total = float(np.nansum(spread**2))
+        if total == 0.0:
+            return 100.0
+        return 100.0 - 100.0 * float(np.nansum(residual**2)) / total
+
+    def kaski_lagus_error(self, X, *, block_rows: int = 8192) -> float:
+        """Kaski and Lagus' (1996) combined error: per sample, the euclidean distance to
+        its best unit's prototype plus the shortest path from that unit to its second-best
+        along grid neighbours, each step costing the euclidean distance between the two
+        prototypes; the mean over the samples. Fit and topology in one number: a sample
+        whose two best units are far apart on a folded map costs the length of the fold.
+        The best and second-best units are the metric's; missing values as in
+        ``explained_variance``."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
+        data = self._check_input(X)
+        weights = self._flat_weights()
+        grid = self.grid
+        first = np.empty(len(data), dtype=np.int64)
+        second = np.empty(len(data), dtype=np.int64)
+        for start in range(0, len(data), block_rows):
+            block = unit_distances(data[start : start + block_rows], weights, self.metric, float(self.p),
+                                   self.dtype, self.use_numba)
+            best_two = np.argpartition(block, 1, axis=1)[:, :2]
+            rows = np.arange(len(block))[:, None]
+            order = np.argsort(block[rows, best_two], axis=1, kind="stable")
+            first[start : start + block_rows] = best_two[rows[:, 0], order[:, 0]]
+            second[start : start + block_rows] = best_two[rows[:, 0], order[:, 1]]
+        indptr, indices = grid.neighbor_lists
+        sources = np.repeat(np.arange(grid.n_units), np.diff(indptr))
+        steps = np.linalg.norm(weights[sources] - weights[indices], axis=1)
+        # A zero-length step would read as no edge in a sparse matrix: the smallest positive.
+        graph = csr_matrix((np.maximum(steps, np.finfo(np.float64).tiny), indices, indptr),
+                           shape=(grid.n_units, grid.n_units))
+        starts, inverse = np.unique(first, return_inverse=True)
+        paths = dijkstra(graph, directed=False, indices=starts)[inverse.reshape(-1), second]
+        fit = np.sqrt(np.nansum((data - weights[first]) ** 2, axis=1))
+        return float(np.mean(fit + paths))
 
     def activation_map(self, X) -> np.ndarray:
         """How many samples each unit wins, int64 (width, height)."""
