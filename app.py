@@ -12,7 +12,7 @@ from pathlib import Path
 from dash import Dash
 from flask import Response
 
-from callbacks import data, run_page, settings_form, view
+from callbacks import data, exports, map_views, run_page, settings_form, view
 from components.figures import default_panels
 from components.geometry import map_structure
 from components.layout import build_layout
@@ -103,6 +103,8 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     run_page.register(app, runs)
     view.register(app)
     settings_form.register(app, store)
+    map_views.register(app, store)
+    exports.register(app, store)
     return app
 
 

@@ -492,7 +492,43 @@
      * redraw. (Pressing and typing hold the poll, not the drawing: what arrives then is
      * what the user asked for, a timeline position or a run.) Once every queue is empty the
      * answer counts as drawn for the poll. */
+    function panelsHidden(config) {
+        var panels = document.getElementById(config.ids.panels);
+        return panels !== null && panels.hidden;
+    }
+
+    /* A panel's queued updates folded into as few as draw the same: the newest whole figure
+     * with the patches after it applied, or one patch holding each path's newest value
+     * (every epoch's patch assigns the same paths). */
+    function compacted(updates) {
+        var last = -1;
+        updates.forEach(function (update, i) { if (!isPatch(update)) { last = i; } });
+        if (last >= 0) { return [patched(updates[last], updates.slice(last + 1))]; }
+        if (updates.length < 2) { return updates; }
+        var newest = new Map();
+        updates.forEach(function (patch) {
+            patch.operations.forEach(function (operation) {
+                var path = JSON.stringify(operation.location);
+                newest.delete(path);  // re-inserted last: the order of the newest assignments
+                newest.set(path, operation);
+            });
+        });
+        return [Object.assign({}, updates[updates.length - 1], {operations: Array.from(newest.values())})];
+    }
+
     function drawPanels(config) {
+        // Behind another tab the panels are not drawn at all: their updates are folded
+        // together, to be drawn in one redraw each once the tab shows again, and the
+        // answer counts as drawn, so that the poll (and the shown views) go on.
+        if (panelsHidden(config)) {
+            drawer.order.forEach(function (panel) {
+                if ((drawer.queues[panel] || []).length) { drawer.queues[panel] = compacted(drawer.queues[panel]); }
+            });
+            poll.drawnSeq = drawer.seq;
+            poll.drawnAt = Date.now();
+            setTimeout(function () { drawPanels(config); }, config.draw_pause_ms);
+            return;
+        }
         if (menuOpen()) {
             setTimeout(function () { drawPanels(config); }, config.draw_pause_ms);
             return;
@@ -669,6 +705,20 @@
             }
         },
 
+        /* The run and epoch the page shows, from its view state: a new value only when one
+         * of them changes, which is when the views' tabs have something new to show. */
+        viewKey: function (view, key) {
+            var shown = {run: (view && view.run) || null, epoch: (view && view.epoch) || 0};
+            if (key && key.run === shown.run && key.epoch === shown.epoch) { return window.dash_clientside.no_update; }
+            return shown;
+        },
+
+        /* The main area's tab: the training panels, or the views with the chosen one. */
+        showTab: function (tab) {
+            var views = ["clusters", "planes", "labels", "new-data"];
+            return [tab !== "training", tab === "training"].concat(views.map(function (view) { return view !== tab; }));
+        },
+
         /* The settings' values, then the view state and the client config. The first change
          * after an answer that restored a run's settings is that answer's own echo: nothing
          * to tell the server (Dash would not send it, as the server's output triggered it). */
@@ -693,6 +743,7 @@
             if (exporting) { return window.dash_clientside.no_update; }
             view = newestView(view);
             if (!view.run || !view.epoch) { return "Nothing to export yet: train a map, or choose a run, first."; }
+            if (panelsHidden(config)) { return "The figure is the Training tab's panels: open that tab first."; }
             exporting = true;
             var started = Date.now();
             return composeFigure(view, spec, config).then(function (name) {
@@ -709,4 +760,8 @@
 window.dashAgGridFunctions = window.dashAgGridFunctions || {};
 window.dashAgGridFunctions.zsomRoleChoices = function (params) {
     return { values: (params.data && params.data.choices) || [] };
+};
+/* A number in a read-only grid: four significant digits, empty where missing. */
+window.dashAgGridFunctions.zsomNumber = function (value) {
+    return value === null || value === undefined ? "" : Number(value.toPrecision(4)).toString();
 };

@@ -361,7 +361,7 @@ def _change_table(store: Store, session_id: str, role_edits, scaling, axes) -> t
             raise PreventUpdate
         # Axes that the new roles leave out go back to a PCA.
         kept_axes = axes if roles == table_state["roles"] else None
-        table, data = _stored_table(store, session_id, record)
+        table, data = stored_table(store, session_id, record)
         record = table_record(table, record["name"], record["source"], roles=roles, weights=weights,
                               scaling=scaling, axes=kept_axes, label=record["label"], data=data)
     except (TableError, ValueError) as error:
@@ -373,7 +373,7 @@ def _change_table(store: Store, session_id: str, role_edits, scaling, axes) -> t
                   axes=record["table"]["axes"], axis_options=record["table"]["axis_choices"])
 
 
-def _stored_table(store: Store, session_id: str, record: dict) -> tuple[Table, bytes]:
+def stored_table(store: Store, session_id: str, record: dict) -> tuple[Table, bytes]:
     """The session's table, and the bytes it was read from (none for a built-in)."""
     if record["source"] == "builtin":
         return builtin_table(BUILTIN_TABLE_CHOICES[record["name"]]), b""

@@ -69,7 +69,8 @@ EXPORT_HEADER = {
 def client_config() -> dict:
     """Everything the clientside callbacks need, as plain JSON values."""
     return {
-        "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value, "export_message": Ids.EXPORT_MESSAGE.value},
+        "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value, "export_message": Ids.EXPORT_MESSAGE.value,
+                "panels": Ids.PANELS.value},
         "hex": dict(HEX_TILING),
         "measured_meta": MEASURED,
         "poll_busy_share": POLL_BUSY_SHARE,

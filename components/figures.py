@@ -75,7 +75,7 @@ def empty_figure(title: str, message: str = "") -> go.Figure:
     return figure
 
 
-def _plane_axes(x_range, y_range) -> dict:
+def plane_axes(x_range, y_range) -> dict:
     """Equal-aspect axes without ticks for maps drawn in the grid's plane.
 
     The margins are fixed, with room for the colour bar: were they to follow its tick
@@ -90,9 +90,9 @@ def _plane_axes(x_range, y_range) -> dict:
     )
 
 
-def _colorbar(title: str) -> dict:
+def colorbar(title: str) -> dict:
     return dict(title=dict(text=title, side="right"), thickness=10, len=0.85, outlinewidth=0,
-                tickfont=dict(size=10), x=1.0, xanchor="left", xpad=8, tickformat=".3~g")
+                tickfont=dict(size=10), x=1.0, xanchor="left", xpad=8, tickformat=".4~g")
 
 
 def _point_marker(labels: np.ndarray | None, size: float, names: list[str] | None = None) -> dict:
@@ -240,7 +240,7 @@ def data_view_patch(display: dict, structure: MapStructure, weights: np.ndarray,
 # ---------------------------------------------------------------------- maps in the grid's plane
 
 
-def _plane_range(structure: MapStructure) -> tuple[tuple[float, float], tuple[float, float]]:
+def plane_range(structure: MapStructure) -> tuple[tuple[float, float], tuple[float, float]]:
     positions = structure.positions
     low, high = positions.min(axis=0), positions.max(axis=0)
     pad_x = 0.5 if structure.topology == "square" else 0.55
@@ -248,7 +248,7 @@ def _plane_range(structure: MapStructure) -> tuple[tuple[float, float], tuple[fl
     return (low[0] - pad_x, high[0] + pad_x), (low[1] - pad_y, high[1] + pad_y)
 
 
-def _unit_coordinates(structure: MapStructure) -> np.ndarray:
+def unit_coordinates(structure: MapStructure) -> np.ndarray:
     unit = np.arange(structure.n_units)
     return np.column_stack([unit // structure.height, unit % structure.height]).astype(np.int32)
 
@@ -270,7 +270,7 @@ def value_range(values) -> tuple[float, float]:
     return low, high
 
 
-def _hexagons(structure: MapStructure, values, colorscale, colorbar_title: str, hovertemplate: str,
+def hexagons(structure: MapStructure, values, colorscale, colorbar_title: str, hovertemplate: str,
               showscale: bool, **marker) -> go.Scattergl:
     """One WebGL marker per unit, sized by assets/zsom.js to tile: redrawing 2,500 of them
     costs a few milliseconds, where SVG markers cost a hundred."""
@@ -279,9 +279,9 @@ def _hexagons(structure: MapStructure, values, colorscale, colorbar_title: str, 
     marker = {"cmin": low, "cmax": high, **marker}
     return go.Scattergl(
         x=positions[:, 0], y=positions[:, 1], mode="markers", meta=HEX_TILE,
-        customdata=_unit_coordinates(structure),
+        customdata=unit_coordinates(structure).tolist(),  # as a list: see map_views.unit_centres
         marker=dict(symbol="hexagon", size=10, color=np.asarray(values, dtype=np.float32), colorscale=colorscale,
-                    showscale=showscale, colorbar=_colorbar(colorbar_title), line=dict(width=0), **marker),
+                    showscale=showscale, colorbar=colorbar(colorbar_title), line=dict(width=0), **marker),
         hovertemplate=hovertemplate,
     )
 
@@ -311,12 +311,12 @@ def u_matrix_figure(structure: MapStructure, u_matrix: np.ndarray | None, revisi
     if structure.topology == "square":
         low, high = value_range(values)
         trace = go.Heatmap(z=_as_image(structure, values), colorscale=colorscale, zmin=low, zmax=high,
-                           showscale=not blank, colorbar=_colorbar("U"),
+                           showscale=not blank, colorbar=colorbar("U"),
                            hovertemplate="unit (%{x}, %{y})<br>U %{z:.3f}<extra></extra>")
     else:
-        trace = _hexagons(structure, values, colorscale, "U", hover, showscale=not blank)
-    x_range, y_range = _plane_range(structure)
-    return go.Figure([trace], base_layout(title, revision, **_plane_axes(x_range, y_range)))
+        trace = hexagons(structure, values, colorscale, "U", hover, showscale=not blank)
+    x_range, y_range = plane_range(structure)
+    return go.Figure([trace], base_layout(title, revision, **plane_axes(x_range, y_range)))
 
 
 def u_matrix_patch(structure: MapStructure, u_matrix: np.ndarray) -> Patch:
@@ -347,17 +347,17 @@ def hits_figure(structure: MapStructure, hits: np.ndarray | None, revision) -> g
     hover = "unit (%{customdata[0]}, %{customdata[1]})<br>%{marker.color:.0f} hits<extra></extra>"
     if structure.topology == "square":
         counts = go.Heatmap(z=_hit_image(structure, hits), colorscale=colorscale, zmin=0, zmax=top,
-                            showscale=not blank, colorbar=_colorbar("hits"),
+                            showscale=not blank, colorbar=colorbar("hits"),
                             hovertemplate="unit (%{x}, %{y})<br>%{z:.0f} hits<extra></extra>")
         tiles = go.Scattergl(x=[], y=[], mode="markers", hoverinfo="skip")
     else:
-        counts = _hexagons(structure, hits, colorscale, "hits", hover, showscale=not blank, cmin=0, cmax=top)
+        counts = hexagons(structure, hits, colorscale, "hits", hover, showscale=not blank, cmin=0, cmax=top)
         tiles = go.Scattergl(x=[], y=[], mode="markers", meta=HEX_TILE, hoverinfo="skip",
                              marker=dict(symbol="hexagon", size=10, color=theme.DEAD_UNIT, line=dict(width=0)))
     crosses = go.Scattergl(x=[], y=[], mode="markers", hovertemplate="dead unit<extra></extra>",
                            marker=dict(symbol="x", size=7, color=theme.DEAD_MARK, line=dict(width=0)))
-    x_range, y_range = _plane_range(structure)
-    layout = base_layout("Hits" if blank else hits_title(hits), revision, **_plane_axes(x_range, y_range))
+    x_range, y_range = plane_range(structure)
+    layout = base_layout("Hits" if blank else hits_title(hits), revision, **plane_axes(x_range, y_range))
     if structure.topology == "square":
         layout["plot_bgcolor"] = theme.DEAD_UNIT  # empty (NaN) heatmap cells show the background
     figure = go.Figure([counts, tiles, crosses], layout)

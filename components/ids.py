@@ -63,6 +63,46 @@ class Ids(str, Enum):
     HITS = "panel-hits"
     CURVES = "panel-curves"
 
+    # the views that read a trained map (every one follows the timeline)
+    VIEW_TABS = "view-tabs"
+    VIEW_KEY = "view-key"
+    VIEWS = "map-views"
+    CHOSEN_UNIT = "chosen-unit"
+    CLUSTERS_TAB = "tab-clusters"
+    CLUSTER_METHOD = "cluster-method"
+    CLUSTER_K = "cluster-k"
+    CLUSTER_NEIGHBOURS = "cluster-neighbours"
+    CLUSTER_MAP = "view-cluster-map"
+    CLUSTER_U_MATRIX = "view-cluster-u-matrix"
+    CLUSTER_HITS = "view-cluster-hits"
+    CLUSTER_SCORES = "view-cluster-scores"
+    QUALITY_TABLE = "quality-table"
+    SELECTION_INFO = "selection-info"
+    SELECTION = "unit-selection"
+    PLANES_TAB = "tab-planes"
+    PLANE_CARDS = "plane-cards"
+    PLANE_CHOSEN = "plane-chosen"
+    PLANE_LARGE = "view-plane-large"
+    PROTOTYPES = "view-prototypes"
+    LABELS_TAB = "tab-labels"
+    LABEL_STYLE = "label-style"
+    LABEL_MAP = "view-label-map"
+    LABEL_TABLE = "label-table"
+    NEW_DATA_TAB = "tab-new-data"
+    NEW_DATA_UPLOAD = "new-data-upload"
+    NEW_DATA_THRESHOLD = "new-data-threshold"
+    NEW_DATA_MESSAGE = "new-data-message"
+    NEW_DATA_MAP = "view-new-data-map"
+    NEW_DATA_LIST = "new-data-list"
+    INSPECTOR = "unit-inspector"
+    EXPORT_ASSIGNMENTS = "export-assignments"
+    EXPORT_SELECTION = "export-selection"
+    EXPORT_NEW_DATA = "export-new-data"
+    EXPORT_MODEL = "export-model"
+    EXPORT_REPORT = "export-report"
+    DOWNLOAD = "download"
+    DOWNLOAD_MESSAGE = "download-message"
+
     # timeline
     RUNS = "run-choice"
     TIMELINE = "timeline"
@@ -77,3 +117,12 @@ def label_id(control_id: str) -> str:
 
 # The panels in the order the composed export lays them out (left to right, top to bottom).
 PANELS = (Ids.DATA_VIEW, Ids.U_MATRIX, Ids.U_SURFACE, Ids.HITS, Ids.CURVES)
+
+# The type of each component plane's button, whose id is {"type": PLANE_CARD, "feature": index}.
+PLANE_CARD = "plane-card"
+# The maps of the views on which a click chooses a unit, and a box or lasso selects units.
+UNIT_MAPS = (Ids.CLUSTER_MAP, Ids.CLUSTER_U_MATRIX, Ids.CLUSTER_HITS, Ids.PLANE_LARGE, Ids.LABEL_MAP,
+             Ids.NEW_DATA_MAP)
+# The tabs of the main area: the training panels, then the views.
+TABS = {"training": "Training", "clusters": "Clusters", "planes": "Component planes", "labels": "Labels",
+        "new-data": "New data"}

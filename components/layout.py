@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
-from .ids import Ids, label_id
+from .ids import TABS, Ids, label_id
 from .settings import (
     MAX_SAMPLES,
     MAX_UPLOAD_BYTES,
@@ -29,6 +29,7 @@ from .settings import (
     row_id,
 )
 from .table_view import DEFAULT_SCALING, PREVIEW_ROWS, SCALING_LABELS, roles_table
+from .views import CLUSTER_METHODS, DEFAULT_CLUSTER_METHOD, DEFAULT_CLUSTERS, MAX_CLUSTERS, MIN_CLUSTERS
 
 # Milliseconds between two timeline steps while playing.
 PLAY_INTERVAL_MS = 350
@@ -130,7 +131,15 @@ def _top_bar() -> html.Header:
             html.Button("Cancel", id=Ids.CANCEL, className="btn", n_clicks=0, disabled=True),
             html.Button("Download figure", id=Ids.DOWNLOAD_FIGURE, className="btn", n_clicks=0,
                         title="All panels of the chosen epoch as one PNG"),
+            html.Button("Assignments CSV", id=Ids.EXPORT_ASSIGNMENTS, className="btn", n_clicks=0,
+                        title="Every row of the data with its unit, distance and cluster at the chosen epoch"),
+            html.Button("Model", id=Ids.EXPORT_MODEL, className="btn", n_clicks=0,
+                        title="The map at the chosen epoch, with its scaler and column roles, for SOM.load"),
+            html.Button("Report", id=Ids.EXPORT_REPORT, className="btn", n_clicks=0,
+                        title="One HTML file of the chosen epoch: settings, data, every view; opens offline"),
             html.Span(id=Ids.EXPORT_MESSAGE, className="export-message"),
+            html.Span(id=Ids.DOWNLOAD_MESSAGE, className="export-message", role="status"),
+            dcc.Download(id=Ids.DOWNLOAD),
         ]),
     ])
 
@@ -255,9 +264,13 @@ def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:
 
 
 def _main(figures: dict) -> html.Main:
-    return html.Main(className="main", children=[
+    return html.Main(className="main", **hex_tiling_attributes(), children=[
         html.Div(id=Ids.STALE_NOTE, className="stale-note", role="status"),
-        html.Div(id=Ids.PANELS, className="panels", **hex_tiling_attributes(), children=[
+        dcc.Tabs(id=Ids.VIEW_TABS, value="training", className="view-tabs", parent_className="view-tabs-holder",
+                 children=[dcc.Tab(label=label, value=value, className="view-tab", selected_className="view-tab-on")
+                           for value, label in TABS.items()]),
+        _views(),
+        html.Div(id=Ids.PANELS, className="panels", children=[
             _panel(Ids.DATA_VIEW, figures, "panel-hero"),
             _panel(Ids.U_MATRIX, figures, "panel-side"),
             _panel(Ids.U_SURFACE, figures),
@@ -278,3 +291,94 @@ def _main(figures: dict) -> html.Main:
         ]),
     ])
 
+
+
+# ---------------------------------------------------------------------- the views' tabs
+
+
+def _view_graph(graph_id: str, title: str, extra_class: str = "") -> html.Div:
+    return html.Div(className=f"view-panel {extra_class}".strip(), children=dcc.Graph(
+        id=graph_id, figure=empty_figure(title, "Train a map to see it here"), className="panel-graph",
+        responsive=True, style={"height": "100%", "width": "100%"},
+        config={"displaylogo": False, "showSendToCloud": False, "modeBarButtonsToRemove": ["autoScale2d"],
+                "toImageButtonOptions": {"format": "png", "filename": f"zsom-{graph_id.removeprefix('view-')}",
+                                         "scale": 2}}))
+
+
+def _views() -> html.Div:
+    """The tabs that read the trained map, beside the unit inspector; hidden while the
+    training panels show. Only the shown tab is computed (``callbacks.map_views``)."""
+    methods = [{"label": label, "value": key} for key, label in CLUSTER_METHODS.items()]
+    clusters = html.Section(id=Ids.CLUSTERS_TAB, className="view-tab-body", hidden=True, children=[
+        html.Div(className="view-controls", children=[
+            labelled("Clustering", dcc.Dropdown(id=Ids.CLUSTER_METHOD, options=methods, value=DEFAULT_CLUSTER_METHOD,
+                                                clearable=False, searchable=False, className="dropdown")),
+            labelled("Clusters (k)", dcc.Slider(id=Ids.CLUSTER_K, min=MIN_CLUSTERS, max=MAX_CLUSTERS, step=1,
+                                                value=DEFAULT_CLUSTERS, marks=None, updatemode="mouseup",
+                                                className="slider"), className="field view-k"),
+            _switch(Ids.CLUSTER_NEIGHBOURS, "Merge grid neighbours only", True),
+        ]),
+        html.Div(className="view-grid", children=[
+            _view_graph(Ids.CLUSTER_MAP, "Clusters"),
+            _view_graph(Ids.CLUSTER_U_MATRIX, "U-Matrix and clusters"),
+            _view_graph(Ids.CLUSTER_HITS, "Hits and clusters"),
+            _view_graph(Ids.CLUSTER_SCORES, "Which k?"),
+        ]),
+        html.Div(id=Ids.QUALITY_TABLE, className="view-table"),
+    ])
+    planes = html.Section(id=Ids.PLANES_TAB, className="view-tab-body", hidden=True, children=[
+        html.Div(id=Ids.PLANE_CARDS, className="plane-cards", role="group",
+                 **{"aria-label": "Component planes, correlated features side by side"}),
+        html.Div(className="view-grid view-grid-two", children=[
+            _view_graph(Ids.PLANE_LARGE, "Component plane"),
+            _view_graph(Ids.PROTOTYPES, "Prototypes as images", "view-prototypes"),
+        ]),
+    ])
+    labels = html.Section(id=Ids.LABELS_TAB, className="view-tab-body", hidden=True, children=[
+        html.Div(className="view-controls", children=[
+            labelled("Show", dcc.RadioItems(id=Ids.LABEL_STYLE, value="purity", inline=True, className="segmented",
+                                            options=[{"label": "Majority and purity", "value": "purity"},
+                                                     {"label": "Pie per unit", "value": "pie"}])),
+        ]),
+        html.Div(className="view-grid view-grid-one", children=[_view_graph(Ids.LABEL_MAP, "Labels")]),
+        html.Div(id=Ids.LABEL_TABLE, className="view-table"),
+    ])
+    new_data = html.Section(id=Ids.NEW_DATA_TAB, className="view-tab-body", hidden=True, children=[
+        html.Div(className="view-controls", children=[
+            labelled("Drop a table or mesh with the same features here, or browse",
+                     dcc.Upload(id=Ids.NEW_DATA_UPLOAD, className="upload upload-small", multiple=False,
+                                max_size=MAX_UPLOAD_BYTES,
+                                children=html.Div(["New data: drop a file here, or ",
+                                                   html.Span("browse", className="link")])),
+                     hidden=True, className="upload-holder"),
+            labelled("Flag rows farther than", dcc.Input(id=Ids.NEW_DATA_THRESHOLD, type="number", step="any",
+                                                         debounce=0.4, className="number-input",
+                                                         placeholder="the training data's 99th percentile"),
+                     "Distance to the best-matching unit; empty: the training data's 99th percentile"),
+        ]),
+        html.Div(className="view-actions", children=[
+            html.Div(id=Ids.NEW_DATA_MESSAGE, className="message", role="status"),
+            html.Button("New data CSV", id=Ids.EXPORT_NEW_DATA, className="btn", n_clicks=0,
+                        title="Every new row with its unit, anomaly score and flag"),
+        ]),
+        html.Div(className="view-grid view-grid-two", children=[
+            _view_graph(Ids.NEW_DATA_MAP, "New data"),
+            html.Div(id=Ids.NEW_DATA_LIST, className="view-panel view-list"),
+        ]),
+    ])
+    inspector = html.Aside(id=Ids.INSPECTOR, className="inspector", **{"aria-label": "Unit inspector"},
+                           children=html.P("Click a unit on a map to see its samples.", className="hint"))
+    selection = html.Div(className="view-actions", children=[
+        html.Div("Box or lasso units on a map to select them.", id=Ids.SELECTION_INFO, className="selection-info",
+                 role="status"),
+        html.Button("Selection CSV", id=Ids.EXPORT_SELECTION, className="btn", n_clicks=0,
+                    title="The rows of the selected units, with their units and clusters"),
+    ])
+    return html.Div(id=Ids.VIEWS, className="views", hidden=True, children=[
+        html.Div(className="views-body", children=[selection, clusters, planes, labels, new_data]),
+        inspector,
+        dcc.Store(id=Ids.VIEW_KEY),
+        dcc.Store(id=Ids.CHOSEN_UNIT),
+        dcc.Store(id=Ids.PLANE_CHOSEN),
+        dcc.Store(id=Ids.SELECTION, data=[]),
+    ])

@@ -84,6 +84,24 @@ def preview_grid(columns: list[str], rows: list[list[str]]) -> dag.AgGrid:
                       dashGridOptions={**_GRID_OPTIONS, "domLayout": "autoHeight"}, style={"width": "100%"})
 
 
+def data_grid(frame, name: str, height_px: int = 320) -> dag.AgGrid:
+    """Rows of ``frame`` as a read-only grid that sorts and scrolls: a unit's members,
+    the flagged rows of new data. Numbers stay numbers (they sort as such); other
+    values are short text."""
+    columns = [str(column) for column in frame.columns]
+    numeric = [frame[column].dtype.kind in "iuf" for column in frame.columns]
+    rows = []
+    for values in frame.itertuples(index=False, name=None):
+        rows.append({f"c{index}": (None if value != value else float(value)) if is_number else _cell_text(value)
+                     for index, (value, is_number) in enumerate(zip(values, numeric))})
+    number = {"type": "numericColumn", "valueFormatter": {"function": "zsomNumber(params.value)"}}
+    return dag.AgGrid(columnDefs=[{"field": f"c{index}", "headerName": column, **(number if is_number else {})}
+                                  for index, (column, is_number) in enumerate(zip(columns, numeric))],
+                      rowData=rows, columnSize="autoSize", className=f"table-grid grid-{name}",
+                      defaultColDef={"sortable": True, "suppressHeaderMenuButton": True},
+                      dashGridOptions=_GRID_OPTIONS, style={"width": "100%", "height": f"{height_px}px"})
+
+
 def _cell_text(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""

@@ -22,8 +22,9 @@ MESH = "#cbd5e1"
 WIREFRAME = "#111827"
 BMU_LINE = "rgba(100, 116, 139, 0.35)"
 MISSING_LABEL = "#cbd5e1"
-LABEL_COLORS = ["#64748b", "#0ea5e9", "#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308", "#14b8a6",
-                "#ec4899", "#84cc16", "#6366f1", "#78716c"]
+# No grey among the first: a unit or point without a label is drawn grey.
+LABEL_COLORS = ["#0ea5e9", "#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308", "#14b8a6", "#ec4899",
+                "#84cc16", "#6366f1", "#64748b", "#78716c"]
 
 MQE = "#2563eb"
 TE = "#dc2626"
@@ -33,3 +34,9 @@ CURRENT_EPOCH = "#111827"
 
 TITLE_SIZE = 13
 BASE_SIZE = 11
+
+# Views that read a trained map.
+PLANE_COLORSCALE = "RdYlBu_r"
+CLUSTER_BORDER = "#111827"
+CHOSEN_UNIT = "#f43f5e"
+PIE_BACKGROUND = "#f8fafc"

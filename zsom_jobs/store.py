@@ -21,6 +21,7 @@ import diskcache
 from diskcache.core import DBNAME
 
 from .records import RecordError, RunRecord, RunStatus
+from .seams import UPLOAD_DATA, UPLOAD_SCORED
 
 DEFAULT_TTL_S = 12 * 3600
 BUILTIN_TTL_S = 24 * 3600
@@ -95,12 +96,14 @@ class DiskcacheStore:
     def get_dataset(self, session_id: str) -> dict | None:
         return self.cache.get(self.key(session_id, "dataset"))
 
-    def put_upload(self, session_id: str, filename: str, data: bytes) -> None:
-        """The uploaded file itself, so that a new sample count can resample it."""
-        self.cache.set(self.key(session_id, "upload"), {"filename": filename, "data": bytes(data)}, expire=self.ttl)
+    def put_upload(self, session_id: str, filename: str, data: bytes, slot: str = UPLOAD_DATA) -> None:
+        """An uploaded file itself, so that a new sample count can resample it (``slot``:
+        ``UPLOAD_DATA``, what the session trains on; ``UPLOAD_SCORED``, new data to map)."""
+        self.cache.set(self.key(session_id, _upload_key(slot)), {"filename": filename, "data": bytes(data)},
+                       expire=self.ttl)
 
-    def get_upload(self, session_id: str) -> dict | None:
-        return self.cache.get(self.key(session_id, "upload"))
+    def get_upload(self, session_id: str, slot: str = UPLOAD_DATA) -> dict | None:
+        return self.cache.get(self.key(session_id, _upload_key(slot)))
 
     def builtin(self, name: str, n: int, seed: int, load):
         """A built-in dataset shared by all sessions: ``load()`` runs once per (name, n, seed)."""
@@ -319,6 +322,12 @@ class DiskcacheStore:
 
     def close(self) -> None:
         self.cache.close()
+
+
+def _upload_key(slot: str) -> str:
+    if slot not in (UPLOAD_DATA, UPLOAD_SCORED):
+        raise ValueError(f"unknown upload slot {slot!r}")
+    return "upload" if slot == UPLOAD_DATA else f"upload-{slot}"
 
 
 def reopen_if_removed(owner, attribute: str, directory: Path, settings: dict | None = None) -> bool:
