@@ -186,6 +186,26 @@ CALLBACKS_SETTLED = """() => {
   return !waiting && Object.keys(state.callbackJobs || {}).length === 0;
 }"""
 
+# The components of Dash's layout whose code loads apart from the page's (a chunk each,
+# fetched on first use) that are not drawn yet. Until a chunk has loaded and React has
+# drawn the component, nothing stands in its place, and Dash may well have answered every
+# callback by then: a page tabbed through too early has no dropdown to reach. (A graph is
+# left out: an empty box with its id stands in for it, and the waits on what the graphs
+# draw cover it.)
+UNDRAWN_COMPONENTS = """() => {
+  if (!window.store) return ['the layout'];
+  const lazy = ['dash_core_components.Dropdown', 'dash_core_components.Slider',
+                'dash_core_components.RangeSlider', 'dash_core_components.Upload', 'dash_ag_grid.AgGrid'];
+  const state = window.store.getState();
+  if (!state.paths || !state.paths.strs) return ['the layout'];
+  return Object.entries(state.paths.strs).filter(([id, path]) => {
+    let node = state.layout;
+    for (const key of path) node = node[key];
+    return lazy.includes(`${node.namespace}.${node.type}`) && document.getElementById(id) === null;
+  }).map(([id]) => id);
+}"""
+PAGE_SETTLED = f"() => ({CALLBACKS_SETTLED})() && ({UNDRAWN_COMPONENTS})().length === 0"
+
 
 # The hexagon maps' drawn marker size next to the size that tiles their current scale.
 HEX_SIZES = """([panels, hex]) => panels.map(panel => {
@@ -267,11 +287,14 @@ def wait_for_status(page, pattern: str, timeout: float = 60_000) -> str:
 
 
 def wait_for_callbacks(page, timeout: float = 30_000) -> None:
-    """Wait until Dash has answered every callback the page sent and polls no job."""
+    """Wait until Dash has answered every callback the page sent, polls no job and has
+    drawn every component whose code loads apart (``UNDRAWN_COMPONENTS``), all at once."""
     try:
-        page.wait_for_function(CALLBACKS_SETTLED, timeout=timeout)
+        page.wait_for_function(PAGE_SETTLED, timeout=timeout)
     except Exception as error:
-        raise AssertionError(f"Dash callbacks still pending after {timeout / 1000:.0f} s") from error
+        undrawn = page.evaluate(UNDRAWN_COMPONENTS)
+        raise AssertionError(f"Dash callbacks still pending after {timeout / 1000:.0f} s"
+                             f"{f', components not drawn: {undrawn}' if undrawn else ''}") from error
 
 
 def set_number(page, control: str, value) -> None:
