@@ -52,6 +52,8 @@ _clusterings = LruCache(32)
 _scores = LruCache(16)
 _quality = LruCache(16)
 _new_scores = LruCache(8)
+# The Kaski-Lagus error searches every unit for each row's second best: on a sample.
+QUALITY_SAMPLE = 20_000
 
 
 def card_id(feature: int) -> dict:
@@ -81,19 +83,22 @@ def unit_of(value, n_units: int) -> int | None:
     return unit if unit is not None and 0 <= unit < n_units else None
 
 
-def clicked_unit(click, height: int | None = None) -> tuple[int, int] | None:
-    """The unit (x, y) a click on a map hit: a unit centre's or hexagon's customdata, or a
-    heatmap cell's x and y."""
+def clicked_unit(click, width: int, height: int) -> int | None:
+    """The unit a click on a map hit. dcc.Graph reads a point's customdata from the figure
+    as sent, where a typed array is still encoded, so the point's number says it: a unit
+    centre's, or a training panel's hexagon's (both in unit order, the first trace of a
+    training panel); a heatmap cell's x and y."""
     points = mapping_of(click).get("points")
     if not isinstance(points, list) or not points or not isinstance(points[0], dict):
         return None
     point = points[0]
-    data = point.get("customdata")
-    if isinstance(data, list) and len(data) >= 2:
-        x, y = epoch_of(data[0]), epoch_of(data[1])
-    else:
-        x, y = epoch_of(point.get("x")), epoch_of(point.get("y"))
-    return None if x is None or y is None else (x, y)
+    number = point.get("pointNumber")
+    if isinstance(number, int) and not isinstance(number, bool):
+        return number if 0 <= number < width * height else None
+    x, y = epoch_of(point.get("x")), epoch_of(point.get("y"))
+    if x is None or y is None or not (0 <= x < width and 0 <= y < height):
+        return None
+    return x * height + y
 
 
 def selected_units(selection, grid_shape: tuple[int, int]) -> list[int]:
@@ -132,6 +137,9 @@ def quality(trained: TrainedMap) -> list[tuple[str, str, str]]:
     """The map's quality at this epoch: (measure, value, what it means)."""
     def measure():
         points = trained.data.points
+        sample = points if len(points) <= QUALITY_SAMPLE else points[
+            np.random.default_rng(0).choice(len(points), QUALITY_SAMPLE, replace=False)]
+        on = "" if sample is points else f" On {QUALITY_SAMPLE:,} rows drawn at random."
         return [
             ("Quantization error (MQE)", f"{trained.match.mqe:.4g}",
              "Mean distance from each sample to its best-matching unit, under the map's metric: lower fits closer."),
@@ -140,9 +148,9 @@ def quality(trained: TrainedMap) -> list[tuple[str, str, str]]:
             ("Explained variance", f"{trained.som.explained_variance(points):.1f} %",
              "100 - 100 x (mean squared distance to the best unit) / (the data's total variance), as aweSOM "
              "gives it: higher is better."),
-            ("Kaski-Lagus error", f"{trained.som.kaski_lagus_error(points):.4g}",
+            ("Kaski-Lagus error", f"{trained.som.kaski_lagus_error(sample):.4g}",
              "Mean of the distance to the best unit plus the shortest path along grid neighbours to the "
-             "second-best unit (Kaski and Lagus, 1996): fit and topology in one number, lower is better."),
+             "second-best unit (Kaski and Lagus, 1996): fit and topology in one number, lower is better." + on),
         ]
     return _quality.get((trained.run.run, trained.epoch), measure)
 
@@ -155,6 +163,7 @@ def _unavailable(titles: list[str], message: str) -> tuple:
 
 
 def clusters_view(trained: TrainedMap, method: str, k: int, neighbours: bool, chosen: int | None) -> tuple:
+    """The clusters, and their borders on the U-Matrix and on the hit map."""
     structure = trained.structure
     clusters = clustering(trained, method, k, neighbours)
     borders = border_segments(structure, clusters)
@@ -162,8 +171,6 @@ def clusters_view(trained: TrainedMap, method: str, k: int, neighbours: bool, ch
     u_matrix = trained.som.u_matrix().reshape(-1)
     hits = trained.hits
     hit_text = [f"cluster {cluster + 1}" for cluster in clusters]
-    scores = cluster_scores(trained, method, neighbours)
-    label = CLUSTER_METHODS[method] + (", grid neighbours only" if neighbours and method != "kmeans" else "")
     return (
         cluster_map_figure(structure, clusters, k, borders, chosen, revision),
         unit_map_figure(structure, u_matrix, "U-Matrix and cluster borders", colorscale=theme.U_COLORSCALE,
@@ -172,9 +179,12 @@ def clusters_view(trained: TrainedMap, method: str, k: int, neighbours: bool, ch
                         colorscale=theme.HITS_COLORSCALE, colorbar_title="hits", value_format=".0f",
                         revision=revision, borders=borders, chosen=chosen, bounds=(0.0, max(1.0, float(hits.max()))),
                         text=hit_text),
-        scores_figure(scores, k, label),
-        quality_table(quality(trained), trained.epoch),
     )
+
+
+def scores_view(trained: TrainedMap, method: str, k: int, neighbours: bool):
+    label = CLUSTER_METHODS[method] + (", grid neighbours only" if neighbours and method != "kmeans" else "")
+    return scores_figure(cluster_scores(trained, method, neighbours), k, label)
 
 
 def quality_table(rows: list[tuple[str, str, str]], epoch: int) -> html.Table:
@@ -355,23 +365,45 @@ def register(app, store: Store) -> None:
             raise MapUnavailable("Train a map first: the views read the run and epoch on screen")
         return trained_map(store, session_of(session_id), *shown)
 
-    @app.callback(
-        Output(Ids.CLUSTER_MAP, "figure"), Output(Ids.CLUSTER_U_MATRIX, "figure"), Output(Ids.CLUSTER_HITS, "figure"),
-        Output(Ids.CLUSTER_SCORES, "figure"), Output(Ids.QUALITY_TABLE, "children"),
-        Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"), Input(Ids.CLUSTER_METHOD, "value"),
-        Input(Ids.CLUSTER_K, "value"), Input(Ids.CLUSTER_NEIGHBOURS, "value"), Input(Ids.CHOSEN_UNIT, "data"),
-        State(Ids.SESSION, "data"), prevent_initial_call=True)
-    def show_clusters(key, tab, method, k, neighbours, chosen, session_id):
+    # The clusters' tab in three requests, each answered on its own: the maps, the curves
+    # of k (a tree cut fourteen times) and the quality table (two more passes of the data).
+    cluster_inputs = [Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"), Input(Ids.CLUSTER_METHOD, "value"),
+                      Input(Ids.CLUSTER_K, "value"), Input(Ids.CLUSTER_NEIGHBOURS, "value")]
+
+    def clusters_shown(session_id, key, tab) -> TrainedMap:
         session_of(session_id)
         if tab != "clusters":
             raise PreventUpdate
+        return shown_map(session_id, key)
+
+    @app.callback(
+        Output(Ids.CLUSTER_MAP, "figure"), Output(Ids.CLUSTER_U_MATRIX, "figure"), Output(Ids.CLUSTER_HITS, "figure"),
+        *cluster_inputs, Input(Ids.CHOSEN_UNIT, "data"), State(Ids.SESSION, "data"), prevent_initial_call=True)
+    def show_clusters(key, tab, method, k, neighbours, chosen, session_id):
         try:
-            trained = shown_map(session_id, key)
+            trained = clusters_shown(session_id, key, tab)
         except MapUnavailable as reason:
-            return (*_unavailable(["Clusters", "U-Matrix and clusters", "Hits and clusters", "Which k?"], str(reason)),
-                    None)
+            return _unavailable(["Clusters", "U-Matrix and clusters", "Hits and clusters"], str(reason))
         return clusters_view(trained, *cluster_choice(method, k, neighbours),
                              unit_of(chosen, trained.structure.n_units))
+
+    @app.callback(Output(Ids.CLUSTER_SCORES, "figure"), *cluster_inputs, State(Ids.SESSION, "data"),
+                  prevent_initial_call=True)
+    def show_cluster_scores(key, tab, method, k, neighbours, session_id):
+        try:
+            trained = clusters_shown(session_id, key, tab)
+        except MapUnavailable as reason:
+            return empty_figure("Which k?", str(reason))
+        return scores_view(trained, *cluster_choice(method, k, neighbours))
+
+    @app.callback(Output(Ids.QUALITY_TABLE, "children"), Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"),
+                  State(Ids.SESSION, "data"), prevent_initial_call=True)
+    def show_quality(key, tab, session_id):
+        try:
+            trained = clusters_shown(session_id, key, tab)
+        except MapUnavailable:
+            return None
+        return quality_table(quality(trained), trained.epoch)
 
     @app.callback(Output(Ids.PLANE_CHOSEN, "data"), Input(card_id(ALL), "n_clicks"), prevent_initial_call=True)
     def choose_plane(clicks):
@@ -426,12 +458,17 @@ def register(app, store: Store) -> None:
             raise PreventUpdate
         width, height = epoch_of(grid[0]) or 0, epoch_of(grid[1]) or 0
         trigger = ctx.triggered_id
-        click = clicks[[*UNIT_MAPS, Ids.U_MATRIX, Ids.HITS].index(trigger)] if trigger is not None else None
-        unit = clicked_unit(click)
-        if unit is None or not (0 <= unit[0] < width and 0 <= unit[1] < height):
+        if trigger not in (*UNIT_MAPS, Ids.U_MATRIX, Ids.HITS):
+            raise PreventUpdate
+        click = clicks[[*UNIT_MAPS, Ids.U_MATRIX, Ids.HITS].index(trigger)]
+        if trigger in (Ids.U_MATRIX, Ids.HITS) and mapping_of((mapping_of(click).get("points") or [{}])[0]).get(
+                "curveNumber", 0) != 0:
+            raise PreventUpdate  # a dead unit's cross, not the map
+        unit = clicked_unit(click, width, height)
+        if unit is None:
             raise PreventUpdate
         # A click on the training panels opens the views, on the clusters' tab.
-        return unit[0] * height + unit[1], "clusters" if tab == "training" or tab not in TABS else no_update
+        return unit, "clusters" if tab == "training" or tab not in TABS else no_update
 
     @app.callback(
         Output(Ids.INSPECTOR, "children"),

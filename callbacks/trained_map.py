@@ -67,21 +67,32 @@ class DataContext:
 class LruCache:
     """A small least-recently-used map shared by the web server's threads: what one
     process computed for a page, kept for the next request of that page (any process
-    can compute it again: nothing here is state)."""
+    can compute it again: nothing here is state). Requests that ask for the same key at
+    once (a scrub reaches every callback of a tab together) compute it once."""
 
     def __init__(self, size: int):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+        self.pending: dict = {}
 
     def get(self, key, make):
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
-        value = make()
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            making = self.pending.setdefault(key, threading.Lock())
+        with making:
+            with self.lock:
+                if key in self.items:
+                    return self.items[key]
+            try:
+                value = make()
+            finally:
+                with self.lock:
+                    self.pending.pop(key, None)
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
         return value
 
 

@@ -279,7 +279,7 @@ def hexagons(structure: MapStructure, values, colorscale, colorbar_title: str, h
     marker = {"cmin": low, "cmax": high, **marker}
     return go.Scattergl(
         x=positions[:, 0], y=positions[:, 1], mode="markers", meta=HEX_TILE,
-        customdata=unit_coordinates(structure).tolist(),  # as a list: see map_views.unit_centres
+        customdata=unit_coordinates(structure),
         marker=dict(symbol="hexagon", size=10, color=np.asarray(values, dtype=np.float32), colorscale=colorscale,
                     showscale=showscale, colorbar=colorbar(colorbar_title), line=dict(width=0), **marker),
         hovertemplate=hovertemplate,

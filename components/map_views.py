@@ -177,11 +177,10 @@ def unit_map_figure(structure: MapStructure, values: np.ndarray, title: str, *, 
 
 
 def unit_centres(structure: MapStructure, values, hovertemplate: str, text: list[str] | None = None) -> go.Scatter:
-    """Invisible markers on the unit centres: what hover, clicks and selections read."""
+    """Invisible markers on the unit centres, in unit order: what hover, clicks and
+    selections read (a point's number is its unit)."""
     positions = structure.positions
-    # Plain lists: dcc.Graph reads a click's customdata from the figure as sent, where a
-    # typed array is still its encoded form.
-    customdata = np.column_stack([unit_coordinates(structure), np.asarray(values, dtype=np.float64)]).tolist()
+    customdata = np.column_stack([unit_coordinates(structure), np.asarray(values, dtype=np.float64)])
     return go.Scatter(x=positions[:, 0], y=positions[:, 1], mode="markers", customdata=customdata, text=text,
                       marker=dict(size=12, opacity=0, color="#000000"), hovertemplate=hovertemplate, showlegend=False,
                       selected=dict(marker=dict(opacity=0.35, color=theme.TEXT)),

@@ -114,16 +114,17 @@ def cluster_units(weights, k: int, method: str = "ward", *, grid: Grid | None = 
 
 def _cuts(children: np.ndarray, n: int, ks) -> dict[int, np.ndarray]:
     """The clusters of a merge tree (scikit-learn's ``children_``) cut at each k: what is
-    left after its first n - k merges, which is where ``AgglomerativeClustering`` stops."""
-    from scipy.cluster.hierarchy import cut_tree
-
-    sizes = np.ones(2 * n - 1)
-    for step, (a, b) in enumerate(children):
-        sizes[n + step] = sizes[a] + sizes[b]
-    # SciPy's linkage matrix, with the merge's step as its height: the order is the tree's.
-    tree = np.column_stack([children, np.arange(1, len(children) + 1), sizes[n:]]).astype(np.float64)
-    cuts = cut_tree(tree, n_clusters=list(ks))
-    return {k: stable_labels(cuts[:, column]) for column, k in enumerate(ks)}
+    left after its first n - k merges, which is where ``AgglomerativeClustering`` stops.
+    The merges are replayed once, the leaves relabelled with each new node, and the
+    labels kept at every k asked for."""
+    wanted = {n - k: k for k in ks}
+    labels = np.arange(n)
+    out = {k: stable_labels(labels) for k in ks if k == n}
+    for step, (a, b) in enumerate(children[: max(wanted, default=0)], start=1):
+        labels[(labels == a) | (labels == b)] = n + step - 1
+        if step in wanted:
+            out[wanted[step]] = stable_labels(labels)
+    return out
 
 
 def cluster_scores(weights, method: str = "ward", ks=range(2, 16), *, grid: Grid | None = None,
