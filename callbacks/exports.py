@@ -18,7 +18,7 @@ from components.ids import Ids
 from components.map_views import (
     border_segments,
     cluster_map_figure,
-    image_side,
+    image_pixels,
     label_map_figure,
     prototype_images_figure,
     scores_figure,
@@ -88,7 +88,7 @@ def report(trained: TrainedMap, dataset: dict, settings_line: str, method: str, 
                                 height=380)),
         ("Component planes", planes_figure(structure, trained.prototypes, names, order)),
     ]
-    side = image_side(len(names), names)
+    side = image_pixels(names)
     if side:
         figures.append(("Prototypes as images", fixed_size(prototype_images_figure(structure, trained.prototypes,
                                                                                    side, "r"))))

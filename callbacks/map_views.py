@@ -20,7 +20,7 @@ from components.ids import PLANE_CARD, TABS, UNIT_MAPS, Ids
 from components.map_views import (
     border_segments,
     cluster_map_figure,
-    image_side,
+    image_pixels,
     label_map_figure,
     new_data_figure,
     plane_cards,
@@ -205,7 +205,7 @@ def planes_view(trained: TrainedMap, chosen_plane: int | None, chosen_unit: int 
     large = unit_map_figure(structure, prototypes[:, plane], f"Component plane: {names[plane]} (its own units)",
                             colorscale=theme.PLANE_COLORSCALE, colorbar_title=_short(names[plane]),
                             revision=revision, chosen=chosen_unit)
-    side = image_side(len(names), names)
+    side = image_pixels(names)
     images = (prototype_images_figure(structure, prototypes, side, trained.run.run) if side
               else empty_figure("Prototypes as images", "Shown when the features are the pixels of a square image"))
     return plane_cards(structure, prototypes, names, order, card_id, plane), large, images, side is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -310,7 +311,7 @@ def _css_rgb(colour: str) -> tuple[int, int, int]:
 
 
 def pie_traces(structure: MapStructure, counts: np.ndarray, colours: list[str], names: list[str],
-               radius: float = 0.45, steps: int = 24) -> list[go.Scatter]:
+               radius: float = 0.45, steps: int = 24) -> list[go.Scattergl]:
     """One filled trace per class: its wedge of every unit's pie, drawn as polygons."""
     totals = counts.sum(axis=1)
     shares = np.divide(counts, totals[:, None], out=np.zeros(counts.shape), where=totals[:, None] > 0)
@@ -325,8 +326,9 @@ def pie_traces(structure: MapStructure, counts: np.ndarray, colours: list[str], 
                                              max(2, int(np.ceil(steps * shares[unit, label])) + 1))
             xs += [centre[0], *(centre[0] + radius * np.sin(angles)), centre[0], None]
             ys += [centre[1], *(centre[1] + radius * np.cos(angles)), centre[1], None]
-        traces.append(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=colours[label], name=name,
-                                 line=dict(width=0.5, color="#ffffff"), hoverinfo="skip", showlegend=True))
+        # WebGL, above the tiles (which are WebGL on a hex map).
+        traces.append(go.Scattergl(x=xs, y=ys, mode="lines", fill="toself", fillcolor=colours[label], name=name,
+                                   line=dict(width=0.5, color="#ffffff"), hoverinfo="skip", showlegend=True))
     return traces
 
 
@@ -354,15 +356,20 @@ def scores_figure(scores: dict, k: int, method_label: str, revision="scores") ->
     return go.Figure(traces, layout)
 
 
-def prototype_images_figure(structure: MapStructure, prototypes: np.ndarray, side: int, revision) -> go.Figure:
-    """Each unit's prototype drawn as the ``side`` x ``side`` image its features are the
-    pixels of (row by row), at the unit's place on the map (hex rows shifted by half)."""
+def prototype_images_figure(structure: MapStructure, prototypes: np.ndarray, pixels: tuple[int, np.ndarray],
+                            revision) -> go.Figure:
+    """Each unit's prototype drawn as the image its features are pixels of, at the unit's
+    place on the map (hex rows shifted by half). ``pixels``: the image's side and each
+    feature's pixel (row * side + column), as ``image_pixels`` reads them; a pixel that is
+    no feature (constant in the data, so left out) stays blank."""
+    side, where = pixels
     gap = 1
     tile = side + gap
     shift = tile // 2 if structure.topology == "hex" else 0
-    rows, columns = structure.height * tile, structure.width * tile + shift
-    canvas = np.full((rows, columns), np.nan)
-    images = np.asarray(prototypes, dtype=np.float64).reshape(structure.n_units, side, side)
+    canvas = np.full((structure.height * tile, structure.width * tile + shift), np.nan)
+    images = np.full((structure.n_units, side * side), np.nan)
+    images[:, where] = prototypes
+    images = images.reshape(structure.n_units, side, side)
     for unit in range(structure.n_units):
         x, y = divmod(unit, structure.height)
         top = (structure.height - 1 - y) * tile
@@ -376,13 +383,19 @@ def prototype_images_figure(structure: MapStructure, prototypes: np.ndarray, sid
     return go.Figure([trace], layout)
 
 
-def image_side(n_features: int, names: list[str]) -> int | None:
-    """The side of the square image whose pixels the features are (digits' 64 pixels,
-    named pixel_0_0 ... pixel_7_7), or None when they are not an image's pixels."""
-    side = math.isqrt(n_features)
-    if side < 4 or side * side != n_features:
+_PIXEL = re.compile(r"pixel_(\d+)_(\d+)")
+
+
+def image_pixels(names: list[str]) -> tuple[int, np.ndarray] | None:
+    """When every feature is a pixel named ``pixel_<row>_<column>`` (as the digits' are),
+    the square image's side and each feature's pixel; else None."""
+    places = [_PIXEL.fullmatch(name) for name in names]
+    if len(names) < 16 or not all(places):
         return None
-    return side if all(name.startswith("pixel") for name in names) else None
+    rows, columns = (np.array([int(place.group(i)) for place in places]) for i in (1, 2))
+    side = int(max(rows.max(), columns.max())) + 1
+    where = rows * side + columns
+    return (side, where) if len(np.unique(where)) == len(names) else None
 
 
 def new_data_figure(structure: MapStructure, hits: np.ndarray, flagged_hits: np.ndarray, chosen, revision) -> go.Figure:
