@@ -283,6 +283,10 @@ def threshold_of(value, default: float) -> tuple[float, str]:
     if value is None or value == "":
         return default, "the training data's 99th percentile"
     number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    try:
+        number = None if number is None else float(number)
+    except OverflowError:  # an integer too large for a float, as a forged request can send
+        number = None
     if number is None or not np.isfinite(number) or number < 0:
         raise ValueError("the threshold must be a distance of 0 or more; empty takes the training data's "
                          "99th percentile")
