@@ -70,7 +70,8 @@ def view_key(value) -> tuple[str, int] | None:
 
 def cluster_choice(method, k, neighbours) -> tuple[str, int, bool]:
     """The clustering asked for, or the defaults where the page sent something else."""
-    method = method if method in CLUSTER_METHODS else DEFAULT_CLUSTER_METHOD
+    # Strings only: a list or dict from a forged request cannot be looked up in a dict.
+    method = method if isinstance(method, str) and method in CLUSTER_METHODS else DEFAULT_CLUSTER_METHOD
     k = epoch_of(k)
     k = k if k is not None and MIN_CLUSTERS <= k <= MAX_CLUSTERS else DEFAULT_CLUSTERS
     return method, k, bool(neighbours)
@@ -434,8 +435,10 @@ def register(app, store: Store) -> None:
         unit = clicked_unit(click)
         if unit is None or not (0 <= unit[0] < width and 0 <= unit[1] < height):
             raise PreventUpdate
-        # A click on the training panels opens the views, on the clusters' tab.
-        return unit[0] * height + unit[1], "clusters" if tab == "training" or tab not in TABS else no_update
+        # A click on the training panels opens the views, on the clusters' tab (so does a
+        # page that names no tab: a list or dict cannot be looked up in TABS).
+        on_views = isinstance(tab, str) and tab in TABS and tab != "training"
+        return unit[0] * height + unit[1], no_update if on_views else "clusters"
 
     @app.callback(
         Output(Ids.INSPECTOR, "children"),
