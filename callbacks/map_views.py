@@ -41,6 +41,7 @@ from components.views import (
 )
 from zsom_core import analysis
 from zsom_core.meshio import MeshError
+from zsom_core.meshio.errors import sanitise_filename
 from zsom_core.tables import TableError
 from zsom_jobs.seams import UPLOAD_SCORED, Store
 
@@ -483,8 +484,10 @@ def register(app, store: Store) -> None:
                 data = decode_upload(contents)
             except MeshError as error:
                 return no_update, no_update, _error(str(error))
-            # Kept under the slot's own key, never under the name the user chose.
-            store.put_upload(session_id, filename if isinstance(filename, str) else "new data", data, UPLOAD_SCORED)
+            # Kept under the slot's own key, never under the name the user chose; the name
+            # only labels the messages, as its base name without control characters.
+            name = sanitise_filename(filename) if isinstance(filename, str) and filename else "new data"
+            store.put_upload(session_id, name, data, UPLOAD_SCORED)
         if tab != "new-data":
             raise PreventUpdate
         try:
