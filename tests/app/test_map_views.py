@@ -18,8 +18,22 @@ from types import SimpleNamespace
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from dash_requests import DashRequests, output, text_of
 from plotly.colors import get_colorscale, hex_to_rgb, sample_colorscale, unlabel_rgb
+from test_forged_requests import (
+    HUGE_INT,
+    MAX_JOBS,
+    SESSION,
+    SMALL_EPOCHS,
+    VIEW,
+    data_url,
+    load_data,
+    recorded_run,
+    send,
+    wait_until_finished,
+)
 
+from app import create_app
 from callbacks.exports import file_stem
 from callbacks.map_views import clicked_unit, cluster_choice, selected_units, threshold_of, view_key
 from components import theme
@@ -41,6 +55,9 @@ from components.map_views import (
 )
 from components.report import fixed_size, report_html, table_html
 from components.views import CLUSTER_METHODS, DEFAULT_CLUSTER_METHOD, DEFAULT_CLUSTERS, MAX_CLUSTERS, MIN_CLUSTERS
+from zsom_jobs import RunStatus
+from zsom_jobs.seams import UPLOAD_SCORED
+from zsom_jobs.store import DiskcacheStore
 
 SQRT3 = math.sqrt(3)
 # Pointy-top hexagons: the directions to a unit's neighbours, each normal to a flat side.
@@ -624,3 +641,172 @@ def test_file_stem_keeps_letters_digits_and_dashes(label, name):
     stem = file_stem(trained, label)
     assert stem == f"zsom-{name}-run2-epoch7"
     assert set(stem) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+# ---------------------------------------------------------------------------- forged requests
+
+VIEW_KEY = "view-key.data"
+TAB = "view-tabs.value"
+NEW_DATA = "new-data-upload.contents"
+NEW_DATA_NAME = "new-data-upload.filename"
+THRESHOLD = "new-data-threshold.value"
+NO_MAP = "Train a map first"
+# Each view callback that follows the view key, with its tab and an output that tells it.
+VIEW_OUTPUTS = {"clusters": "view-cluster-map.figure", "planes": "view-plane-large.figure",
+                "labels": "view-label-map.figure", "new-data": "view-new-data-map.figure"}
+
+
+@pytest.fixture(scope="module")
+def app_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("map-views")
+
+
+@pytest.fixture(scope="module")
+def server(app_root) -> DashRequests:
+    return DashRequests(create_app(app_root / "cache", max_jobs=MAX_JOBS))
+
+
+@pytest.fixture(scope="module")
+def cache_store(app_root, server):
+    store = DiskcacheStore(app_root / "cache" / "store")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def trained(server, cache_store):
+    """A session with a finished 3-epoch run on the "clusters" data, trained by the job the
+    server starts for a Train request and waited for through the store: (session, run id)."""
+    session = server.new_session()
+    run_id, _ = recorded_run(server, session)
+    record = wait_until_finished(cache_store, session, run_id)
+    assert record.status is RunStatus.DONE and record.epoch == SMALL_EPOCHS
+    return session, run_id
+
+
+def view(server, tab: str, session: str, key, values: dict | None = None, trigger: str = VIEW_KEY):
+    return send(server, trigger, {SESSION: session, VIEW_KEY: key, TAB: tab, **(values or {})},
+                writes=VIEW_OUTPUTS[tab])
+
+
+def figure_message(figure: dict) -> str:
+    return " ".join(note.get("text", "") for note in figure.get("layout", {}).get("annotations", []))
+
+
+def numpy_hits(cache_store, session: str, run_id: str, epoch: int) -> np.ndarray:
+    """Samples per unit at ``epoch``, by plain NumPy: each sample's nearest prototype."""
+    points = np.asarray(cache_store.get_dataset(session)["points"], dtype=np.float64)
+    weights = np.asarray(cache_store.get_epoch(session, run_id, epoch)["weights"], dtype=np.float64)
+    weights = weights.reshape(-1, points.shape[1])
+    nearest = ((points[:, None, :] - weights[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    return np.bincount(nearest, minlength=len(weights))
+
+
+@pytest.mark.parametrize("epoch", [2, SMALL_EPOCHS])
+def test_the_clusters_tab_answers_for_the_epoch_shown(server, cache_store, trained, epoch):
+    session, run_id = trained
+    status, body = view(server, "clusters", session, {"run": run_id, "epoch": epoch})
+    assert status == 200
+    cluster_map = output(body, "view-cluster-map.figure")
+    assert cluster_map["layout"]["title"]["text"] == f"Clusters: k = {DEFAULT_CLUSTERS}"
+    units = np.array(cluster_map["data"][-1]["customdata"], dtype=np.float64)
+    assert len(units) == 16 and set(units[:, 2]) <= set(range(1, DEFAULT_CLUSTERS + 1))
+    hits = np.array(output(body, "view-cluster-hits.figure")["data"][-1]["customdata"], dtype=np.float64)
+    np.testing.assert_array_equal(hits[:, 2], numpy_hits(cache_store, session, run_id, epoch))
+    assert f"Quality at epoch {epoch}" in text_of(output(body, "quality-table.children"))
+    scores = output(body, "view-cluster-scores.figure")
+    assert list(scores["data"][0]["x"]) == list(range(MIN_CLUSTERS, MAX_CLUSTERS + 1))
+
+
+def test_a_forged_cluster_method_is_read_as_the_default(server, trained):
+    session, run_id = trained
+    for method in (["ward"], {"ward": 1}, "nope"):
+        status, body = view(server, "clusters", session, {"run": run_id, "epoch": SMALL_EPOCHS},
+                            {"cluster-method.value": method, "cluster-k.value": 3})
+        assert status == 200
+        title = output(body, "view-cluster-scores.figure")["layout"]["title"]["text"]
+        assert CLUSTER_METHODS[DEFAULT_CLUSTER_METHOD] in title
+
+
+@pytest.mark.parametrize("tab", list(VIEW_OUTPUTS))
+def test_another_sessions_run_shows_nothing(server, cache_store, trained, tab):
+    session_a, run_a = trained
+    token_a = cache_store.get_dataset(session_a)["token"]
+    session_b = server.new_session()
+    load_data(server, session_b, samples=600)
+    forged_runs = [run_a, f"../{session_a}/run/{run_a}", f"/{run_a}", f"{session_a}/{run_a}"]
+    for run in forged_runs:
+        status, body = view(server, tab, session_b, {"run": run, "epoch": SMALL_EPOCHS})
+        assert status == 200
+        assert NO_MAP in figure_message(output(body, VIEW_OUTPUTS[tab]))
+        sent = json.dumps(body)
+        assert token_a not in sent and "customdata" not in sent
+    # The control: session A's own page shows its map.
+    status, body = view(server, tab, session_a, {"run": run_a, "epoch": SMALL_EPOCHS})
+    assert NO_MAP not in figure_message(output(body, VIEW_OUTPUTS[tab]))
+
+
+def test_a_click_from_a_page_on_no_known_tab_opens_the_clusters(server, trained):
+    session, run_id = trained
+    grid_view = {"run": run_id, "grid": [4, 4, "hex"]}
+    click = {"points": [{"customdata": [1, 2, 0.0]}]}
+    for tab in (["clusters"], {"tab": 1}, "training", "nope"):
+        status, body = send(server, "view-cluster-map.clickData",
+                            {"view-cluster-map.clickData": click, TAB: tab, VIEW: grid_view, SESSION: session},
+                            writes="chosen-unit.data")
+        assert status == 200
+        assert output(body, "chosen-unit.data") == 1 * 4 + 2 and output(body, TAB) == "clusters"
+
+
+def session_keys(cache_store, session: str) -> list[str]:
+    return [key for key in cache_store.cache.iterkeys() if isinstance(key, str) and session in key]
+
+
+def new_data(server, session: str, run_id: str, contents, filename, threshold=None):
+    return view(server, "new-data", session, {"run": run_id, "epoch": SMALL_EPOCHS},
+                {NEW_DATA: contents, NEW_DATA_NAME: filename, THRESHOLD: threshold}, trigger=NEW_DATA)
+
+
+NEW_DATA_CSV = b"x,y\n" + b"".join(f"{x:.2f},{y:.2f}\n".encode() for x, y in [(0.1, 0.2), (0.5, 0.5)]) + b"40,40\n"
+
+
+def test_new_data_maps_a_table_and_flags_the_far_row(server, cache_store, trained):
+    session, run_id = trained
+    status, body = new_data(server, session, run_id, data_url(NEW_DATA_CSV), "../../ne\u202ew\n.csv")
+    assert status == 200
+    message = text_of(output(body, "new-data-message.children"))
+    assert "3 rows mapped" in message and "1 farther than" in message
+    # The name labels the message as its base name, with no path or control character.
+    assert message.startswith("new.csv: ") and cache_store.get_upload(session, UPLOAD_SCORED)["filename"] == "new.csv"
+    figure = output(body, "view-new-data-map.figure")
+    assert sum(row[2] for row in figure["data"][-1]["customdata"]) == 3
+    assert cache_store.get_upload(session, UPLOAD_SCORED)["data"] == NEW_DATA_CSV
+    assert not [key for key in session_keys(cache_store, session) if "new.csv" in key]
+    # A forged threshold: the page says why, never a server error.
+    for threshold in (HUGE_INT, -1, "x", True):
+        status, body = send(server, THRESHOLD, {SESSION: session, VIEW_KEY: {"run": run_id, "epoch": SMALL_EPOCHS},
+                                               TAB: "new-data", THRESHOLD: threshold},
+                            writes="new-data-message.children")
+        assert status == 200
+        assert "the threshold must be a distance of 0 or more" in text_of(output(body, "new-data-message.children"))
+
+
+@pytest.mark.parametrize("contents, filename, message", [
+    (data_url(b"x,y\n1,2\n"), "notes.txt", "notes.txt: not a table or mesh file"),
+    (data_url(b"x,y\n1,2\n"), "../../etc/notes.txt", "not a table or mesh file"),
+    ("data:application/octet-stream;base64,!!!$$$", "new.csv", "could not be read"),
+    ("just text", "new.csv", "could not be read"),
+    ({"evil": 1}, "new.csv", "could not be read"),
+], ids=["a .txt name", "a .txt path", "bad base64", "not a data URL", "an object"])
+def test_new_data_that_cannot_be_mapped_is_refused_with_a_message(server, cache_store, trained, contents, filename,
+                                                                     message):
+    session, run_id = trained
+    before = cache_store.get_upload(session, UPLOAD_SCORED)
+    status, body = new_data(server, session, run_id, contents, filename)
+    assert status == 200
+    shown = text_of(output(body, "new-data-message.children"))
+    assert message in shown and "../" not in shown
+    keys = session_keys(cache_store, session)
+    assert not [key for key in keys if filename.rsplit("/", 1)[-1] in key]  # never a key of the user's name
+    if not isinstance(contents, str) or "!!!" in contents or not contents.startswith("data:"):
+        assert cache_store.get_upload(session, UPLOAD_SCORED) == before  # nothing decoded, nothing stored
