@@ -10,12 +10,15 @@ tab and nothing else. What a tab computes is kept per (run, epoch) in the web pr
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components import theme
 from components.figures import empty_figure
+from components.geometry import MapStructure, map_structure
 from components.ids import PLANE_CARD, TABS, UNIT_MAPS, Ids
 from components.map_views import (
     border_segments,
@@ -29,6 +32,7 @@ from components.map_views import (
     scores_figure,
     unit_map_figure,
 )
+from components.settings import MAX_SIDE, MIN_SIDE
 from components.table_view import data_grid
 from components.views import (
     CLUSTER_METHODS,
@@ -40,7 +44,9 @@ from components.views import (
     MIN_CLUSTERS,
 )
 from zsom_core import analysis
+from zsom_core.grid import TOPOLOGIES
 from zsom_core.meshio import MeshError
+from zsom_core.meshio.errors import sanitise_filename
 from zsom_core.tables import TableError
 from zsom_jobs.seams import UPLOAD_SCORED, Store
 
@@ -72,7 +78,8 @@ def view_key(value) -> tuple[str, int] | None:
 
 def cluster_choice(method, k, neighbours) -> tuple[str, int, bool]:
     """The clustering asked for, or the defaults where the page sent something else."""
-    method = method if method in CLUSTER_METHODS else DEFAULT_CLUSTER_METHOD
+    # Strings only: a list or dict from a forged request cannot be looked up in a dict.
+    method = method if isinstance(method, str) and method in CLUSTER_METHODS else DEFAULT_CLUSTER_METHOD
     k = epoch_of(k)
     k = k if k is not None and MIN_CLUSTERS <= k <= MAX_CLUSTERS else DEFAULT_CLUSTERS
     return method, k, bool(neighbours)
@@ -83,38 +90,38 @@ def unit_of(value, n_units: int) -> int | None:
     return unit if unit is not None and 0 <= unit < n_units else None
 
 
-def clicked_unit(click, width: int, height: int) -> int | None:
-    """The unit a click on a map hit. dcc.Graph reads a point's customdata from the figure
-    as sent, where a typed array is still encoded, so the point's number says it: a unit
-    centre's, or a training panel's hexagon's (both in unit order, the first trace of a
-    training panel); a heatmap cell's x and y."""
+def unit_at(point, structure: MapStructure) -> int | None:
+    """The unit whose centre a clicked or selected point sits on, from the point's x and y
+    in the grid's plane. (dcc.Graph reads a point's customdata from the figure as sent,
+    where a typed array is still encoded: the position is what every point carries.)"""
+    if not isinstance(point, dict):
+        return None
+    try:
+        x, y = (float(point[axis]) for axis in "xy" if not isinstance(point.get(axis), (bool, str)))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    row = round(y / (math.sqrt(3) / 2)) if structure.topology == "hex" else round(y)
+    column = round(x - 0.5 * (row % 2)) if structure.topology == "hex" else round(x)
+    if not (0 <= column < structure.width and 0 <= row < structure.height):
+        return None
+    unit = column * structure.height + row
+    return unit if np.allclose(structure.positions[unit], (x, y), atol=0.05) else None
+
+
+def clicked_unit(click, structure: MapStructure) -> int | None:
+    """The unit a click on a map hit (a unit centre, a hexagon or a heatmap cell)."""
     points = mapping_of(click).get("points")
-    if not isinstance(points, list) or not points or not isinstance(points[0], dict):
-        return None
-    point = points[0]
-    number = point.get("pointNumber")
-    if isinstance(number, int) and not isinstance(number, bool):
-        return number if 0 <= number < width * height else None
-    x, y = epoch_of(point.get("x")), epoch_of(point.get("y"))
-    if x is None or y is None or not (0 <= x < width and 0 <= y < height):
-        return None
-    return x * height + y
+    return unit_at(points[0], structure) if isinstance(points, list) and points else None
 
 
-def selected_units(selection, grid_shape: tuple[int, int]) -> list[int]:
-    """The units a box or lasso selection on a map holds (the unit centres' layer)."""
+def selected_units(selection, structure: MapStructure) -> list[int]:
+    """The units a box or lasso selection on a map holds."""
     points = mapping_of(selection).get("points")
     if not isinstance(points, list):
         return []
-    width, height = grid_shape
-    units = set()
-    for point in points:
-        data = point.get("customdata") if isinstance(point, dict) else None
-        if isinstance(data, list) and len(data) >= 2:
-            x, y = epoch_of(data[0]), epoch_of(data[1])
-            if x is not None and y is not None and 0 <= x < width and 0 <= y < height:
-                units.add(x * height + y)
-    return sorted(units)
+    return sorted({unit for unit in (unit_at(point, structure) for point in points) if unit is not None})
 
 
 # ---------------------------------------------------------------------- computed per epoch
@@ -293,6 +300,10 @@ def threshold_of(value, default: float) -> tuple[float, str]:
     if value is None or value == "":
         return default, "the training data's 99th percentile"
     number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    try:
+        number = None if number is None else float(number)
+    except OverflowError:  # an integer too large for a float, as a forged request can send
+        number = None
     if number is None or not np.isfinite(number) or number < 0:
         raise ValueError("the threshold must be a distance of 0 or more; empty takes the training data's "
                          "99th percentile")
@@ -456,19 +467,21 @@ def register(app, store: Store) -> None:
         grid = view.get("grid")
         if not isinstance(grid, list) or len(grid) != 3:
             raise PreventUpdate
-        width, height = epoch_of(grid[0]) or 0, epoch_of(grid[1]) or 0
+        width, height = epoch_of(grid[0]), epoch_of(grid[1])
+        if not (width and height and MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE
+                and isinstance(grid[2], str) and grid[2] in TOPOLOGIES):
+            raise PreventUpdate
         trigger = ctx.triggered_id
         if trigger not in (*UNIT_MAPS, Ids.U_MATRIX, Ids.HITS):
             raise PreventUpdate
         click = clicks[[*UNIT_MAPS, Ids.U_MATRIX, Ids.HITS].index(trigger)]
-        if trigger in (Ids.U_MATRIX, Ids.HITS) and mapping_of((mapping_of(click).get("points") or [{}])[0]).get(
-                "curveNumber", 0) != 0:
-            raise PreventUpdate  # a dead unit's cross, not the map
-        unit = clicked_unit(click, width, height)
+        unit = clicked_unit(click, map_structure(width, height, grid[2]))
         if unit is None:
             raise PreventUpdate
-        # A click on the training panels opens the views, on the clusters' tab.
-        return unit, "clusters" if tab == "training" or tab not in TABS else no_update
+        # A click on the training panels opens the views, on the clusters' tab (so does a
+        # page that names no tab: a list or dict cannot be looked up in TABS).
+        on_views = isinstance(tab, str) and tab in TABS and tab != "training"
+        return unit, no_update if on_views else "clusters"
 
     @app.callback(
         Output(Ids.INSPECTOR, "children"),
@@ -496,7 +509,7 @@ def register(app, store: Store) -> None:
             return str(reason), []
         trigger = ctx.triggered_id
         selection = selections[list(UNIT_MAPS).index(trigger)] if trigger in UNIT_MAPS else None
-        units = selected_units(selection, (trained.structure.width, trained.structure.height))
+        units = selected_units(selection, trained.structure)
         return selection_summary(trained, units), units
 
     @app.callback(
@@ -513,8 +526,10 @@ def register(app, store: Store) -> None:
                 data = decode_upload(contents)
             except MeshError as error:
                 return no_update, no_update, _error(str(error))
-            # Kept under the slot's own key, never under the name the user chose.
-            store.put_upload(session_id, filename if isinstance(filename, str) else "new data", data, UPLOAD_SCORED)
+            # Kept under the slot's own key, never under the name the user chose; the name
+            # only labels the messages, as its base name without control characters.
+            name = sanitise_filename(filename) if isinstance(filename, str) and filename else "new data"
+            store.put_upload(session_id, name, data, UPLOAD_SCORED)
         if tab != "new-data":
             raise PreventUpdate
         try:

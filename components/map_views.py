@@ -126,6 +126,10 @@ def plane_cards(structure: MapStructure, planes: np.ndarray, names: list[str], o
     for feature in order:
         values = planes[:, feature]
         low, high = value_range(values)
+        # The labels say the plane's own lowest and highest value: value_range widens an
+        # even plane's range for the colours, and gives (0, 1) for a plane of no value.
+        finite = values[np.isfinite(values)]
+        shown = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
         name = names[feature]
         cards.append(html.Button(
             id=card_id(int(feature)), n_clicks=0, title=f"{name}: show it large",
@@ -136,7 +140,7 @@ def plane_cards(structure: MapStructure, planes: np.ndarray, names: list[str], o
                 html.Img(src=png_data_uri(plane_picture(cells, values, theme.PLANE_COLORSCALE, (low, high))),
                          alt=f"component plane of {name}", className="plane-picture"),
                 html.Span(className="plane-bar", style={"background": gradient}),
-                html.Span([html.Span(_number(low)), html.Span(_number(high))], className="plane-range"),
+                html.Span([html.Span(_number(shown[0])), html.Span(_number(shown[1]))], className="plane-range"),
             ]))
     return cards
 
