@@ -131,15 +131,7 @@ def _top_bar() -> html.Header:
             html.Button("Cancel", id=Ids.CANCEL, className="btn", n_clicks=0, disabled=True),
             html.Button("Download figure", id=Ids.DOWNLOAD_FIGURE, className="btn", n_clicks=0,
                         title="All panels of the chosen epoch as one PNG"),
-            html.Button("Assignments CSV", id=Ids.EXPORT_ASSIGNMENTS, className="btn", n_clicks=0,
-                        title="Every row of the data with its unit, distance and cluster at the chosen epoch"),
-            html.Button("Model", id=Ids.EXPORT_MODEL, className="btn", n_clicks=0,
-                        title="The map at the chosen epoch, with its scaler and column roles, for SOM.load"),
-            html.Button("Report", id=Ids.EXPORT_REPORT, className="btn", n_clicks=0,
-                        title="One HTML file of the chosen epoch: settings, data, every view; opens offline"),
             html.Span(id=Ids.EXPORT_MESSAGE, className="export-message"),
-            html.Span(id=Ids.DOWNLOAD_MESSAGE, className="export-message", role="status"),
-            dcc.Download(id=Ids.DOWNLOAD),
         ]),
     ])
 
@@ -263,12 +255,29 @@ def _panel(panel: str, figures: dict, extra_class: str = "") -> html.Div:
     ))
 
 
+def _exports() -> html.Div:
+    """The files of the chosen epoch, on the tabs' row: every tab's and the run's."""
+    return html.Div(className="exports", role="group", **{"aria-label": "Export the chosen epoch"}, children=[
+        html.Span(id=Ids.DOWNLOAD_MESSAGE, className="download-message", role="status"),
+        html.Button("Assignments CSV", id=Ids.EXPORT_ASSIGNMENTS, className="btn btn-small", n_clicks=0,
+                    title="Every row of the data with its unit, distance and cluster at the chosen epoch"),
+        html.Button("Model", id=Ids.EXPORT_MODEL, className="btn btn-small", n_clicks=0,
+                    title="The map at the chosen epoch, with its scaler and column roles, for SOM.load"),
+        html.Button("Report", id=Ids.EXPORT_REPORT, className="btn btn-small", n_clicks=0,
+                    title="One HTML file of the chosen epoch: settings, data, every view; opens offline"),
+        dcc.Download(id=Ids.DOWNLOAD),
+    ])
+
+
 def _main(figures: dict) -> html.Main:
     return html.Main(className="main", **hex_tiling_attributes(), children=[
         html.Div(id=Ids.STALE_NOTE, className="stale-note", role="status"),
-        dcc.Tabs(id=Ids.VIEW_TABS, value="training", className="view-tabs", parent_className="view-tabs-holder",
-                 children=[dcc.Tab(label=label, value=value, className="view-tab", selected_className="view-tab-on")
-                           for value, label in TABS.items()]),
+        html.Div(className="view-tabs-row", children=[
+            dcc.Tabs(id=Ids.VIEW_TABS, value="training", className="view-tabs", parent_className="view-tabs-holder",
+                     children=[dcc.Tab(label=label, value=value, className="view-tab", selected_className="view-tab-on")
+                               for value, label in TABS.items()]),
+            _exports(),
+        ]),
         _views(),
         html.Div(id=Ids.PANELS, className="panels", children=[
             _panel(Ids.DATA_VIEW, figures, "panel-hero"),
