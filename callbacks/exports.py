@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,11 @@ from zsom_jobs.seams import Store
 
 from .inputs import mapping_of, session_of
 from .map_views import (
-    _label_names,
     cluster_choice,
     cluster_scores,
     clustering,
     flagged_rows,
+    label_names_of,
     quality,
     view_key,
 )
@@ -93,30 +94,23 @@ def report(trained: TrainedMap, dataset: dict, settings_line: str, method: str, 
         figures.append(("Prototypes as images", fixed_size(prototype_images_figure(structure, trained.prototypes,
                                                                                    side, "r"))))
     if trained.data.labels is not None:
-        label_names, missing = _label_names(trained.data)
+        label_names, missing = label_names_of(trained.data)
         counts = analysis.label_counts(trained.match.first, trained.data.labels + missing, structure.n_units,
                                        len(label_names))
         figures.append(("Labels", fixed_size(label_map_figure(structure, counts, label_names, "purity", None, "r"),
                                              structure=structure)))
-    history = trained.run
-    quality_rows = [(name, value, meaning) for name, value, meaning in quality(trained)]
+    quality_rows = quality(trained)
     sections = [
-        ("Settings", f"<p>{_escape(settings_line)}</p>"),
-        ("Data", f"<p>{_escape(trained.data.summary)}</p>"),
+        ("Settings", f"<p>{escape(settings_line)}</p>"),
+        ("Data", f"<p>{escape(trained.data.summary)}</p>"),
         (f"Quality at epoch {trained.epoch}", table_html(quality_rows, ("measure", "value", "what it says"))),
-        ("Clustering", f"<p>{_escape(CLUSTER_METHODS[method])}, k = {k}"
+        ("Clustering", f"<p>{escape(CLUSTER_METHODS[method])}, k = {k}"
                        f"{', merging grid neighbours only' if neighbours and method != 'kmeans' else ''}</p>"),
     ]
-    title = f"ZSOM report: {dataset.get('label', 'data')}, run {history.number}, epoch {trained.epoch}"
+    title = f"ZSOM report: {dataset.get('label', 'data')}, run {trained.run.number}, epoch {trained.epoch}"
     subtitle = (f"{structure.width} x {structure.height} {structure.topology} map; "
                 f"written {time.strftime('%Y-%m-%d %H:%M')}")
     return report_html(title, subtitle, sections, figures).encode("utf-8")
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def register(app, store: Store) -> None:

@@ -227,7 +227,7 @@ def labels_view(trained: TrainedMap, style: str, clusters: np.ndarray, k: int, c
     if data.labels is None:
         message = "Give a column the role label to see the map's labels"
         return empty_figure("Labels", message), html.P(message, className="hint")
-    names, missing = _label_names(data)
+    names, missing = label_names_of(data)
     codes = data.labels + missing
     counts = analysis.label_counts(trained.match.first, codes, trained.structure.n_units, len(names))
     figure = label_map_figure(trained.structure, counts, names, style, chosen, f"{trained.run.run}-labels")
@@ -235,7 +235,7 @@ def labels_view(trained: TrainedMap, style: str, clusters: np.ndarray, k: int, c
     return figure, label_cluster_table(table, names)
 
 
-def _label_names(data) -> tuple[list[str], int]:
+def label_names_of(data) -> tuple[list[str], int]:
     """The classes, a missing label first as its own class where there is one."""
     missing = int((data.labels < 0).any())
     return ["missing"] * missing + list(data.label_names), missing
@@ -262,7 +262,7 @@ def inspector_view(trained: TrainedMap, unit: int | None) -> list:
     error = float(trained.match.distance[members].mean()) if hits else float("nan")
     facts = [("hits", f"{hits:,}"), ("quantization error", "n/a" if not hits else f"{error:.4g}")]
     if data.labels is not None and hits:
-        names, missing = _label_names(data)
+        names, missing = label_names_of(data)
         mix = np.bincount(data.labels[members] + missing, minlength=len(names))
         facts.append(("labels", ", ".join(f"{names[i]} {mix[i]}" for i in np.argsort(-mix, kind="stable")
                                           if mix[i])))
@@ -319,7 +319,7 @@ def new_data_scores(trained: TrainedMap, scored: ScoredData) -> tuple[np.ndarray
         distances = np.full(len(scored.points), np.nan)
         units[scored.kept], distances[scored.kept] = match.first, match.distance
         return units, distances
-    return _new_scores.get((trained.run.run, trained.epoch, id(scored)), score)
+    return _new_scores.get((trained.run.run, trained.epoch, scored.digest, scored.filename), score)
 
 
 def flagged_rows(trained: TrainedMap, scored: ScoredData, threshold_value) -> tuple:

@@ -178,8 +178,10 @@ def _load_map(store: Store, session_id: str, record: RunRecord, epoch: int, data
 @dataclass(frozen=True)
 class ScoredData:
     """New data for a trained map: its rows (``frame``) in the map's space (``points``);
-    ``kept`` marks the rows with a feature observed, the ones that get a unit."""
+    ``kept`` marks the rows with a feature observed, the ones that get a unit. ``digest``
+    names the file's bytes."""
 
+    digest: str
     filename: str
     points: np.ndarray
     frame: pd.DataFrame
@@ -195,11 +197,12 @@ def scored_data(store: Store, session_id: str, context: DataContext) -> ScoredDa
     upload = store.get_upload(session_id, UPLOAD_SCORED)
     if upload is None:
         return None
-    key = (context.token, hashlib.sha256(upload["data"]).hexdigest(), upload["filename"])
-    return _scored.get(key, lambda: _read_scored(upload["data"], upload["filename"], context))
+    digest = hashlib.sha256(upload["data"]).hexdigest()
+    return _scored.get((context.token, digest, upload["filename"]),
+                       lambda: _read_scored(upload["data"], upload["filename"], digest, context))
 
 
-def _read_scored(data: bytes, filename: str, context: DataContext) -> ScoredData:
+def _read_scored(data: bytes, filename: str, digest: str, context: DataContext) -> ScoredData:
     extension = extension_of(filename)
     if extension in TABLE_EXTENSIONS:
         frame = load_table(data, filename, max_columns=MAX_TABLE_COLUMNS, max_cells=MAX_TABLE_CELLS).frame
@@ -225,4 +228,5 @@ def _read_scored(data: bytes, filename: str, context: DataContext) -> ScoredData
     kept = ~np.isnan(points).all(axis=1)
     if not kept.any():
         raise TableError(f"{filename[:80]}: no row has one of the map's features observed")
-    return ScoredData(filename, np.ascontiguousarray(points, dtype=np.float32), frame.reset_index(drop=True), kept)
+    return ScoredData(digest, filename, np.ascontiguousarray(points, dtype=np.float32), frame.reset_index(drop=True),
+                      kept)

@@ -21,6 +21,8 @@ import plotly.graph_objects as go
 from dash import html
 from plotly.colors import sample_colorscale, unlabel_rgb
 
+from zsom_core.analysis import majority_labels
+
 from . import theme
 from .figures import HEX_TILE, base_layout, colorbar, hexagons, plane_axes, plane_range, unit_coordinates, value_range
 from .geometry import MapStructure
@@ -255,8 +257,7 @@ def label_map_figure(structure: MapStructure, counts: np.ndarray, names: list[st
     """
     counts = np.asarray(counts)
     totals = counts.sum(axis=1)
-    majority = np.where(totals > 0, counts.argmax(axis=1), -1)
-    purity = np.divide(counts.max(axis=1, initial=0), totals, out=np.full(len(totals), np.nan), where=totals > 0)
+    majority, purity = majority_labels(counts)
     colours = cluster_colours(len(names))
     text = [_label_mix(row, names) for row in counts]
     if style == "pie":
