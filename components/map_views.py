@@ -19,7 +19,9 @@ from functools import lru_cache
 import numpy as np
 import plotly.graph_objects as go
 from dash import html
+from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
+from scipy.spatial import cKDTree
 
 from zsom_core.analysis import majority_labels
 
@@ -56,8 +58,6 @@ def unit_cells(width: int, height: int, topology: str, pixels: float) -> np.ndar
         inside = (x[None, :] >= 0) & (x[None, :] < width) & (y[:, None] >= 0) & (y[:, None] < height)
         cells = x[None, :] * height + y[:, None]
         return np.where(inside, cells, -1).astype(np.int32)
-    from scipy.spatial import cKDTree
-
     points = np.column_stack([np.repeat(px[None, :], rows, 0).ravel(), np.repeat(py[:, None], columns, 1).ravel()])
     _, nearest = cKDTree(structure.positions).query(points)
     offsets = np.abs((points - structure.positions[nearest]) @ _HEX_NORMALS.T)
@@ -90,8 +90,6 @@ def plane_picture(cells: np.ndarray, values: np.ndarray, colorscale: str,
 
 
 def png_data_uri(picture: np.ndarray) -> str:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format="PNG", optimize=False, compress_level=3)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

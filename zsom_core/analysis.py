@@ -2,13 +2,21 @@
 unit, and the distance beyond which a new sample is unlike the training data.
 
 The functions take prototypes (``weights``, units x features) as ``SOM.weights_``
-flattened gives them (unit ``x * height + y``). scikit-learn and SciPy are imported where
-they are used: ``import zsom_core`` imports neither.
+flattened gives them (unit ``x * height + y``). This module imports scikit-learn and
+SciPy, and ``zsom_core/__init__`` does not import it: ``import zsom_core`` imports neither.
+They are imported here, once, not in the functions: a web server's threads importing
+scikit-learn at the same moment can deadlock on its modules' import locks.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra  # noqa: F401 - SOM.kaski_lagus_error's, loaded here once too
+from scipy.spatial.distance import squareform
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.metrics import davies_bouldin_score, pairwise_distances, silhouette_score
 
 from .grid import Grid
 
@@ -42,15 +50,12 @@ def order_features(weights) -> np.ndarray:
     constant = np.setdiff1d(np.arange(d), varying)
     if len(varying) <= 2:
         return np.concatenate([varying, constant]).astype(np.int64)
-    from scipy.cluster.hierarchy import linkage, optimal_leaf_ordering
-    from scipy.spatial.distance import squareform
 
     correlation = np.corrcoef(weights[:, varying], rowvar=False)
     distance = np.clip(1.0 - np.abs(correlation), 0.0, None)
     np.fill_diagonal(distance, 0.0)
     condensed = squareform((distance + distance.T) / 2, checks=False)
     tree = optimal_leaf_ordering(linkage(condensed, method="average"), condensed)
-    from scipy.cluster.hierarchy import leaves_list
 
     return np.concatenate([varying[leaves_list(tree)], constant]).astype(np.int64)
 
@@ -71,7 +76,6 @@ def _connectivity(grid: Grid | None, n_units: int):
         return None
     if grid.n_units != n_units:
         raise ValueError(f"the grid has {grid.n_units} units, the weights {n_units}")
-    from scipy.sparse import csr_matrix
 
     indptr, indices = grid.neighbor_lists
     return csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n_units, n_units))
@@ -101,11 +105,9 @@ def cluster_units(weights, k: int, method: str = "ward", *, grid: Grid | None = 
     _check_method(method)
     k = _check_k(k, len(weights))
     if method == "kmeans":
-        from sklearn.cluster import KMeans
 
         labels = KMeans(n_clusters=k, n_init=KMEANS_RESTARTS, random_state=seed).fit_predict(weights)
     else:
-        from sklearn.cluster import AgglomerativeClustering
 
         labels = AgglomerativeClustering(n_clusters=k, linkage=method,
                                          connectivity=_connectivity(grid, len(weights))).fit_predict(weights)
@@ -133,7 +135,6 @@ def cluster_scores(weights, method: str = "ward", ks=range(2, 16), *, grid: Grid
     units' clusters for each k: which k the map supports. A hierarchical tree is built
     once and cut at every k (the same clusters ``cluster_units`` gives); the units'
     distances are computed once for all the silhouettes."""
-    from sklearn.metrics import davies_bouldin_score, pairwise_distances, silhouette_score
 
     weights = _checked_weights(weights)
     _check_method(method)
@@ -142,7 +143,6 @@ def cluster_scores(weights, method: str = "ward", ks=range(2, 16), *, grid: Grid
     if method == "kmeans":
         labels = {k: cluster_units(weights, k, "kmeans", seed=seed) for k in ks}
     else:
-        from sklearn.cluster import AgglomerativeClustering
 
         model = AgglomerativeClustering(n_clusters=1, linkage=method, compute_full_tree=True,
                                         connectivity=_connectivity(grid, n)).fit(weights)
