@@ -516,6 +516,32 @@
         return [Object.assign({}, updates[updates.length - 1], {operations: Array.from(newest.values())})];
     }
 
+    /* The data panel's points recoloured on the graph itself (as the epochs' patches are
+     * drawn), their own marker kept to go back to: per figure, as a new figure (another
+     * run, other data) comes with its own. */
+    var cloud = {request: null};
+    function applyCloud(config) {
+        var request = cloud.request;
+        var gd = graphDiv(config.ids.data_view);
+        if (!request || panelsHidden(config) || !gd || !gd.data || !gd.data[request.trace]) { return; }
+        var trace = gd.data[request.trace];
+        if (gd.__zsomCloudFor !== trace.x) {
+            gd.__zsomCloudFor = trace.x;
+            gd.__zsomCloudMarker = trace.marker;
+        }
+        var marker = gd.__zsomCloudMarker;
+        if (request.mode === "clusters") {
+            marker = Object.assign({}, marker, {color: request.codes, colorscale: request.colorscale, cmin: -0.5,
+                                                cmax: request.cmax, showscale: false, opacity: 0.8});
+        }
+        if (request.members) {
+            var base = typeof marker.size === "number" ? marker.size : 2;
+            marker = Object.assign({}, marker, {size: request.members.map(function (member) {
+                return member ? base * 3.5 : base; })});
+        }
+        if (marker !== trace.marker) { window.Plotly.restyle(gd, {marker: [marker]}, [request.trace]); }
+    }
+
     function drawPanels(config) {
         // Behind another tab the panels are not drawn at all: their updates are folded
         // together, to be drawn in one redraw each once the tab shows again, and the
@@ -714,9 +740,17 @@
         },
 
         /* The main area's tab: the training panels, or the views with the chosen one. */
-        showTab: function (tab) {
+        showTab: function (tab, config) {
             var views = ["clusters", "planes", "labels", "new-data"];
+            if (tab === "training") { window.requestAnimationFrame(function () { applyCloud(config); }); }
             return [tab !== "training", tab === "training"].concat(views.map(function (view) { return view !== tab; }));
+        },
+
+        /* How the data panel's points are to be coloured (by their unit's cluster, the chosen
+         * unit's samples larger): drawn now, or once the training panels show again. */
+        colourCloud: function (request, config) {
+            cloud.request = request;
+            applyCloud(config);
         },
 
         /* The settings' values, then the view state and the client config. The first change

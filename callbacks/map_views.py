@@ -17,11 +17,13 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, 
 from dash.exceptions import PreventUpdate
 
 from components import theme
-from components.figures import empty_figure
+from components.display import KIND_2D, displayed_rows
+from components.figures import CLOUD, CLOUD_2D, empty_figure
 from components.geometry import MapStructure, map_structure
 from components.ids import PLANE_CARD, TABS, UNIT_MAPS, Ids
 from components.map_views import (
     border_segments,
+    cluster_colours,
     cluster_map_figure,
     image_pixels,
     label_map_figure,
@@ -30,6 +32,7 @@ from components.map_views import (
     profile_figure,
     prototype_images_figure,
     scores_figure,
+    stepped_colorscale,
     unit_map_figure,
 )
 from components.settings import MAX_SIDE, MIN_SIDE
@@ -50,7 +53,7 @@ from zsom_core.meshio.errors import sanitise_filename
 from zsom_core.tables import TableError
 from zsom_jobs.seams import UPLOAD_SCORED, Store
 
-from .data import decode_upload
+from .data import DATA_SEED, decode_upload
 from .inputs import epoch_of, mapping_of, session_of
 from .trained_map import LruCache, MapUnavailable, ScoredData, TrainedMap, scored_data, trained_map
 
@@ -288,6 +291,23 @@ def inspector_view(trained: TrainedMap, unit: int | None) -> list:
     return children
 
 
+def cloud_colours(trained: TrainedMap, display: dict, clusters: np.ndarray | None, k: int,
+                  chosen: int | None) -> dict:
+    """How the data panel's points are to be drawn: in their unit's cluster's colour
+    (``clusters``), and the chosen unit's samples larger and ringed; ``mode`` None: as
+    the panel drew them."""
+    rows = displayed_rows(len(trained.data.points), display["kind"], DATA_SEED)
+    units = trained.match.first[rows]
+    request = {"run": trained.run.run, "epoch": trained.epoch,
+               "trace": CLOUD_2D if display["kind"] == KIND_2D else CLOUD, "mode": None}
+    if clusters is not None:
+        request.update(mode="clusters", codes=clusters[units].astype(int).tolist(),
+                       colorscale=stepped_colorscale(cluster_colours(k)), cmax=k - 0.5)
+    if chosen is not None:
+        request.update(mode=request["mode"] or "unit", members=(units == chosen).astype(int).tolist())
+    return request
+
+
 def selection_summary(trained: TrainedMap, units: list[int]) -> str:
     if not units:
         return "Box or lasso units on a map to select them."
@@ -368,7 +388,9 @@ def register(app, store: Store) -> None:
                             Output(Ids.PANELS, "hidden"), Output(Ids.VIEWS, "hidden"),
                             *[Output(tab, "hidden") for tab in (Ids.CLUSTERS_TAB, Ids.PLANES_TAB, Ids.LABELS_TAB,
                                                                 Ids.NEW_DATA_TAB)],
-                            Input(Ids.VIEW_TABS, "value"))
+                            Input(Ids.VIEW_TABS, "value"), State(Ids.CLIENT_CONFIG, "data"))
+    app.clientside_callback(ClientsideFunction("zsom", "colourCloud"), Input(Ids.CLOUD_COLOURS, "data"),
+                            State(Ids.CLIENT_CONFIG, "data"), prevent_initial_call=True)
 
     def shown_map(session_id, key) -> TrainedMap:
         shown = view_key(key)
@@ -482,6 +504,24 @@ def register(app, store: Store) -> None:
         # page that names no tab: a list or dict cannot be looked up in TABS).
         on_views = isinstance(tab, str) and tab in TABS and tab != "training"
         return unit, no_update if on_views else "clusters"
+
+    @app.callback(
+        Output(Ids.CLOUD_COLOURS, "data"),
+        Input(Ids.CLUSTER_COLOURING, "value"), Input(Ids.CHOSEN_UNIT, "data"), Input(Ids.VIEW_KEY, "data"),
+        Input(Ids.CLUSTER_METHOD, "value"), Input(Ids.CLUSTER_K, "value"), Input(Ids.CLUSTER_NEIGHBOURS, "value"),
+        State(Ids.SESSION, "data"), prevent_initial_call=True)
+    def colour_cloud(colouring, chosen, key, method, k, neighbours, session_id):
+        session_id = session_of(session_id)
+        if not colouring and chosen is None:
+            return {"mode": None}
+        try:
+            trained = shown_map(session_id, key)
+        except MapUnavailable:
+            return {"mode": None}
+        dataset = store.get_dataset(session_id)
+        method, k, neighbours = cluster_choice(method, k, neighbours)
+        clusters = clustering(trained, method, k, neighbours) if colouring else None
+        return cloud_colours(trained, dataset["display"], clusters, k, unit_of(chosen, trained.structure.n_units))
 
     @app.callback(
         Output(Ids.INSPECTOR, "children"),

@@ -70,7 +70,7 @@ def client_config() -> dict:
     """Everything the clientside callbacks need, as plain JSON values."""
     return {
         "ids": {"play": Ids.PLAY.value, "status": Ids.STATUS.value, "export_message": Ids.EXPORT_MESSAGE.value,
-                "panels": Ids.PANELS.value},
+                "panels": Ids.PANELS.value, "data_view": Ids.DATA_VIEW.value},
         "hex": dict(HEX_TILING),
         "measured_meta": MEASURED,
         "poll_busy_share": POLL_BUSY_SHARE,

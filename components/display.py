@@ -39,7 +39,7 @@ def display_data(points: np.ndarray, labels: np.ndarray | None = None, vertices:
     n, d = points.shape
     kind = KIND_AXES if axes is not None else KIND_2D if d <= 2 else KIND_3D if d == 3 else KIND_PCA
     basis = pca_basis(points, 3) if kind == KIND_PCA else None if axes is None else (axes[1], axes[2])
-    index = subsample_indices(n, MAX_DISPLAY_POINTS_2D if kind == KIND_2D else MAX_DISPLAY_POINTS_3D, seed)
+    index = displayed_rows(n, kind, seed)
     shown = project(points[index], basis).astype(np.float32)
     if d == 1:
         shown = np.column_stack([shown[:, 0], np.zeros(len(shown), dtype=np.float32)])
@@ -62,6 +62,11 @@ def display_data(points: np.ndarray, labels: np.ndarray | None = None, vertices:
         "basis": basis,
         "bmu_index": index[:BMU_LINES] if kind == KIND_2D else None,
     }
+
+
+def displayed_rows(n: int, kind: str, seed: int = 0) -> np.ndarray:
+    """The rows of the data the panel shows (the same for the same arguments)."""
+    return subsample_indices(n, MAX_DISPLAY_POINTS_2D if kind == KIND_2D else MAX_DISPLAY_POINTS_3D, seed)
 
 
 def to_display_space(display: dict, weights: np.ndarray) -> np.ndarray:

@@ -72,6 +72,8 @@ class Ids(str, Enum):
     CLUSTER_METHOD = "cluster-method"
     CLUSTER_K = "cluster-k"
     CLUSTER_NEIGHBOURS = "cluster-neighbours"
+    CLUSTER_COLOURING = "cluster-colouring"
+    CLOUD_COLOURS = "cloud-colours"
     CLUSTER_MAP = "view-cluster-map"
     CLUSTER_U_MATRIX = "view-cluster-u-matrix"
     CLUSTER_HITS = "view-cluster-hits"

@@ -326,6 +326,7 @@ def _views() -> html.Div:
                                                 value=DEFAULT_CLUSTERS, marks=None, updatemode="mouseup",
                                                 className="slider"), className="field view-k"),
             _switch(Ids.CLUSTER_NEIGHBOURS, "Merge grid neighbours only", True),
+            _switch(Ids.CLUSTER_COLOURING, "Colour the data panel by cluster", False),
         ]),
         html.Div(className="view-grid", children=[
             _view_graph(Ids.CLUSTER_MAP, "Clusters"),
@@ -390,4 +391,5 @@ def _views() -> html.Div:
         dcc.Store(id=Ids.CHOSEN_UNIT),
         dcc.Store(id=Ids.PLANE_CHOSEN),
         dcc.Store(id=Ids.SELECTION, data=[]),
+        dcc.Store(id=Ids.CLOUD_COLOURS),
     ])

@@ -118,6 +118,21 @@ def test_the_views_read_the_trained_map(trained_penguins, table_dir, tmp_path, b
     height = dashboard.view_state()["grid"][1]
     assert (rows["bmu_index"] == rows["bmu_x"] * height + rows["bmu_y"]).all()
 
+    # The data panel coloured by cluster, the chosen unit's samples larger: drawn once the
+    # training panels show again.
+    page.click("#cluster-colouring input")
+    open_tab(dashboard, "Training")
+    page.wait_for_function("""() => { const gd = document.getElementById('panel-data-view')
+                                                   .querySelector('.js-plotly-plot');
+                                      const marker = gd.data.find(trace => trace.name === 'data').marker;
+                                      return Array.isArray(marker.size) && Array.isArray(marker.color); }""")
+    colours, sizes = page.evaluate("""() => { const gd = document.getElementById('panel-data-view')
+                                                         .querySelector('.js-plotly-plot');
+                                              const marker = gd.data.find(trace => trace.name === 'data').marker;
+                                              return [marker.color, marker.size]; }""")
+    assert set(colours) <= {0, 1, 2} and len(set(colours)) > 1
+    assert len(sizes) == len(colours) and 0 < sum(size > min(sizes) for size in sizes) <= hits[unit]
+
     # The same file as new data: mapped with the trained scaler, the farthest rows flagged.
     open_tab(dashboard, "New data")
     page.set_input_files("#new-data-upload input[type=file]", str(table_dir / "penguins.csv"))
