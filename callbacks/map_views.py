@@ -155,7 +155,7 @@ def quality(trained: TrainedMap) -> list[tuple[str, str, str]]:
              "Mean distance from each sample to its best-matching unit, under the map's metric: lower fits closer."),
             ("Topographic error", f"{trained.match.topographic_error:.2%}",
              "Share of samples whose two best units are not grid neighbours: lower keeps the data's topology."),
-            ("Explained variance", f"{trained.som.explained_variance(points):.1f} %",
+            ("Explained variance", f"{trained.som.explained_variance(points, match=trained.match):.1f} %",
              "100 - 100 x (mean squared distance to the best unit) / (the data's total variance), as aweSOM "
              "gives it: higher is better."),
             ("Kaski-Lagus error", f"{trained.som.kaski_lagus_error(sample):.4g}",

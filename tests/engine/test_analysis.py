@@ -150,6 +150,7 @@ def test_explained_variance_against_numpy(missing):
     residual = X - weights[som.bmus(X)]
     expected = 100 - 100 * np.nansum(residual**2) / np.nansum((X - np.nanmean(X, axis=0)) ** 2)
     assert som.explained_variance(X) == pytest.approx(expected)
+    assert som.explained_variance(X, match=som.match(X)) == pytest.approx(expected)
     samples = X[~np.isnan(X).any(axis=1)][:20]
     assert SOM.from_weights(samples.reshape(4, 5, 3), width=4, height=5).explained_variance(samples) == \
         pytest.approx(100.0)
@@ -168,10 +169,15 @@ def floyd_warshall(grid: Grid, weights: np.ndarray) -> np.ndarray:
     return paths
 
 
+@pytest.mark.parametrize("trained", [True, False], ids=["trained", "random-weights"])
 @pytest.mark.parametrize("grid", GRIDS)
-def test_kaski_lagus_error_against_floyd_warshall(grid):
-    X = np.random.default_rng(8).normal(size=(250, 3))
-    som = fitted(grid, X)
+def test_kaski_lagus_error_against_floyd_warshall(grid, trained):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(250, 3))
+    # Random prototypes put most samples' two best units far apart on the grid.
+    som = fitted(grid, X) if trained else SOM.from_weights(
+        rng.normal(size=(grid.width, grid.height, 3)), width=grid.width, height=grid.height,
+        topology=grid.topology, toroidal=grid.toroidal)
     weights = som.weights_.reshape(-1, 3)
     distances = np.linalg.norm(X[:, None, :] - weights[None, :, :], axis=2)
     best_two = np.argsort(distances, axis=1, kind="stable")[:, :2]
