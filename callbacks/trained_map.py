@@ -8,7 +8,6 @@ process (``data_context``), and the map's best-matching units once per epoch sho
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -73,6 +72,13 @@ class LruCache:
     def __init__(self, size: int):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
         self.pending: dict = {}
+
+    def peek(self, key):
+        """The value kept for ``key``, or None; computes nothing."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+            return self.items.get(key)
 
     def get(self, key, make):
         with self.lock:
@@ -194,12 +200,18 @@ _scored = LruCache(CACHED_TABLES)
 def scored_data(store: Store, session_id: str, context: DataContext) -> ScoredData | None:
     """The session's new data for the map of ``context``'s data, or None when there is
     none; ``TableError`` or ``MeshError`` says why it cannot be mapped."""
+    about = store.upload_about(session_id, UPLOAD_SCORED)
+    if about is None:
+        return None
+    cached = _scored.peek((context.token, about["digest"], about["filename"]))
+    if cached is not None:
+        return cached
+    # Read with its own name and digest: a newer upload may have replaced the one asked about.
     upload = store.get_upload(session_id, UPLOAD_SCORED)
     if upload is None:
         return None
-    digest = hashlib.sha256(upload["data"]).hexdigest()
-    return _scored.get((context.token, digest, upload["filename"]),
-                       lambda: _read_scored(upload["data"], upload["filename"], digest, context))
+    return _scored.get((context.token, upload["digest"], upload["filename"]),
+                       lambda: _read_scored(upload["data"], upload["filename"], upload["digest"], context))
 
 
 def _read_scored(data: bytes, filename: str, digest: str, context: DataContext) -> ScoredData:

@@ -10,6 +10,7 @@ outgrows ``size_limit``: an abandoned session costs nothing after a while.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -98,12 +99,21 @@ class DiskcacheStore:
 
     def put_upload(self, session_id: str, filename: str, data: bytes, slot: str = UPLOAD_DATA) -> None:
         """An uploaded file itself, so that a new sample count can resample it (``slot``:
-        ``UPLOAD_DATA``, what the session trains on; ``UPLOAD_SCORED``, new data to map)."""
-        self.cache.set(self.key(session_id, _upload_key(slot)), {"filename": filename, "data": bytes(data)},
-                       expire=self.ttl)
+        ``UPLOAD_DATA``, what the session trains on; ``UPLOAD_SCORED``, new data to map),
+        with its name and the SHA-256 of its bytes."""
+        about = {"filename": filename, "digest": hashlib.sha256(data).hexdigest()}
+        key = self.key(session_id, _upload_key(slot))
+        with self.cache.transact():
+            self.cache.set(key, {**about, "data": bytes(data)}, expire=self.ttl)
+            self.cache.set(f"{key}/about", about, expire=self.ttl)
 
     def get_upload(self, session_id: str, slot: str = UPLOAD_DATA) -> dict | None:
         return self.cache.get(self.key(session_id, _upload_key(slot)))
+
+    def upload_about(self, session_id: str, slot: str = UPLOAD_DATA) -> dict | None:
+        """The upload's ``filename`` and ``digest`` without its bytes: what a view that has
+        read the file once asks on every answer."""
+        return self.cache.get(f"{self.key(session_id, _upload_key(slot))}/about")
 
     def builtin(self, name: str, n: int, seed: int, load):
         """A built-in dataset shared by all sessions: ``load()`` runs once per (name, n, seed)."""

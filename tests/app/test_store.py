@@ -1,5 +1,6 @@
 """The server-side store: session isolation, run records, epochs and job slots."""
 
+import hashlib
 import os
 import time
 import uuid
@@ -175,8 +176,10 @@ def test_builtin_datasets_load_once(store):
 
 def test_uploads_are_kept_per_session(store, session_id):
     store.put_upload(session_id, "a.stl", b"solid")
-    assert store.get_upload(session_id) == {"filename": "a.stl", "data": b"solid"}
-    assert store.get_upload(str(uuid.uuid4())) is None
+    digest = hashlib.sha256(b"solid").hexdigest()
+    assert store.get_upload(session_id) == {"filename": "a.stl", "digest": digest, "data": b"solid"}
+    assert store.upload_about(session_id) == {"filename": "a.stl", "digest": digest}
+    assert store.get_upload(str(uuid.uuid4())) is None and store.upload_about(str(uuid.uuid4())) is None
 
 
 class TestSlots:
