@@ -735,6 +735,8 @@
          * of them changes, which is when the views' tabs have something new to show. */
         viewKey: function (view, key) {
             var shown = {run: (view && view.run) || null, epoch: (view && view.epoch) || 0};
+            // Before the first run there is no map to read: the views wait, unasked.
+            if (!key && !shown.run) { return window.dash_clientside.no_update; }
             if (key && key.run === shown.run && key.epoch === shown.epoch) { return window.dash_clientside.no_update; }
             return shown;
         },

@@ -554,24 +554,33 @@ def register(app, store: Store) -> None:
 
     @app.callback(
         Output(Ids.NEW_DATA_MAP, "figure"), Output(Ids.NEW_DATA_LIST, "children"),
-        Output(Ids.NEW_DATA_MESSAGE, "children"),
+        Output(Ids.NEW_DATA_MESSAGE, "children"), Output(Ids.NEW_DATA_UPLOAD, "contents"),
         Input(Ids.NEW_DATA_UPLOAD, "contents"), Input(Ids.NEW_DATA_THRESHOLD, "value"), Input(Ids.VIEW_KEY, "data"),
         Input(Ids.VIEW_TABS, "value"), Input(Ids.CHOSEN_UNIT, "data"), State(Ids.NEW_DATA_UPLOAD, "filename"),
         State(Ids.SESSION, "data"), prevent_initial_call=True)
     def show_new_data(contents, threshold, key, tab, chosen, filename, session_id):
+        """The new data's view; an upload is stored, then emptied from the page, which
+        would otherwise send the whole file with each of this callback's requests."""
         session_id = session_of(session_id)
-        title = "New data"
-        if ctx.triggered_id == Ids.NEW_DATA_UPLOAD and contents:
+        uploaded = ctx.triggered_id == Ids.NEW_DATA_UPLOAD and bool(contents)
+        emptied = None if uploaded else no_update
+        if uploaded:
             try:
                 data = decode_upload(contents)
             except MeshError as error:
-                return no_update, no_update, _error(str(error))
+                return no_update, no_update, _error(str(error)), None
             # Kept under the slot's own key, never under the name the user chose; the name
             # only labels the messages, as its base name without control characters.
             name = sanitise_filename(filename) if isinstance(filename, str) and filename else "new data"
             store.put_upload(session_id, name, data, UPLOAD_SCORED)
         if tab != "new-data":
+            if uploaded:
+                return no_update, no_update, no_update, None
             raise PreventUpdate
+        return (*new_data_answer(session_id, key, threshold, chosen), emptied)
+
+    def new_data_answer(session_id, key, threshold, chosen) -> tuple:
+        title = "New data"
         try:
             trained = shown_map(session_id, key)
             scored = scored_data(store, session_id, trained.data)

@@ -804,6 +804,11 @@ def test_new_data_maps_a_table_and_flags_the_far_row(server, cache_store, traine
     assert decoded(figure["data"][-1]["customdata"])[:, 2].sum() == 3
     assert cache_store.get_upload(session, UPLOAD_SCORED)["data"] == NEW_DATA_CSV
     assert not [key for key in session_keys(cache_store, session) if "new.csv" in key]
+    # Stored, the file leaves the page: the view's next requests do not carry it again.
+    assert output(body, "new-data-upload.contents", missing="left") is None
+    status, body = view(server, "new-data", session, {"run": run_id, "epoch": SMALL_EPOCHS})
+    assert "3 rows mapped" in text_of(output(body, "new-data-message.children"))
+    assert "new-data-upload" not in body["response"]
     # A forged threshold: the page says why, never a server error.
     for threshold in (HUGE_INT, -1, "x", True):
         status, body = send(server, THRESHOLD, {SESSION: session, VIEW_KEY: {"run": run_id, "epoch": SMALL_EPOCHS},
