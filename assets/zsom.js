@@ -741,14 +741,6 @@
             return shown;
         },
 
-        /* The shown tab's own copy of the view key (outputs in config.view_tabs' order),
-         * written when the key changes or the tab shows: a hidden tab is not asked. */
-        tabKeys: function (key, tab, config) {
-            return config.view_tabs.map(function (view) {
-                return key && view === tab ? {run: key.run, epoch: key.epoch} : window.dash_clientside.no_update;
-            });
-        },
-
         /* The main area's tab: the training panels, or the views with the chosen one. */
         showTab: function (tab, config) {
             var views = ["clusters", "planes", "labels", "new-data"];

@@ -2,10 +2,9 @@
 unit inspector, the selection and the exports.
 
 Each tab has one callback, which computes its views only while the tab is shown, for the
-run and epoch the page shows: ``Ids.VIEW_KEY``, which the browser derives from the view
-state when either changes, and copies to the shown tab's own key (``TAB_KEYS``) as it
-changes or the tab shows. Scrubbing the timeline, or a run streaming, asks the shown tab
-and nothing else. What a tab computes is kept per (run, epoch) in the web process
+run and epoch the page shows (``Ids.VIEW_KEY``, which the browser derives from the view
+state when either changes): scrubbing the timeline, or a run streaming, updates the shown
+tab and nothing else. What a tab computes is kept per (run, epoch) in the web process
 (``trained_map``), so a change of k or of a unit does not search the data again.
 """
 
@@ -21,7 +20,7 @@ from components import theme
 from components.display import KIND_2D, displayed_rows
 from components.figures import CLOUD, CLOUD_2D, empty_figure
 from components.geometry import MapStructure, map_structure
-from components.ids import PLANE_CARD, TAB_KEYS, TABS, UNIT_MAPS, Ids
+from components.ids import PLANE_CARD, TABS, UNIT_MAPS, Ids
 from components.map_views import (
     border_segments,
     cluster_colours,
@@ -385,10 +384,6 @@ def register(app, store: Store) -> None:
     # the view state); the tabs, shown and hidden in the browser.
     app.clientside_callback(ClientsideFunction("zsom", "viewKey"), Output(Ids.VIEW_KEY, "data"),
                             Input(Ids.VIEW, "data"), State(Ids.VIEW_KEY, "data"))
-    app.clientside_callback(ClientsideFunction("zsom", "tabKeys"),
-                            *[Output(key, "data") for key in TAB_KEYS.values()],
-                            Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"),
-                            State(Ids.CLIENT_CONFIG, "data"))
     app.clientside_callback(ClientsideFunction("zsom", "showTab"),
                             Output(Ids.PANELS, "hidden"), Output(Ids.VIEWS, "hidden"),
                             *[Output(tab, "hidden") for tab in (Ids.CLUSTERS_TAB, Ids.PLANES_TAB, Ids.LABELS_TAB,
@@ -405,9 +400,8 @@ def register(app, store: Store) -> None:
 
     # The clusters' tab in three requests, each answered on its own: the maps, the curves
     # of k (a tree cut fourteen times) and the quality table (two more passes of the data).
-    cluster_inputs = [Input(Ids.CLUSTERS_KEY, "data"), State(Ids.VIEW_TABS, "value"),
-                      Input(Ids.CLUSTER_METHOD, "value"), Input(Ids.CLUSTER_K, "value"),
-                      Input(Ids.CLUSTER_NEIGHBOURS, "value")]
+    cluster_inputs = [Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"), Input(Ids.CLUSTER_METHOD, "value"),
+                      Input(Ids.CLUSTER_K, "value"), Input(Ids.CLUSTER_NEIGHBOURS, "value")]
 
     def clusters_shown(session_id, key, tab) -> TrainedMap:
         session_of(session_id)
@@ -435,7 +429,7 @@ def register(app, store: Store) -> None:
             return empty_figure("Which k?", str(reason))
         return scores_view(trained, *cluster_choice(method, k, neighbours))
 
-    @app.callback(Output(Ids.QUALITY_TABLE, "children"), Input(Ids.CLUSTERS_KEY, "data"), State(Ids.VIEW_TABS, "value"),
+    @app.callback(Output(Ids.QUALITY_TABLE, "children"), Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"),
                   State(Ids.SESSION, "data"), prevent_initial_call=True)
     def show_quality(key, tab, session_id):
         try:
@@ -455,7 +449,7 @@ def register(app, store: Store) -> None:
     @app.callback(
         Output(Ids.PLANE_CARDS, "children"), Output(Ids.PLANE_LARGE, "figure"), Output(Ids.PROTOTYPES, "figure"),
         Output(Ids.PROTOTYPES, "className"),
-        Input(Ids.PLANES_KEY, "data"), State(Ids.VIEW_TABS, "value"), Input(Ids.PLANE_CHOSEN, "data"),
+        Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"), Input(Ids.PLANE_CHOSEN, "data"),
         Input(Ids.CHOSEN_UNIT, "data"), State(Ids.SESSION, "data"), prevent_initial_call=True)
     def show_planes(key, tab, plane, chosen, session_id):
         session_of(session_id)
@@ -471,7 +465,7 @@ def register(app, store: Store) -> None:
 
     @app.callback(
         Output(Ids.LABEL_MAP, "figure"), Output(Ids.LABEL_TABLE, "children"),
-        Input(Ids.LABELS_KEY, "data"), State(Ids.VIEW_TABS, "value"), Input(Ids.LABEL_STYLE, "value"),
+        Input(Ids.VIEW_KEY, "data"), Input(Ids.VIEW_TABS, "value"), Input(Ids.LABEL_STYLE, "value"),
         Input(Ids.CHOSEN_UNIT, "data"), State(Ids.CLUSTER_METHOD, "value"), State(Ids.CLUSTER_K, "value"),
         State(Ids.CLUSTER_NEIGHBOURS, "value"), State(Ids.SESSION, "data"), prevent_initial_call=True)
     def show_labels(key, tab, style, chosen, method, k, neighbours, session_id):
@@ -561,8 +555,8 @@ def register(app, store: Store) -> None:
     @app.callback(
         Output(Ids.NEW_DATA_MAP, "figure"), Output(Ids.NEW_DATA_LIST, "children"),
         Output(Ids.NEW_DATA_MESSAGE, "children"), Output(Ids.NEW_DATA_UPLOAD, "contents"),
-        Input(Ids.NEW_DATA_UPLOAD, "contents"), Input(Ids.NEW_DATA_THRESHOLD, "value"), Input(Ids.NEW_DATA_KEY, "data"),
-        State(Ids.VIEW_TABS, "value"), Input(Ids.CHOSEN_UNIT, "data"), State(Ids.NEW_DATA_UPLOAD, "filename"),
+        Input(Ids.NEW_DATA_UPLOAD, "contents"), Input(Ids.NEW_DATA_THRESHOLD, "value"), Input(Ids.VIEW_KEY, "data"),
+        Input(Ids.VIEW_TABS, "value"), Input(Ids.CHOSEN_UNIT, "data"), State(Ids.NEW_DATA_UPLOAD, "filename"),
         State(Ids.SESSION, "data"), prevent_initial_call=True)
     def show_new_data(contents, threshold, key, tab, chosen, filename, session_id):
         """The new data's view; an upload is stored, then emptied from the page, which

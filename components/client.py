@@ -14,7 +14,7 @@ import math
 
 from . import theme
 from .figures import HEX_TILE, MEASURED
-from .ids import PANELS, TAB_KEYS, Ids
+from .ids import PANELS, Ids
 
 # Plotly's "hexagon" symbol is pointy-top with circumradius size / 2. Units one unit apart
 # in a row tile the plane when the hexagon is one unit across its flats: size = 2 / sqrt(3)
@@ -83,7 +83,6 @@ def client_config() -> dict:
         "play_retry_ms": PLAY_RETRY_MS,
         "export_header": dict(EXPORT_HEADER),
         "export_wait_ms": EXPORT_WAIT_MS,
-        "view_tabs": list(TAB_KEYS),
     }
 
 

@@ -66,11 +66,6 @@ class Ids(str, Enum):
     # the views that read a trained map (every one follows the timeline)
     VIEW_TABS = "view-tabs"
     VIEW_KEY = "view-key"
-    # The view key as each tab last saw it while shown: a hidden tab is not asked.
-    CLUSTERS_KEY = "view-key-clusters"
-    PLANES_KEY = "view-key-planes"
-    LABELS_KEY = "view-key-labels"
-    NEW_DATA_KEY = "view-key-new-data"
     VIEWS = "map-views"
     CHOSEN_UNIT = "chosen-unit"
     CLUSTERS_TAB = "tab-clusters"
@@ -133,6 +128,3 @@ UNIT_MAPS = (Ids.CLUSTER_MAP, Ids.CLUSTER_U_MATRIX, Ids.CLUSTER_HITS, Ids.PLANE_
 # The tabs of the main area: the training panels, then the views.
 TABS = {"training": "Training", "clusters": "Clusters", "planes": "Component planes", "labels": "Labels",
         "new-data": "New data"}
-# Each view tab's own copy of the view key.
-TAB_KEYS = {"clusters": Ids.CLUSTERS_KEY, "planes": Ids.PLANES_KEY, "labels": Ids.LABELS_KEY,
-            "new-data": Ids.NEW_DATA_KEY}

@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from .client import client_config, hex_tiling_attributes, upload_attributes
 from .figures import PANEL_TITLES, empty_figure
-from .ids import TAB_KEYS, TABS, Ids, label_id
+from .ids import TABS, Ids, label_id
 from .settings import (
     MAX_SAMPLES,
     MAX_UPLOAD_BYTES,
@@ -388,7 +388,6 @@ def _views() -> html.Div:
         html.Div(className="views-body", children=[selection, clusters, planes, labels, new_data]),
         inspector,
         dcc.Store(id=Ids.VIEW_KEY),
-        *[dcc.Store(id=key) for key in TAB_KEYS.values()],
         dcc.Store(id=Ids.CHOSEN_UNIT),
         dcc.Store(id=Ids.PLANE_CHOSEN),
         dcc.Store(id=Ids.SELECTION, data=[]),

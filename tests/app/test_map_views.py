@@ -39,7 +39,6 @@ from callbacks.map_views import clicked_unit, cluster_choice, selected_units, th
 from components import theme
 from components.figures import HEX_TILE, plane_range
 from components.geometry import map_structure
-from components.ids import TAB_KEYS
 from components.map_views import (
     border_segments,
     cluster_map_figure,
@@ -654,8 +653,7 @@ def test_file_stem_keeps_letters_digits_and_dashes(label, name):
 
 # ---------------------------------------------------------------------------- forged requests
 
-# Each tab's own copy of the view key, which the browser writes while the tab shows.
-TAB_KEY = {tab: f"{key.value}.data" for tab, key in TAB_KEYS.items()}
+VIEW_KEY = "view-key.data"
 TAB = "view-tabs.value"
 NEW_DATA = "new-data-upload.contents"
 NEW_DATA_NAME = "new-data-upload.filename"
@@ -694,8 +692,8 @@ def trained(server, cache_store):
     return session, run_id
 
 
-def view(server, tab: str, session: str, key, values: dict | None = None, trigger: str | None = None):
-    return send(server, trigger or TAB_KEY[tab], {SESSION: session, TAB_KEY[tab]: key, TAB: tab, **(values or {})},
+def view(server, tab: str, session: str, key, values: dict | None = None, trigger: str = VIEW_KEY):
+    return send(server, trigger, {SESSION: session, VIEW_KEY: key, TAB: tab, **(values or {})},
                 writes=VIEW_OUTPUTS[tab])
 
 
@@ -733,10 +731,10 @@ def test_the_clusters_tab_answers_for_the_epoch_shown(server, cache_store, train
     assert len(units) == 16 and set(units[:, 2]) <= set(range(1, DEFAULT_CLUSTERS + 1))
     hits = decoded(output(body, "view-cluster-hits.figure")["data"][-1]["customdata"]).astype(np.float64)
     np.testing.assert_array_equal(hits[:, 2], numpy_hits(cache_store, session, run_id, epoch))
-    values = {SESSION: session, TAB_KEY["clusters"]: key, TAB: "clusters"}
-    status, body = send(server, TAB_KEY["clusters"], values, writes="quality-table.children")
+    values = {SESSION: session, VIEW_KEY: key, TAB: "clusters"}
+    status, body = send(server, VIEW_KEY, values, writes="quality-table.children")
     assert f"Quality at epoch {epoch}" in text_of(output(body, "quality-table.children"))
-    status, body = send(server, TAB_KEY["clusters"], values, writes="view-cluster-scores.figure")
+    status, body = send(server, VIEW_KEY, values, writes="view-cluster-scores.figure")
     scores = output(body, "view-cluster-scores.figure")
     assert list(scores["data"][0]["x"]) == list(range(MIN_CLUSTERS, MAX_CLUSTERS + 1))
 
@@ -744,10 +742,8 @@ def test_the_clusters_tab_answers_for_the_epoch_shown(server, cache_store, train
 def test_a_forged_cluster_method_is_read_as_the_default(server, trained):
     session, run_id = trained
     for method in (["ward"], {"ward": 1}, "nope"):
-        status, body = send(server, TAB_KEY["clusters"], {SESSION: session,
-                                                          TAB_KEY["clusters"]: {"run": run_id, "epoch": SMALL_EPOCHS},
-                                                          TAB: "clusters", "cluster-method.value": method,
-                                                          "cluster-k.value": 3},
+        status, body = send(server, VIEW_KEY, {SESSION: session, VIEW_KEY: {"run": run_id, "epoch": SMALL_EPOCHS},
+                                               TAB: "clusters", "cluster-method.value": method, "cluster-k.value": 3},
                             writes="view-cluster-scores.figure")
         assert status == 200
         title = output(body, "view-cluster-scores.figure")["layout"]["title"]["text"]
@@ -815,9 +811,8 @@ def test_new_data_maps_a_table_and_flags_the_far_row(server, cache_store, traine
     assert "new-data-upload" not in body["response"]
     # A forged threshold: the page says why, never a server error.
     for threshold in (HUGE_INT, -1, "x", True):
-        status, body = send(server, THRESHOLD, {SESSION: session,
-                                                TAB_KEY["new-data"]: {"run": run_id, "epoch": SMALL_EPOCHS},
-                                                TAB: "new-data", THRESHOLD: threshold},
+        status, body = send(server, THRESHOLD, {SESSION: session, VIEW_KEY: {"run": run_id, "epoch": SMALL_EPOCHS},
+                                               TAB: "new-data", THRESHOLD: threshold},
                             writes="new-data-message.children")
         assert status == 200
         assert "the threshold must be a distance of 0 or more" in text_of(output(body, "new-data-message.children"))
