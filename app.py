@@ -162,7 +162,7 @@ def main(argv=None, prog: str | None = None) -> None:
     except StoreUnavailable as error:
         print(f"zsom: error: {error}. Choose another folder with --cache-dir.", file=sys.stderr)
         sys.exit(os.EX_CANTCREAT)
-    use_job_server()
+    use_job_server("app")  # this script, which every job runs again before it trains
     # Progress polling makes a request every 200 ms per running job: keep the log readable.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"ZSOM dashboard on http://{args.host}:{args.port}/ (cache {Path(args.cache_dir).resolve()}, "

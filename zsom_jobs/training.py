@@ -34,21 +34,26 @@ INTERRUPTED_MESSAGE = "the server stopped during this run"
 THREADS_VARIABLE = "ZSOM_NUM_THREADS"
 
 
-def use_job_server() -> None:
-    """Start training processes from a clean, single-threaded job server.
+def use_job_server(*modules: str) -> None:
+    """Start training processes from a clean, single-threaded job server that has imported
+    ``modules`` (and the engine) already.
 
     Dash's ``DiskcacheManager`` starts each job with ``multiprocess.Process``, by default a
     fork of the web server. The web server has threads that may hold locks (SQLite's among
     them) at the moment of a fork, which can leave a job hung before its first epoch. A
     forkserver is started here, before any thread, and every job is forked from it; it
     also loads the engine's kernels once (``job_process``), so jobs start training at once.
-    Call it before the app serves, from the script that runs it.
+    Call it before the app serves, from the script that runs it, naming that script's own
+    module (imported from the folder the server runs in): each job runs the script that
+    started the server again before its target, as multiprocessing does for every start
+    method but fork, and those imports cost a job about two seconds unless the job server
+    holds them. (Preloading "__main__" does not: the forkserver is never told its path.)
     """
     import multiprocess
     from multiprocess import forkserver
 
     multiprocess.set_start_method("forkserver", force=True)
-    multiprocess.set_forkserver_preload(["__main__", "zsom_jobs.job_process"])
+    multiprocess.set_forkserver_preload(["zsom_jobs.job_process", *modules])
     forkserver.ensure_running()
 
 

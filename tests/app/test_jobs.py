@@ -2,6 +2,8 @@
 a job backend, and the liveness rules."""
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 
@@ -401,3 +403,49 @@ def test_engine_threads_are_restored(monkeypatch):
 def test_busy_message_counts_trainings():
     assert busy_message(1) == "Server busy: 1 training running, try again in a moment."
     assert busy_message(2, 8) == "Server busy: 2 trainings running and 8 waiting, try again in a moment."
+
+
+# A script that starts the job server as app.py does, and one job from it; the module it
+# imports logs each process that executes it.
+JOB_SERVER_SCRIPT = """
+import sys
+
+import marker
+
+if __name__ == "__main__":
+    import multiprocess
+    from zsom_jobs.training import use_job_server
+
+    use_job_server(*sys.argv[1:])
+    job = multiprocess.Process(target=marker.job)
+    job.start()
+    job.join()
+"""
+MARKER_MODULE = """
+import os
+
+with open(os.environ["MARKER_LOG"], "a") as log:
+    log.write(f"imported {os.getpid()}\\n")
+
+
+def job():
+    with open(os.environ["MARKER_LOG"], "a") as log:
+        log.write(f"job {os.getpid()}\\n")
+"""
+
+
+@pytest.mark.parametrize("preloaded", [True, False], ids=["preloaded", "not preloaded"])
+def test_a_job_finds_the_servers_modules_imported_in_the_job_server(tmp_path, preloaded):
+    # Each job runs the script that started the server again before its target; the
+    # modules that script imports are the job server's already, when it was told them.
+    # The job server imports from the folder it was started in, as app.py's does.
+    (tmp_path / "serve.py").write_text(JOB_SERVER_SCRIPT)
+    (tmp_path / "marker.py").write_text(MARKER_MODULE)
+    log = tmp_path / "marker.log"
+    subprocess.run([sys.executable, str(tmp_path / "serve.py"), *(["marker"] if preloaded else [])],
+                   cwd=tmp_path, env={**os.environ, "MARKER_LOG": str(log)}, check=True, timeout=120)
+    lines = [line.split() for line in log.read_text().splitlines()]
+    importers = {int(pid) for what, pid in lines if what == "imported"}
+    (job_pid,) = [int(pid) for what, pid in lines if what == "job"]
+    assert os.getpid() not in importers and len(importers) == 2  # the script's process and one more
+    assert (job_pid in importers) is not preloaded
