@@ -692,12 +692,17 @@
                 poll.view = view;
                 poll.awaiting = false;
             }
+            // The timeline and the run menu (the last two inputs) fire with the server's own
+            // writes too; those echoes ask nothing, though they may come with what does (a
+            // Train click's answer moves both).
             var last = inputs.length - 1;
-            var echo = (firedAt(last - 1) && inputs[last - 1].value === Math.max(view.epoch || 0, 1)) ||
-                       (firedAt(last) && inputs[last].value === view.run);
+            var echo = function (i) {
+                return (i === last - 1 && inputs[i].value === Math.max(view.epoch || 0, 1)) ||
+                       (i === last && inputs[i].value === view.run);
+            };
             var asked = false;
-            for (var i = 1; i <= last; i++) { asked = asked || Boolean(firedAt(i)); }
-            if (asked && !echo) {
+            for (var i = 1; i <= last; i++) { asked = asked || (Boolean(firedAt(i)) && !echo(i)); }
+            if (asked) {
                 // Dash held this call until show_runs had answered (it reads the view state
                 // show_runs writes): the user's request is answered, the pace starts again.
                 poll.sentAt = now;

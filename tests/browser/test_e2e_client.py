@@ -169,6 +169,57 @@ def test_the_minkowski_p_row_shows_for_the_minkowski_metric_only(dashboard):
 POLL_REQUEST = f'"{Ids.POLL.value}.data"'
 
 
+# zsom.pacePoll called as Dash calls it, with the page's own interval stopped: the page
+# is kept busy first (as drawing a large answer does), then the answer to a Train click
+# arrives (a new run: the timeline and the run menu move with it) and is drawn. Returns
+# how long after that the poll fell due, or null when it did not within ``busyMs``.
+PACE_AFTER_A_CLICK = """async ([ids, busyMs]) => {
+  const zsom = window.dash_clientside.zsom, noUpdate = window.dash_clientside.no_update;
+  const state = window.store.getState();
+  let node = state.layout;
+  for (const key of state.paths.strs[ids.config]) node = node[key];
+  const config = node.props.data;
+  window.dash_clientside.set_props(ids.pace, {disabled: true});
+  const pause = ms => new Promise(resolve => setTimeout(resolve, ms));
+  await pause(500);  // a tick already due has gone
+  const started = performance.now();
+  while (performance.now() - started < busyMs) {}
+  await pause(100);  // the long task is counted
+  const inputs = [[ids.pace, 'n_intervals'], [ids.train, 'n_clicks'], [ids.cancel, 'n_clicks'],
+                  [ids.touched, 'data'], [ids.token, 'data'], [ids.step, 'data'], [ids.timeline, 'value'],
+                  [ids.runs, 'value']];
+  const view = {seq: 1e6, run: 'the-new-run', epoch: 0, poll_ms: 200, retry_ms: 60000};
+  const call = (fired, values) => {
+    window.dash_clientside.callback_context = {
+      inputs_list: inputs.map(([id, property], i) => ({id, property, value: values[i]})),
+      triggered: fired.map(i => ({prop_id: inputs[i][0] + '.' + inputs[i][1]}))};
+    return zsom.pacePoll(...values, view, config);
+  };
+  const values = [1, 1, 0, null, 'token', null, 1, 'the-new-run'];
+  call([1, 6, 7], values);
+  zsom.queuePanels({seq: view.seq, panels: {}}, view, config);
+  const answered = Date.now();
+  for (let tick = 2; Date.now() - answered < busyMs; tick++) {
+    values[0] = tick;
+    if (call([0], values) !== noUpdate) return Date.now() - answered;
+    await pause(20);
+  }
+  return null;
+}"""
+
+
+def test_a_clicks_answer_starts_the_polls_pace_again(dashboard):
+    # The pace after an answer stretches with the time the page was busy since its request
+    # went out; the Train click's request went out after the busy spell, so the poll falls
+    # due poll_ms after its answer is drawn, not after the spell's length again.
+    dashboard.wait_for_callbacks()
+    ids = {"config": Ids.CLIENT_CONFIG, "pace": Ids.PACE, "train": Ids.TRAIN, "cancel": Ids.CANCEL,
+           "touched": Ids.SETTINGS_TOUCHED, "token": Ids.DATASET_TOKEN, "step": Ids.PLAY_STEP,
+           "timeline": Ids.TIMELINE, "runs": Ids.RUNS}
+    due_after_ms = dashboard.page.evaluate(PACE_AFTER_A_CLICK, [{k: str(v) for k, v in ids.items()}, 4000])
+    assert due_after_ms is not None
+
+
 def test_no_poll_goes_out_while_a_menu_is_open(dashboard, server):
     page = dashboard.page
     dashboard.set_number(SETTING_CONTROLS["epochs"], 1000)
