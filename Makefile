@@ -25,12 +25,15 @@ OLDEST_VENV ?= .venv-py$(subst .,,$(OLDEST))
 run: $(VENV)/.installed
 	$(PY) app.py $(RUN_ARGS)
 
+# The tests without a browser run on every core (pytest-xdist); the browser tests, which
+# time what a page shows while a server trains, run one at a time. The browser tests
+# (stress script included) carry the "browser" marker.
 test: lint $(VENV)/.installed-test browser test-oldest
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not browser" -n auto
+	$(PY) -m pytest -m browser
 
-# The browser tests (stress script included) carry the "browser" marker.
 test-fast: $(VENV)/.installed-test
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m "not browser" -n auto
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
@@ -38,7 +41,7 @@ lint: $(VENV)/.installed-test
 # The engine and the mesh loaders, which a notebook on an older Python imports, run again
 # there; the dashboard's tests run once, on the default Python, to keep the run short.
 test-oldest: $(OLDEST_VENV)/.installed-test
-	$(OLDEST_VENV)/bin/python -m pytest tests/engine tests/data
+	$(OLDEST_VENV)/bin/python -m pytest tests/engine tests/data -n auto
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_engine.py
