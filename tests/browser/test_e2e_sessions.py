@@ -18,13 +18,13 @@ def test_two_pages_train_at_once_each_on_its_own_data(open_dashboard):
     clusters.wait_for_status("clusters: 200,000 points")
     # Its map trains about one epoch a second on two busy cores, and the bunny's (niced, as
     # every training is, below two pages drawing each epoch) about six: both runs overlap.
-    bunny.set_number("epochs", 200)
-    clusters.set_number("epochs", 40)
+    bunny.set_number("epochs", 100)
+    clusters.set_number("epochs", 20)
     bunny.train()
     clusters.train()
     bunny_final = bunny.wait_for_status("done", timeout=180_000)
     clusters_final = clusters.wait_for_status("done", timeout=180_000)
-    assert "Epoch 200 / 200" in bunny_final and "Epoch 40 / 40" in clusters_final
+    assert "Epoch 100 / 100" in bunny_final and "Epoch 20 / 20" in clusters_final
     assert bunny.shown_epochs() and clusters.shown_epochs()
     titles = [page.page.text_content("#panel-data-view .gtitle") for page in (bunny, clusters)]
     assert "bunny" in titles[0] and "clusters" in titles[1]
