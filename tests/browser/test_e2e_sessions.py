@@ -44,8 +44,8 @@ def test_a_full_server_queues_the_next_run_and_turns_away_the_one_after(open_das
     first.train()
     first.wait_for_status(r"training.*Epoch \d+ /")
     second.train()
-    # The queued run's job reports its place once it has started: forked niced (as every
-    # training is) while the first run streams to a page, it can take a minute on two cores.
+    # The queued run's job reports its place once it has started (niced, as every training
+    # is, while the first run streams to a page).
     assert "next in line" in second.wait_for_status("queued", timeout=180_000)
     third.train()
     assert "Server busy: 1 training running and 1 waiting, try again in a moment." in third.wait_for_status("busy")
