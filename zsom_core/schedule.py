@@ -195,6 +195,19 @@ def _towards(decay: Decay, start: float, end: float, progress: float) -> float:
     return decay.towards(start, end, progress)
 
 
+def replay_rate(schedule: Schedule, decisions) -> float:
+    """The adaptive rate after ``decisions`` ("slower", "faster", "hold", as ``adapt_rate``
+    made them), starting from ``schedule``'s own: how a resumed run takes up the rule."""
+    decay = get_decay(schedule.decay)
+    rate = schedule.default_rate
+    for decision in decisions:
+        if decision == "slower":
+            rate = decay.adapt(rate, ADAPT_SLOWER)
+        elif decision == "faster":
+            rate = decay.adapt(rate, ADAPT_FASTER)
+    return rate
+
+
 def adapt_rate(rate: float, previous_mqe: float, mqe: float, decay: str) -> tuple[float, str]:
     """One step of the adaptive rule: the new decay factor (or tau) and the decision made.
 

@@ -37,7 +37,7 @@ from .neighborhood import (
 )
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
 from .registry import check_name
-from .schedule import DECAYS, Schedule, adapt_rate
+from .schedule import DECAYS, Schedule, adapt_rate, replay_rate
 
 ALGORITHMS = ("batch", "online")
 ALGORITHM_LABELS = {"batch": "Batch", "online": "Online"}
@@ -60,6 +60,11 @@ class Snapshot:
 
     ``mqe``, ``topographic_error`` and ``hits`` describe ``weights`` (the map after the
     epoch), measured over the training data. ``u_matrix`` is filled when asked for.
+
+    What a run needs to go on from here (``SOM.iter_fit``'s ``resume_from``):
+    ``adaptive_decisions``, the adaptive rule's decision after every epoch so far (empty
+    without the rule), and ``rng_state``, the state of the run's random generator (the
+    online algorithm draws each epoch's sample order from it).
     """
 
     epoch: int
@@ -72,6 +77,8 @@ class Snapshot:
     hits: np.ndarray
     adaptive_decision: str | None = None
     u_matrix: np.ndarray | None = None
+    adaptive_decisions: tuple[str, ...] = ()
+    rng_state: dict | None = None
 
 
 class SOM:
@@ -229,10 +236,11 @@ class SOM:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y=None, *, epochs: int | None = None) -> SOM:
+    def fit(self, X, y=None, *, epochs: int | None = None, resume_from: Snapshot | None = None) -> SOM:
         """Train on ``X`` (n, d), an array or a data frame, for ``epochs`` epochs (default:
         the ``epochs`` parameter, which a number given here overrides for this run); returns
-        ``self``.
+        ``self``. ``resume_from`` goes on from a snapshot instead of starting afresh (see
+        ``iter_fit``).
 
         ``y`` is ignored: it is there because scikit-learn passes one to every step of a
         pipeline. ``epochs`` is given by name; a whole number in ``y``'s place, as in the
@@ -241,28 +249,45 @@ class SOM:
         if isinstance(y, numbers.Integral):
             raise TypeError(f"fit's second argument is y, which a SOM ignores, got {y!r}: "
                             "give the number of epochs by name, fit(X, epochs=...)")
-        for _ in self.iter_fit(X, epochs):
+        for _ in self.iter_fit(X, epochs, resume_from=resume_from):
             pass
         return self
 
-    def iter_fit(self, X, epochs: int | None = None, *, with_u_matrix: bool = False) -> Iterator[Snapshot]:
+    def iter_fit(self, X, epochs: int | None = None, *, with_u_matrix: bool = False,
+                 resume_from: Snapshot | None = None) -> Iterator[Snapshot]:
         """Train on ``X`` as ``fit`` does, yielding a ``Snapshot`` after each epoch.
 
         Validation happens before the first snapshot; a consumer may stop early and the
         estimator keeps the weights of the last finished epoch. Neither a snapshot's
         weights nor ``weights_`` change when training goes on.
+
+        ``resume_from``, a snapshot of a run on a map of this size and this many features,
+        goes on from it: the first epoch trained is ``resume_from.epoch + 1`` of ``epochs``,
+        from its weights, and every epoch follows this estimator's own schedule at that
+        epoch, as if the run had had these settings from the start. The adaptive rule's
+        decisions so far are replayed on this schedule's rate, and the random generator
+        goes on from the snapshot's state (``seed`` is not used). With the settings of the
+        run that took the snapshot, the run goes on exactly, bit for bit, as it would have
+        without the stop. The histories (``mqe_history_`` and the others) hold the epochs
+        this call trains; ``start_epoch_`` is the epoch it started after (0 for a fresh
+        run).
         """
         grid = self._validate_params()
         schedule = self.schedule(epochs)
         feature_names = _feature_names(X)
         data = _check_data(X)
         _check_features_observed(data)
-        rng = np.random.default_rng(self.seed)
+        start = 0 if resume_from is None else _check_resume(resume_from, grid, data.shape[1], schedule.epochs)
+        rng = np.random.default_rng(self.seed) if resume_from is None else _generator_from(resume_from, self)
         # BLAS is held to one thread while the engine works, not across the yields: the
         # consumer's own products keep the threads they were given.
         with single_threaded_blas():
             search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
-            weights = INITS[self.init](fill_missing(data), grid, rng)  # (m, d), updated in place by every epoch
+            if resume_from is None:
+                weights = INITS[self.init](fill_missing(data), grid, rng)  # (m, d), updated in place by every epoch
+            else:
+                weights = np.array(resume_from.weights, dtype=np.float64).reshape(grid.n_units, -1)
+            self.start_epoch_ = start
             self.n_features_in_ = data.shape[1]
             _set_feature_names(self, feature_names)
             self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
@@ -271,10 +296,11 @@ class SOM:
             self.schedule_ = schedule
             pass_ = search.run(weights)
         self.initial_mqe_ = pass_.mqe
-        rate = schedule.default_rate
+        decisions = tuple(resume_from.adaptive_decisions) if resume_from is not None and self.adaptive_lr else ()
+        rate = replay_rate(schedule, decisions)
         box = np.nanmin(data, axis=0), np.nanmax(data, axis=0)  # weights stay within it (see kernels)
         previous_mqe = pass_.mqe
-        for epoch in range(schedule.epochs):
+        for epoch in range(start, schedule.epochs):
             sigma = schedule.sigma(epoch)
             learning_rate = schedule.learning_rate(epoch, rate if self.adaptive_lr else None)
             with single_threaded_blas():
@@ -289,6 +315,7 @@ class SOM:
             decision = None
             if self.adaptive_lr:
                 rate, decision = adapt_rate(rate, previous_mqe, pass_.mqe, schedule.decay)
+                decisions += (decision,)
             previous_mqe = pass_.mqe
             self.mqe_history_.append(pass_.mqe)
             self.te_history_.append(pass_.topographic_error)
@@ -306,6 +333,8 @@ class SOM:
                 hits=pass_.counts.astype(np.int64).reshape(grid.shape),
                 adaptive_decision=decision,
                 u_matrix=u_matrix,
+                adaptive_decisions=decisions,
+                rng_state=rng.bit_generator.state,
             )
 
     def _batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
@@ -691,6 +720,46 @@ def _json_value(value):
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _check_resume(snapshot, grid: Grid, n_features: int, epochs: int) -> int:
+    """The epoch a run resumed from ``snapshot`` starts after, or a ``ValueError`` saying why
+    it cannot go on here."""
+    if not isinstance(snapshot, Snapshot):
+        raise TypeError(f"resume_from must be a Snapshot (as iter_fit yields them), got {type(snapshot).__name__}")
+    expected = (grid.width, grid.height, n_features)
+    shape = np.shape(snapshot.weights)
+    if shape != expected:
+        raise ValueError(f"resume_from holds a map of shape {shape} (width, height, features), but this SOM is "
+                         f"{grid.width}x{grid.height} and X has {_count(n_features, 'feature')}: a run goes on only "
+                         "on a map of its own size, with data of as many features")
+    epoch = snapshot.epoch
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise ValueError(f"resume_from.epoch must be an integer >= 0, got {epoch!r}")
+    if epoch >= epochs:
+        raise ValueError(f"resume_from is the map after epoch {epoch}, and a run of {_count(epochs, 'epoch')} has "
+                         f"nothing left to train from there: ask for more than {epoch} epochs")
+    if not np.all(np.isfinite(snapshot.weights)):
+        raise ValueError("resume_from's weights are not all finite")
+    return int(epoch)
+
+
+def _generator_from(snapshot: Snapshot, som: SOM) -> np.random.Generator:
+    """The random generator as the snapshot left it. Without its state (a snapshot made by
+    hand), the batch algorithm, which draws nothing after initialisation, starts a fresh
+    one from ``seed``; the online algorithm cannot go on exactly and raises."""
+    state = snapshot.rng_state
+    if state is None:
+        if som.algorithm == "online":
+            raise ValueError("resume_from has no rng_state, which the online algorithm needs to go on: resume from "
+                             "a snapshot that iter_fit yielded")
+        return np.random.default_rng(som.seed)
+    kind = getattr(np.random, str(state.get("bit_generator")), None)
+    if not (isinstance(kind, type) and issubclass(kind, np.random.BitGenerator)):
+        raise ValueError(f"resume_from.rng_state names no NumPy bit generator: {state.get('bit_generator')!r}")
+    bit_generator = kind()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
 
 
 def _check_epochs(epochs) -> int:
