@@ -1071,3 +1071,65 @@ def u_matrix(W, indptr, indices, code, p, out):
             total += pair_distance(W[unit], W[indices[position]], code, p)
         count = indptr[unit + 1] - indptr[unit]
         out[unit] = total / count if count > 0 else 0.0
+
+
+# ---------------------------------------------------------------------- neighbourhood ranks
+
+
+@nb.njit(cache=True, inline="always")
+def _k_nearest(row, own, k, out):
+    """The ``k`` nearest samples of one row of distances (its own sample ``own`` left out),
+    by distance, equal distances in index order, into ``out`` (k,) int64. Insertion into
+    a sorted list: past the first few samples, one comparison each."""
+    count = 0
+    for j in range(row.shape[0]):
+        if j == own:
+            continue
+        value = row[j]
+        if count == k and value >= row[out[k - 1]]:
+            continue
+        position = min(count, k - 1)
+        while position > 0 and row[out[position - 1]] > value:
+            out[position] = out[position - 1]
+            position -= 1
+        out[position] = j
+        count = min(count + 1, k)
+
+
+@nb.njit(cache=True, inline="always")
+def _rank(row, own, j):
+    """The rank (1 = nearest) of sample ``j`` in one row of distances, its own sample left
+    out, equal distances in index order."""
+    value = row[j]
+    rank = 1
+    for other in range(row.shape[0]):
+        if other != own and (row[other] < value or (row[other] == value and other < j)):
+            rank += 1
+    return rank
+
+
+@nb.njit(cache=True, nogil=True)
+def neighbourhood_penalties(inputs, outputs, start, k):
+    """Venna and Kaski's penalties for a block of samples: the sum, over the samples among
+    a sample's k nearest in the projection but not in the data, of their rank in the data
+    less k (trustworthiness's), and the same with the two spaces swapped (neighbourhood
+    preservation's).
+
+    IN: inputs, outputs (rows, n) float64, the block's distances to every sample in the
+    data and in the projection; start, the block's first sample; k.
+    Returns (trustworthiness penalty, preservation penalty).
+    """
+    near_in = np.empty(k, dtype=np.int64)
+    near_out = np.empty(k, dtype=np.int64)
+    trust = 0.0
+    preservation = 0.0
+    for row in range(inputs.shape[0]):
+        own = start + row
+        _k_nearest(inputs[row], own, k, near_in)
+        _k_nearest(outputs[row], own, k, near_out)
+        for a in range(k):
+            if not np.any(near_in == near_out[a]):
+                trust += _rank(inputs[row], own, near_out[a]) - k
+            if not np.any(near_out == near_in[a]):
+                preservation += _rank(outputs[row], own, near_in[a]) - k
+    return trust, preservation

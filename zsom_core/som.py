@@ -36,6 +36,7 @@ from .neighborhood import (
     surround_scale,
 )
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes, single_threaded_blas
+from .quality import rank_errors, topographic_product
 from .registry import check_name
 from .schedule import DECAYS, Schedule, adapt_rate, replay_rate
 
@@ -545,6 +546,70 @@ class SOM:
     def dead_units(self, X) -> int:
         """How many units win no sample of ``X``."""
         return int((self.activation_map(X) == 0).sum())
+
+    def topographic_product(self) -> float:
+        """Bauer and Pawelzik's topographic product (``quality.topographic_product``) of the
+        map, prototype distances under the metric: 0 for a map whose grid and prototype
+        neighbourhoods agree, below 0 folded, above 0 stretched; NaN where two prototypes
+        coincide."""
+        self._check_fitted()
+        weights = self._flat_weights()
+        weight_distances = unit_distances(weights, weights, self.metric, float(self.p), "float64", self.use_numba)
+        return topographic_product(weights, self.grid.distances, weight_distances.astype(np.float64))
+
+    def trustworthiness(self, X, k: int = 5, *, max_samples: int = 5000, seed: int = 0) -> float:
+        """Venna and Kaski's trustworthiness of the map as a projection of ``X`` onto its
+        grid (each sample at its best unit; see ``quality.rank_errors``), at ``k``
+        neighbours, on at most ``max_samples`` rows drawn with ``seed``."""
+        return self._rank_errors(X, k, max_samples, seed)[0]
+
+    def neighbourhood_preservation(self, X, k: int = 5, *, max_samples: int = 5000, seed: int = 0) -> float:
+        """Venna and Kaski's neighbourhood preservation (their continuity) of the map as a
+        projection of ``X``: the share of each sample's k nearest samples that stay near
+        it on the grid, weighted by how far they move (see ``quality.rank_errors``)."""
+        return self._rank_errors(X, k, max_samples, seed)[1]
+
+    def quality(self, X, k: int = 5, *, max_samples: int = 5000, seed: int = 0) -> dict[str, float]:
+        """The map's quality on ``X`` in one dict: ``mqe``, ``topographic_error``,
+        ``explained_variance`` (percent), ``kaski_lagus_error``, ``topographic_product``,
+        ``trustworthiness`` and ``neighbourhood_preservation`` (at ``k``, on at most
+        ``max_samples`` rows) and ``dead_units``."""
+        match = self.match(X)
+        trust, preservation = self._rank_errors(X, k, max_samples, seed)
+        return {
+            "mqe": match.mqe,
+            "topographic_error": match.topographic_error,
+            "explained_variance": self.explained_variance(X, match=match),
+            "kaski_lagus_error": self.kaski_lagus_error(X),
+            "topographic_product": self.topographic_product(),
+            "trustworthiness": trust,
+            "neighbourhood_preservation": preservation,
+            "dead_units": int((match.counts == 0).sum()),
+        }
+
+    def _rank_errors(self, X, k: int, max_samples: int, seed: int) -> tuple[float, float]:
+        """Trustworthiness and neighbourhood preservation of the map as a projection: the
+        data's distances under the metric against the grid distances of the samples' best
+        units. Samples with missing values are left out (a distance between two samples
+        with gaps in other features has no common scale); so are rows past
+        ``max_samples``, drawn at random with ``seed``."""
+        data = self._check_input(X)
+        data = data[~np.isnan(data).any(axis=1)]
+        if len(data) > max_samples:
+            data = data[np.sort(np.random.default_rng(seed).choice(len(data), max_samples, replace=False))]
+        if not 1 <= k < len(data) / 2:
+            raise ValueError(f"k must be at least 1 and below half the complete samples used ({len(data)}), got {k}")
+        bmus = self._search(data).first
+        grid = self.grid
+
+        def input_rows(start: int, stop: int) -> np.ndarray:
+            block = unit_distances(data[start:stop], data, self.metric, float(self.p), "float64", self.use_numba)
+            return block.astype(np.float64)
+
+        def output_rows(start: int, stop: int) -> np.ndarray:
+            return grid.distances_from(bmus[start:stop])[:, bmus]
+
+        return rank_errors(len(data), k, input_rows, output_rows)
 
     # ------------------------------------------------------------------ scikit-learn's names
 
