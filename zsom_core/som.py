@@ -704,7 +704,8 @@ class SOM:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path, *, metadata: dict | None = None) -> None:
-        """Write configuration (JSON) and arrays to one ``.npz`` file; no pickle involved.
+        """Write configuration (JSON) and arrays to one ``.npz`` file (a path, or a binary
+        file object); no pickle involved.
 
         A ``numpy.random.Generator`` seed cannot be written down: it is saved as None.
         ``feature_names_in_``, where the map has them, goes into the JSON, and so does
@@ -718,20 +719,25 @@ class SOM:
             config["feature_names"] = self.feature_names_in_.tolist()
         if metadata is not None:
             config["metadata"] = metadata
+        arrays = dict(config=np.array(json.dumps(config)), weights=self.weights_,
+                      mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
+                      te_history=np.asarray(self.te_history_, dtype=np.float64))
+        if hasattr(path, "write"):
+            np.savez(path, **arrays)
+            return
         with open(path, "wb") as stream:
-            np.savez(stream, config=np.array(json.dumps(config)), weights=self.weights_,
-                     mqe_history=np.asarray(self.mqe_history_, dtype=np.float64),
-                     te_history=np.asarray(self.te_history_, dtype=np.float64))
+            np.savez(stream, **arrays)
 
     @classmethod
     def load(cls, path) -> SOM:
-        """Read a map written by ``save``; anything else raises ``ValueError``.
+        """Read a map written by ``save`` (a path, or a binary file object); anything else,
+        weights that are not all finite among it, raises ``ValueError``.
 
         A parameter the file does not hold (``epochs``, in files from before it was one)
         takes its default.
         """
         try:
-            with np.load(os.fspath(path), allow_pickle=False) as arrays:
+            with np.load(path if hasattr(path, "read") else os.fspath(path), allow_pickle=False) as arrays:
                 config = json.loads(str(arrays["config"]))
                 weights = np.array(arrays["weights"], dtype=np.float64)
                 mqe_history, te_history = arrays["mqe_history"], arrays["te_history"]
@@ -746,6 +752,8 @@ class SOM:
             som._validate_params()
             if weights.ndim != 3 or weights.shape[:2] != som.grid.shape:
                 raise ValueError(f"weights of shape {weights.shape} do not fit a {som.width} x {som.height} grid")
+            if not np.isfinite(weights).all():
+                raise ValueError("its weights are not all finite")
             feature_names = config.get("feature_names")
             if feature_names is not None and not (
                     isinstance(feature_names, list) and len(feature_names) == weights.shape[-1]
@@ -755,7 +763,8 @@ class SOM:
             if metadata is not None and not isinstance(metadata, dict):
                 raise ValueError("its metadata is not a JSON object")
         except Exception as error:  # np.load alone raises OSError, EOFError, TypeError, KeyError, ...
-            raise ValueError(f"{path} is not a saved ZSOM map: {error}") from error
+            source = "the file" if hasattr(path, "read") else path
+            raise ValueError(f"{source} is not a saved ZSOM map: {error}") from error
         som.weights_ = weights
         som.n_features_in_ = weights.shape[-1]
         if feature_names is not None:
