@@ -41,6 +41,8 @@ WORKLOADS = {
         Workload("clusters2d", "1,000 x 2-D clusters, 12x12, 50 ep", 12, 12, 50, 0.0004, 15, 3, 50, True),
         Workload("bunny", "20,000 x 3-D bunny, 30x30, 20 ep", 30, 30, 20, 0.012, 7, 1, 20, True),
         Workload("gmm64", "50,000 x 64-D mixture, 40x40, 10 ep", 40, 40, 10, 0.08, 5, 1, 1, False),
+        # The same data trained as a user would train it: 50 epochs, most at a small radius.
+        Workload("gmm64-50", "50,000 x 64-D mixture, 40x40, 50 ep", 40, 40, 50, 0.08, 3, 1, 1, False),
         Workload("gmm16", "200,000 x 16-D mixture, 50x50, 3 ep", 50, 50, 3, 0.35, 5, 1, 1, False),
     )
 }
@@ -72,7 +74,7 @@ def make_data(name: str) -> tuple[np.ndarray, str]:
     if name == "bunny":
         data = load_dataset("bunny", n=20000, seed=0)
         return np.asarray(data.points), 'load_dataset("bunny", n=20000, seed=0)'
-    if name == "gmm64":
+    if name in ("gmm64", "gmm64-50"):
         return gaussian_mixture(50_000, 64, 10, seed=0), "gaussian_mixture(50000, 64, 10 components, seed=0)"
     if name == "gmm16":
         return gaussian_mixture(200_000, 16, 10, seed=1), "gaussian_mixture(200000, 16, 10 components, seed=1)"

@@ -1,4 +1,4 @@
-"""ZSOM's engine against MiniSom and XPySom (CPU) on four batch-SOM workloads.
+"""ZSOM's engine against MiniSom and XPySom (CPU) on five batch-SOM workloads.
 
     .venv/bin/python benchmarks/bench_engine.py            # everything (several minutes)
     .venv/bin/python benchmarks/bench_engine.py --quick    # fewer repeats, no MiniSom on the two biggest
