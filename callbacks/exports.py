@@ -1,10 +1,12 @@
 """The files the page hands out, for the run and epoch on screen: the assignments CSV (of
-the training data, of the selected units' rows, of the new data), the model and the
-report. Each is built in the request and sent with ``dcc.send_bytes``; nothing is written
-to disk under a name the user chose, and the file names are the app's own."""
+the training data, of the selected units' rows, of the new data), the model, the report
+and the run bundle (the whole run: ``zsom_core.bundle``). Each is built in the request and
+sent with ``dcc.send_bytes``; nothing is written to disk under a name the user chose, and
+the file names are the app's own."""
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import time
@@ -27,11 +29,13 @@ from components.map_views import (
 )
 from components.report import fixed_size, planes_figure, report_html, table_html
 from components.views import CLUSTER_METHODS
-from zsom_core import analysis
+from zsom_core import SOM, analysis
+from zsom_core.bundle import RunBundle, reproduction_lines, sha256, write_bundle
 from zsom_core.exports import assignments_frame, csv_bytes
 from zsom_core.meshio import MeshError
 from zsom_core.preparation import save_model
 from zsom_core.tables import TableError
+from zsom_core.text import format_bytes
 from zsom_jobs.seams import Store
 
 from .inputs import mapping_of, session_of
@@ -46,7 +50,20 @@ from .map_views import (
 )
 from .trained_map import MapUnavailable, TrainedMap, scored_data, trained_map
 
-EXPORTS = (Ids.EXPORT_ASSIGNMENTS, Ids.EXPORT_SELECTION, Ids.EXPORT_NEW_DATA, Ids.EXPORT_MODEL, Ids.EXPORT_REPORT)
+EXPORTS = (Ids.EXPORT_ASSIGNMENTS, Ids.EXPORT_SELECTION, Ids.EXPORT_NEW_DATA, Ids.EXPORT_MODEL, Ids.EXPORT_REPORT,
+           Ids.EXPORT_BUNDLE)
+BUNDLE_README = """A ZSOM run bundle: {title}.
+
+settings.json   the run's settings (the engine's keywords)
+data.json       what the data was: its name, rows and features; for an uploaded file, its
+                name and SHA-256{data_note}
+metrics.csv     every epoch's MQE, topographic error, sigma and learning rate
+model.npz       the map after the last epoch (SOM.load reads it; weights as the app
+                stores them, in float32)
+
+The lines that train it again with zsom_core:
+
+"""
 
 
 def file_stem(trained: TrainedMap, label: str) -> str:
@@ -69,6 +86,47 @@ def model_bytes(trained: TrainedMap, roles: dict | None) -> bytes:
         else:
             trained.som.save(path, metadata={"feature_names": trained.data.feature_names})
         return path.read_bytes()
+
+
+def run_bundle(store: Store, session_id: str, trained: TrainedMap, dataset: dict, with_data: bool) -> bytes:
+    """The run of ``trained`` in one zip (``zsom_core.bundle``): its settings, the data's
+    description, every stored epoch's metrics and its last epoch's map. The rows it trained
+    on go in as ``data/points.npy`` for a built-in dataset, and for an upload only where
+    the user asked (``with_data``); the README's lines then train the same map again."""
+    record = trained.run
+    history = store.get_history(session_id, record.run) or {}
+    epochs = len(history.get("mqe", ()))
+    if epochs == 0:
+        raise MapUnavailable("The run has no epoch yet")
+    last = trained_map(store, session_id, record.run, epochs)
+    model = SOM.from_weights(last.som.weights_, **record.settings)
+    model.mqe_history_ = [float(value) for value in history["mqe"]]
+    model.te_history_ = [float(value) for value in history["te"]]
+    metrics = [{"epoch": epoch, "mqe": float(mqe), "topographic_error": float(te), "sigma": float(sigma),
+                "learning_rate": float(lr)}
+               for epoch, (mqe, te, sigma, lr) in enumerate(zip(*(history[name] for name in ("mqe", "te", "sigma",
+                                                                                               "lr"))), start=1)]
+    points = dataset["points"]
+    data = {"name": dataset.get("label", "data"), "source": dataset.get("source"), "rows": int(points.shape[0]),
+            "features": int(points.shape[1])}
+    about = store.upload_about(session_id) if dataset.get("source") == "upload" else None
+    if about is not None:
+        data |= {"file": about["filename"], "file_sha256": about["digest"]}
+    data_file, data_note = None, ""
+    if with_data or about is None:
+        stored = io.BytesIO()
+        np.save(stored, np.asarray(points), allow_pickle=False)
+        data_file = ("points.npy", stored.getvalue())
+        data |= {"included": "points.npy", "included_sha256": sha256(data_file[1])}
+        data_note = "\ndata/points.npy the rows the map trained on, as the app prepared them"
+        data_lines = ["import numpy as np", 'X = np.load("data/points.npy")  # unzip the bundle first']
+    else:
+        data_lines = ["# X: the rows this run trained on (data.json); a bundle made with 'with data'",
+                      "# holds them: X = np.load('data/points.npy')"]
+    title = f"{data['name']}, run {record.number}, {epochs} of {record.epochs} epochs"
+    readme = (BUNDLE_README.format(title=title, data_note=data_note)
+              + reproduction_lines(SOM(**record.settings), data_lines, record.epochs) + "\n")
+    return write_bundle(RunBundle(dict(record.settings), data, metrics, model, data_file=data_file, readme=readme))
 
 
 def report(trained: TrainedMap, dataset: dict, settings_line: str, method: str, k: int, neighbours: bool) -> bytes:
@@ -119,9 +177,10 @@ def register(app, store: Store) -> None:
         *[Input(button, "n_clicks") for button in EXPORTS],
         State(Ids.VIEW_KEY, "data"), State(Ids.VIEW, "data"), State(Ids.CLUSTER_METHOD, "value"),
         State(Ids.CLUSTER_K, "value"), State(Ids.CLUSTER_NEIGHBOURS, "value"), State(Ids.SELECTION, "data"),
-        State(Ids.NEW_DATA_THRESHOLD, "value"), State(Ids.SESSION, "data"), prevent_initial_call=True)
+        State(Ids.NEW_DATA_THRESHOLD, "value"), State(Ids.BUNDLE_WITH_DATA, "value"), State(Ids.SESSION, "data"),
+        prevent_initial_call=True)
     def export(*values):
-        key, view, method, k, neighbours, selection, threshold, session_id = values[len(EXPORTS):]
+        key, view, method, k, neighbours, selection, threshold, with_data, session_id = values[len(EXPORTS):]
         trigger = ctx.triggered_id
         if trigger not in EXPORTS:
             return no_update, no_update
@@ -156,6 +215,10 @@ def register(app, store: Store) -> None:
             elif trigger == Ids.EXPORT_MODEL:
                 roles = (dataset.get("table") or {}).get("roles")
                 content, name = model_bytes(trained, roles), f"{stem}.npz"
+            elif trigger == Ids.EXPORT_BUNDLE:
+                with_data = isinstance(with_data, list) and "data" in with_data
+                content = run_bundle(store, session_id, trained, dataset, with_data)
+                name = f"{stem.rsplit('-epoch', 1)[0]}-bundle.zip"
             else:
                 content = report(trained, dataset, mapping_of(view).get("settings") or "", method, k, neighbours)
                 name = f"{stem}-report.html"
@@ -164,4 +227,4 @@ def register(app, store: Store) -> None:
         except (TableError, MeshError, ValueError) as error:
             return no_update, f"Export failed: {error}"
         seconds = time.perf_counter() - started
-        return dcc.send_bytes(content, name), f"{name}: {len(content) / 1e6:.1f} MB in {seconds:.1f} s"
+        return dcc.send_bytes(content, name), f"{name}: {format_bytes(len(content))} in {seconds:.1f} s"

@@ -102,6 +102,8 @@ class Ids(str, Enum):
     EXPORT_NEW_DATA = "export-new-data"
     EXPORT_MODEL = "export-model"
     EXPORT_REPORT = "export-report"
+    EXPORT_BUNDLE = "export-bundle"
+    BUNDLE_WITH_DATA = "bundle-with-data"
     DOWNLOAD = "download"
     DOWNLOAD_MESSAGE = "download-message"
 

@@ -265,6 +265,14 @@ def _exports() -> html.Div:
                     title="The map at the chosen epoch, with its scaler and column roles, for SOM.load"),
         html.Button("Report", id=Ids.EXPORT_REPORT, className="btn btn-small", n_clicks=0,
                     title="One HTML file of the chosen epoch: settings, data, every view; opens offline"),
+        html.Button("Bundle", id=Ids.EXPORT_BUNDLE, className="btn btn-small", n_clicks=0,
+                    title="The whole run in one zip: settings, every epoch's metrics, the final map, "
+                          "and the Python lines that train it again"),
+        html.Span(title="Put the rows the map trained on into the bundle too (an upload's are left out "
+                        "otherwise; a built-in dataset's always go in)", children=dcc.Checklist(
+            id=Ids.BUNDLE_WITH_DATA, className="bundle-with-data", value=[],
+            options=[{"label": "+ data", "value": "data"}], inputStyle={"margin-right": "3px"},
+            labelStyle={"font-size": "12px"})),
         dcc.Download(id=Ids.DOWNLOAD),
     ])
 

@@ -7,7 +7,8 @@ Members (all at the archive's top level but the pictures and the data):
 - ``bundle.json``: ``{"kind": "zsom-run-bundle", "format": 1}``;
 - ``settings.json``: the run's settings as the caller gives them (a JSON object);
 - ``data.json``: what the data was: a name, its rows and features, for an uploaded file its
-  name and SHA-256 (its content only where the user asked for it, under ``data/``);
+  name and SHA-256; where the bundle holds the data (under ``data/``), that file's name
+  (``included``) and SHA-256 (``included_sha256``);
 - ``metrics.csv``: one row per epoch (``epoch`` and the metrics' columns), safe to open
   in a spreadsheet (``exports.csv_bytes``);
 - ``model.npz``: the final map in ``SOM.save``'s format;
@@ -290,7 +291,7 @@ def _check_agreement(settings: dict, data: dict, model: SOM, data_file) -> None:
     features = data.get("features")
     if features is not None and features != model.n_features_in_:
         raise BundleError(f"data.json says {features!r} features, but the map has {model.n_features_in_}")
-    if data_file is not None and data.get("sha256") not in (None, sha256(data_file[1])):
+    if data_file is not None and data.get("included_sha256") not in (None, sha256(data_file[1])):
         raise BundleError("the included data file's SHA-256 is not the one data.json gives")
     if not all(np.isfinite(model.mqe_history_)) or not all(np.isfinite(model.te_history_)):
         raise BundleError("model.npz: its history is not all finite")

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from test_e2e_page import axe_problems
 
+from zsom_core.bundle import read_bundle, sha256
+
 pytestmark = pytest.mark.browser
 
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "year"]
@@ -117,6 +119,19 @@ def test_the_views_read_the_trained_map(trained_penguins, table_dir, tmp_path, b
     assert set(rows["cluster"]) == {1, 2, 3}
     height = dashboard.view_state()["grid"][1]
     assert (rows["bmu_index"] == rows["bmu_x"] * height + rows["bmu_y"]).all()
+
+    # The run bundle: the whole run, read back as an uploaded bundle would be.
+    name, content = download(dashboard, "#export-bundle")
+    assert name.endswith("-bundle.zip") and "penguins" in name
+    bundle = read_bundle(content)
+    assert [row["epoch"] for row in bundle.metrics] == list(range(1, 13))
+    assert bundle.data["file"] == "penguins.csv" and bundle.data_file is None
+    assert bundle.data["file_sha256"] == sha256((table_dir / "penguins.csv").read_bytes())
+    assert bundle.model.weights_.shape[:2] == tuple(dashboard.view_state()["grid"][:2])
+    page.check("#bundle-with-data input")
+    _, content = download(dashboard, "#export-bundle")
+    assert read_bundle(content).data_file[0] == "points.npy"
+    page.locator(".view-tabs-row").screenshot(path=str(tmp_path / "exports.png"))
 
     # The data panel coloured by cluster, the chosen unit's samples larger: drawn once the
     # training panels show again.

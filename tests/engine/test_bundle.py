@@ -37,7 +37,8 @@ def run():
     upload = b"x,y\n1,2\n"
     return RunBundle(
         settings={"width": 6, "height": 5, "topology": "hex", "sigma0": 2.5, "seed": 3, "epochs": 8},
-        data={"name": "clusters", "rows": 300, "features": 2, "file": "points.csv", "sha256": sha256(upload)},
+        data={"name": "clusters", "rows": 300, "features": 2, "included": "points.csv",
+              "included_sha256": sha256(upload)},
         metrics=metrics, model=som, panels={"u_matrix": _png(), "hits": _png(3, 2)},
         data_file=("points.csv", upload), readme=reproduction_lines(som, DATA_LINES, 8))
 
