@@ -47,6 +47,27 @@ to every unit within reach in float64 from the samples and weights as given, and
 those decide. Units closer than that share are an honest tie: either is a
 best-matching unit.
 
+The pruned search (the direct path's complete rows, on maps of ``PRUNE_MIN_UNITS`` units
+or more, under metrics with the triangle inequality: all but minkowski with p < 1; cosine
+through the euclidean chord distance between unit vectors, which orders units as it does).
+A training's passes follow one another, and from the second on each row's winners of
+the pass before bound its search: the larger distance to those two units is an upper
+bound on its runner-up's. The grid's units are grouped in square patches, each a ball
+around its centre (``patches.UnitPatches``), and a patch whose ball lies beyond that
+bound for every row of a block holds neither of their best two. The rows are taken in
+blocks of ``PRUNE_ROWS`` sorted by their previous winner, so that a block's rows lie
+together and need few patches; the block is scored against those patches' units only,
+by the direct kernels, and its best two found among them
+(``kernels.pruned_direct_blocks``). A block left with more than ``PRUNE_MAX_SHARE`` of
+the units is scored against all of them. Rows whose best two lie within the rounding
+bound that ``settle_block`` decides again are searched again by the full pass. The
+winners' sums are added afterwards, in the full pass's order (``kernels.sum_blocks``):
+float64 addition is not associative, and a pruned training's map is then a full one's,
+bit for bit. Each pass
+counts the sample-to-unit distances it computed (``BMUPass.searched``): n * m for a
+full pass. The matrix-product path keeps the full pass: a BLAS product over a block's
+candidates cost more than the product over all units at every share measured.
+
 The reference fallback (``use_numba=False``) uses ``reference.best_two_units``, plain
 float64 NumPy, on row blocks small enough that its (rows, units, features) array stays
 bounded; it is also the oracle the fast path is tested against.
@@ -81,8 +102,9 @@ import numpy as np
 
 from . import kernels, reference
 from .grid import Grid
-from .metrics import COSINE, EUCLIDEAN, MINKOWSKI, MINKOWSKI_INTEGER, metric_code
+from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MINKOWSKI, MINKOWSKI_INTEGER, metric_code
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes
+from .patches import UnitPatches
 
 # Above this many features, euclidean and cosine rank values come from a BLAS matrix
 # product over row blocks instead of direct differences.
@@ -97,6 +119,14 @@ GEMM_BLOCK_ELEMENTS = 1 << 21
 REFERENCE_BLOCK_ELEMENTS = 1 << 22
 # Fewest rows in a block, however many units the map has.
 MIN_BLOCK_ROWS = 16
+# Rows of one block of the pruned search: fewer rows lie closer together and have fewer
+# candidates between them.
+PRUNE_ROWS = 32
+# Past this share of the units as candidates, a block is scored against all of them.
+PRUNE_MAX_SHARE = 0.6
+# Fewest units for which the pruned search pays: its bounds cost each row about as much
+# as a full pass over 1,600 units in 3-D (see the benchmarks' README).
+PRUNE_MIN_UNITS = 2000
 
 
 @dataclass
@@ -110,7 +140,9 @@ class BMUPass:
     the pass was run on. ``known`` (m, d) float64, where the samples have missing values
     (NaN): per unit and feature, how many of the samples the unit wins have that feature
     observed, ``sums`` adding the observed values only; None for complete data, where
-    every feature's count is ``counts``.
+    every feature's count is ``counts``. ``searched`` is how many sample-to-unit distances
+    the pass computed: n * m for a full pass, fewer where the pruned search spared some
+    (None from the reference).
     """
 
     data: np.ndarray
@@ -120,6 +152,7 @@ class BMUPass:
     counts: np.ndarray
     topographic_error: float
     known: np.ndarray | None = None
+    searched: int | None = None
 
     def __post_init__(self):
         self.mqe = float(np.mean(self.distance))
@@ -137,6 +170,7 @@ class RowPass:
     counts: np.ndarray
     known: np.ndarray | None
     errors: int
+    searched: int
 
 
 class BMUSearch:
@@ -181,21 +215,22 @@ class BMUSearch:
         if self.parts[0][0] is None:
             found = self.parts[0][1].run(weights)
             return BMUPass(self.data, found.first, found.distance.astype(np.float64), found.sums, found.counts,
-                           found.errors / n)
+                           found.errors / n, searched=found.searched)
         m = weights.shape[0]
         first = np.empty(n, dtype=np.int64)
         distance = np.empty(n)
         sums, counts, known = np.zeros((m, d)), np.zeros(m), np.zeros((m, d))
-        errors = 0
+        errors = searched = 0
         for rows, part in self.parts:
             found = part.run(weights)
+            searched += found.searched
             first[rows] = found.first
             distance[rows] = found.distance
             sums += found.sums
             counts += found.counts
             known += found.counts[:, None] if found.known is None else found.known
             errors += found.errors
-        return BMUPass(self.data, first, distance, sums, counts, errors / n, known)
+        return BMUPass(self.data, first, distance, sums, counts, errors / n, known, searched)
 
     def _run_reference(self, weights: np.ndarray) -> BMUPass:
         n, d = self.data.shape
@@ -257,6 +292,15 @@ class RowSearch:
         if not masked:
             self.row_magnitude = self._magnitude(self.work)
         self.tolerance = 2 * math.sqrt(d + 2) * np.finfo(self.dtype).eps
+        # Rows with gaps keep the full pass: their distances over the observed features
+        # are bounded by no single patch radius.
+        self.prunable = not masked and not self.use_gemm and prunable(self.code, p, grid.n_units)
+        self._previous = None  # each row's winner in the last pass: the pruned search's order
+        if self.prunable:
+            # The magnitudes bound each row's norm: ||x||^2, or its absolute sum (1 for cosine).
+            largest = float(self.row_magnitude.max()) if n else 0.0
+            self.row_scale = math.sqrt(largest) if self.code == EUCLIDEAN else largest
+            self.patches = UnitPatches(grid)
 
     def _prepare_masked(self, data: np.ndarray):
         """``work`` with NaN in the gaps, the product's rows with 0 there, the rows'
@@ -302,26 +346,119 @@ class RowSearch:
         """One pass over the rows against ``weights``, float64 (m, d) as ``SOM`` holds them."""
         n, d = self.data.shape
         m = weights.shape[0]
-        first = np.empty(n, dtype=np.int64)
-        second = np.empty(n, dtype=np.int64)
-        distance = np.empty(n, dtype=self.dtype)
-        lane_sums, lane_counts = self._lane_totals(m, d)
-        lane_errors = np.zeros(LANES, dtype=np.int64)
+        found = _Found(np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=self.dtype),
+                       *self._lane_totals(m, d), np.zeros(LANES, dtype=np.int64))
         work_weights = self._prepare(weights)
+        if self.prunable and self._previous is not None:
+            searched = self._pruned_search(work_weights, found)
+            searched += self._search_again(weights, work_weights, found)
+            self._sum_in_full_pass_order(found)
+        else:
+            self._full_rows(weights, work_weights, found, _Rows(self.data, self.work, self.gemm_rows,
+                                                                self.row_magnitude))
+            searched = n * m
+        if self.prunable:
+            self._previous = found.first, found.second
+        counts = found.lane_counts.sum(axis=0)
+        known = None
+        if self.masked:
+            # Each unit's count of missing values per feature, from the gaps' list (a tenth
+            # of the entries where a tenth is missing): known = won samples - missing.
+            missing = np.bincount(found.first[self.missing_rows] * d + self.missing_indices, minlength=m * d)
+            known = counts[:, None] - missing.reshape(m, d)
+        return RowPass(found.first, found.distance, found.lane_sums.sum(axis=0), counts, known,
+                       int(found.lane_errors.sum()), searched)
+
+    def _pruned_search(self, work_weights: np.ndarray, found: _Found) -> int:
+        """The pruned search over every row (see the module's docstring), but for those it
+        leaves to the full pass (``found.referred``): where the working precision cannot
+        order a row's best two, which the full pass settles in float64. Returns how many
+        distances it computed."""
+        n, d = self.data.shape
+        m = work_weights.shape[0]
+        order = np.empty(n, dtype=np.int64)
+        kernels.order_by_unit(self._previous[0], m, order)
+        slack = rounding_slack(self.row_scale, distance_scale(work_weights, self.code, self.p), self.dtype, d)
+        rank_weights = self._rank_weights(work_weights)
+        weight_magnitude = self._magnitude(work_weights).max()
+        relative = self.code in (MINKOWSKI, MINKOWSKI_INTEGER)
+        indptr, indices = self.grid.neighbor_lists
+        found.referred = referred = np.zeros(n, dtype=bool)
+        rows = PRUNE_ROWS
+        starts = range(0, n, rows)
+        candidates = np.zeros(LANES, dtype=np.int64)
+        bound_code = search_code(self.code)
+        bounds = self.patches.bounds(work_weights, bound_code, self.p)
+        previous_first, previous_second = self._previous
+
+        def search_lane(lane: int):
+            errors, count = kernels.pruned_direct_blocks(
+                np.asarray(starts[lane::LANES], dtype=np.int64), order, rows, self.work, rank_weights,
+                bounds.centres_t, bounds.radii, self.patches.patch_of, work_weights, previous_first,
+                previous_second, bound_code, self.code, self.p, slack, PRUNE_MAX_SHARE * m, self.row_magnitude,
+                weight_magnitude, self.tolerance, relative, indptr, indices, found.first, found.second,
+                found.distance, referred)
+            found.lane_errors[lane] += errors
+            candidates[lane] += count
+
+        run_lanes(search_lane, min(LANES, len(starts)), parallel=n * m >= PARALLEL_MIN_ELEMENTS)
+        return int(candidates.sum())
+
+    def _rank_weights(self, work_weights: np.ndarray) -> np.ndarray:
+        """The weights as the rank values' kernels take them (see the module's docstring)."""
         if self.use_gemm and self.code == EUCLIDEAN:
             squared_norms = np.einsum("ij,ij->i", work_weights, work_weights)
-            rank_weights = np.ascontiguousarray(np.vstack([-2.0 * work_weights.T, squared_norms]))
-        elif self.use_gemm:
-            rank_weights = np.ascontiguousarray(-work_weights.T)
-        else:
-            rank_weights = np.ascontiguousarray(work_weights.T)
+            return np.ascontiguousarray(np.vstack([-2.0 * work_weights.T, squared_norms]))
+        if self.use_gemm:
+            return np.ascontiguousarray(-work_weights.T)
+        return np.ascontiguousarray(work_weights.T)
+
+    def _search_again(self, weights: np.ndarray, work_weights: np.ndarray, found: _Found) -> int:
+        """The full pass over the rows the pruned search left, gathered into a block of
+        their own; returns how many distances it computed."""
+        again = np.flatnonzero(found.referred)
+        if not len(again):
+            return 0
+        rows = _Rows(self.data[again], self.work[again], self.gemm_rows[again], self.row_magnitude[again])
+        # Its sums are left out: ``_sum_in_full_pass_order`` adds every row's.
+        part = _Found(np.empty(len(again), dtype=np.int64), np.empty(len(again), dtype=np.int64),
+                      np.empty(len(again), dtype=self.dtype), np.zeros_like(found.lane_sums),
+                      np.zeros_like(found.lane_counts), found.lane_errors)
+        self._full_rows(weights, work_weights, part, rows)
+        found.first[again], found.second[again], found.distance[again] = part.first, part.second, part.distance
+        return len(again) * weights.shape[0]
+
+    def _sum_in_full_pass_order(self, found: _Found) -> None:
+        """Each lane's sums and counts over the rows the full pass gives that lane, in its
+        order (``kernels.sum_blocks``): float64 addition is not associative, and a
+        training whose passes are pruned then gives the map of one whose passes are full,
+        bit for bit."""
+        n, m = len(self.data), found.lane_sums.shape[1]
+        rows = self._block_rows(n, m)
+        starts = np.arange(0, n, rows, dtype=np.int64)
+
+        def sum_lane(lane: int):
+            kernels.sum_blocks(self.data, found.first, starts[lane::LANES], rows, found.lane_sums[lane],
+                               found.lane_counts[lane])
+
+        run_lanes(sum_lane, min(LANES, len(starts)), parallel=self.data.size >= PARALLEL_MIN_ELEMENTS)
+
+    def _block_rows(self, n: int, m: int) -> int:
+        """Rows per block of the full pass."""
+        block_elements = GEMM_BLOCK_ELEMENTS if self.use_gemm else SCORE_BLOCK_ELEMENTS
+        return balanced_rows(n, max(MIN_BLOCK_ROWS, block_elements // m))
+
+    def _full_rows(self, weights: np.ndarray, work_weights: np.ndarray, found: _Found, source: _Rows):
+        """The full pass over ``source``'s rows, into ``found``."""
+        n, d = source.data.shape
+        m = weights.shape[0]
+        rank_weights = self._rank_weights(work_weights)
         if self.masked and self.use_gemm:
             # What ``kernels.mask_gemm_scores`` takes off for each missing feature.
             squares = work_weights**2 if self.code == EUCLIDEAN else work_weights.astype(np.float64) ** 2
             squares_t = np.ascontiguousarray(squares.T)
             unit_squares = squares.sum(axis=1, dtype=np.float64)
-        block_elements = GEMM_BLOCK_ELEMENTS if self.use_gemm else SCORE_BLOCK_ELEMENTS
-        rows = balanced_rows(n, max(MIN_BLOCK_ROWS, block_elements // m))
+        rows = self._block_rows(n, m)
         starts = range(0, n, rows)
         indptr, indices = self.grid.neighbor_lists
         weight_magnitude = self._magnitude(work_weights).max()
@@ -339,30 +476,48 @@ class RowSearch:
                 block = slice(start, min(n, start + rows))
                 out = scores[: block.stop - start]
                 if self.use_gemm:
-                    np.matmul(self.gemm_rows[block], rank_weights, out=out)
+                    np.matmul(source.gemm_rows[block], rank_weights, out=out)
                     if self.masked:
                         kernels.mask_gemm_scores(out, start, self.missing_indptr, self.missing_indices, squares_t,
                                                  unit_squares, self.code, scratch)
                 elif self.masked:
-                    kernels.masked_distance_block(self.work[block], rank_weights, self.code, self.p, out)
+                    kernels.masked_distance_block(source.work[block], rank_weights, self.code, self.p, out)
                 else:
-                    kernels.distance_block(self.work[block], rank_weights, self.code, self.p, out)
+                    kernels.distance_block(source.work[block], rank_weights, self.code, self.p, out)
                 arguments = (out, np.argmin(out, axis=1), start, best, second_best, indptr, indices,
-                             self.row_magnitude[block], weight_magnitude, self.tolerance, relative, value_offset,
-                             self.data, weights, self.work[block], work_weights, self.code, self.p,
-                             first, second, distance[block], lane_sums[lane], lane_counts[lane])
+                             source.row_magnitude[block], weight_magnitude, self.tolerance, relative, value_offset,
+                             source.data, weights, source.work[block], work_weights, self.code, self.p,
+                             found.first, found.second, found.distance[block], found.lane_sums[lane],
+                             found.lane_counts[lane])
                 finish = kernels.finish_masked_block if self.masked else kernels.finish_block
-                lane_errors[lane] += finish(*arguments)
+                found.lane_errors[lane] += finish(*arguments)
 
         run_lanes(search_lane, min(LANES, len(starts)))
-        counts = lane_counts.sum(axis=0)
-        known = None
-        if self.masked:
-            # Each unit's count of missing values per feature, from the gaps' list (a tenth
-            # of the entries where a tenth is missing): known = won samples - missing.
-            missing = np.bincount(first[self.missing_rows] * d + self.missing_indices, minlength=m * d)
-            known = counts[:, None] - missing.reshape(m, d)
-        return RowPass(first, distance, lane_sums.sum(axis=0), counts, known, int(lane_errors.sum()))
+
+
+@dataclass
+class _Found:
+    """What a pass writes as it goes: each row's best two and distance, and the lanes' sums,
+    counts and topographic errors."""
+
+    first: np.ndarray
+    second: np.ndarray
+    distance: np.ndarray
+    lane_sums: np.ndarray
+    lane_counts: np.ndarray
+    lane_errors: np.ndarray
+    referred: np.ndarray | None = None  # rows the pruned search leaves to the full pass
+
+
+@dataclass
+class _Rows:
+    """The rows a full pass searches: as given (``data``), as the search sees them
+    (``work``), as the matrix product takes them (``gemm_rows``) and their magnitudes."""
+
+    data: np.ndarray
+    work: np.ndarray
+    gemm_rows: np.ndarray | None
+    row_magnitude: np.ndarray
 
 
 def prepare_rows(A: np.ndarray, center: np.ndarray, code: int, dtype) -> np.ndarray:
@@ -426,3 +581,34 @@ def balanced_rows(n: int, most: int) -> int:
     if blocks >= LANES:
         blocks = -(-blocks // LANES) * LANES
     return -(-n // blocks)
+
+
+def prunable(code: int, p: float, n_units: int) -> bool:
+    """Whether the pruned search serves a metric (its kernel code and p) on a map this big:
+    its bounds need the triangle inequality, which minkowski with p < 1 lacks."""
+    return n_units >= PRUNE_MIN_UNITS and (code != MINKOWSKI or p >= 1)
+
+
+def search_code(code: int) -> int:
+    """The metric the pruned search bounds distances under: cosine's order of units is that
+    of the euclidean (chord) distance between the unit vectors the search holds."""
+    return EUCLIDEAN if code == COSINE else code
+
+
+def distance_scale(rows: np.ndarray, code: int, p: float) -> float:
+    """The largest norm among ``rows`` under the search's metric: a distance between such
+    rows is rounded by at most a multiple of eps times the two rows' scales."""
+    if len(rows) == 0:
+        return 0.0
+    offsets = np.abs(rows.astype(np.float64))
+    code = search_code(code)
+    if code == EUCLIDEAN:
+        return float(np.sqrt(np.einsum("ij,ij->i", offsets, offsets).max()))
+    if code == CHEBYSHEV:
+        return float(offsets.max())
+    return float(offsets.sum(axis=1).max())  # manhattan, and a bound on every p-norm with p >= 1
+
+
+def rounding_slack(row_scale: float, weight_scale: float, dtype, n_features: int) -> float:
+    """How far a distance computed in ``dtype`` from rows of these scales may be off."""
+    return 2 * math.sqrt(n_features + 2) * float(np.finfo(dtype).eps) * (row_scale + weight_scale)

@@ -201,11 +201,11 @@ def distance_block(X, Wt, code, p, out):
     if code == MINKOWSKI:
         minkowski_block(X, Wt, p, out)
         return
-    _rank_block(X, Wt, code, p, out)
+    rank_block(X, Wt, code, p, out)
 
 
 @nb.njit(cache=True, nogil=True)
-def _rank_block(X, Wt, code, p, out):
+def rank_block(X, Wt, code, p, out):
     """Every unit's rank value for a block of samples, accumulated feature by feature."""
     powers = np.empty(out.shape[1], dtype=out.dtype)
     for i in range(X.shape[0]):
@@ -236,7 +236,7 @@ def unit_distance_block(X, Wt, code, p, out):
     IN: X (rows, d) dtype, samples; Wt (d, m) dtype, weights transposed; code, p.
     OUT: out (rows, m) dtype, distances.
     """
-    _rank_block(X, Wt, code, p, out)
+    rank_block(X, Wt, code, p, out)
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] = _finish_distance(code, p, out[i, j])
@@ -850,6 +850,194 @@ def summarise_masked_block(X, data, W, first, second, indptr, indices, code, p, 
         if not _are_neighbors(indptr, indices, unit, second[i]):
             errors += 1
     return errors
+
+
+# ---------------------------------------------------------------------- the pruned search
+
+
+@nb.njit(cache=True, nogil=True)
+def order_by_unit(units, m, out):
+    """The positions of ``units`` (n,) int64, each in [0, m), sorted by unit and, within a
+    unit, ascending (a counting sort), into ``out`` (n,) int64."""
+    starts = np.zeros(m + 1, dtype=np.int64)
+    for unit in units:
+        starts[unit + 1] += 1
+    for j in range(m):
+        starts[j + 1] += starts[j]
+    for i in range(units.shape[0]):
+        out[starts[units[i]]] = i
+        starts[units[i]] += 1
+
+
+@nb.njit(cache=True, inline="always")
+def _rank_of_distance(code, p, distance):
+    """The rank value of a distance (``_finish_distance`` undone; cosine comes as euclidean)."""
+    if code == EUCLIDEAN:
+        return distance * distance
+    if code == MANHATTAN or code == CHEBYSHEV:
+        return distance
+    return distance**p
+
+
+@nb.njit(cache=True, nogil=True)
+def patch_candidates(centre_values, radii, patch_of, rows, X, work_weights, previous_first, previous_second,
+                     code, p, slack, needed, out):
+    """The units that can be among the best two of any sample of a block, by patch: a patch
+    is needed where, for some sample, its bound ``dist(x, centre) - radius`` lies within
+    that sample's reach, the larger of its distances to its two winners of the previous
+    pass (which bounds its runner-up's distance from above).
+
+    IN: centre_values (b, patches) dtype, the block's rank values against the patches'
+    centres (``rank_block``); radii (patches,) float64; patch_of (m,) int64, each unit's
+    patch (``patches.UnitPatches``); rows (b,) int64, the block's samples; X (n, d) dtype
+    and work_weights (m, d) dtype, samples and weights as the search sees them;
+    previous_first, previous_second (n,) int64; code, p: a metric with the triangle
+    inequality (cosine as euclidean over unit vectors); slack, the rounding bound of a
+    distance.
+    Scratch: needed (patches,) bool. OUT: out (m,) int64, the candidate units, ascending,
+    at its front. Returns how many.
+    """
+    n_patches = radii.shape[0]
+    needed[:] = False
+    for row in range(rows.shape[0]):
+        i = rows[row]
+        reach = max(pair_distance(X[i], work_weights[previous_first[i]], code, p),
+                    pair_distance(X[i], work_weights[previous_second[i]], code, p))
+        for g in range(n_patches):
+            needed[g] |= centre_values[row, g] <= _rank_of_distance(code, p, reach + slack + radii[g])
+    count = 0
+    for j in range(patch_of.shape[0]):
+        out[count] = j
+        count += needed[patch_of[j]]
+    return count
+
+
+@nb.njit(cache=True, nogil=True)
+def finish_candidates(scores, units, rows, row_magnitude, weight_magnitude, tolerance, relative, X,
+                      work_weights, code, p, indptr, indices, first, second, distance, referred):
+    """``finish_block`` for a block of samples scored against candidate units only.
+
+    Each row's best two are the two smallest of its scores (ties to the lower unit, as the
+    full pass breaks them). A row whose two best values lie within their rounding bound
+    of each other, where that bound is a noticeable share of the winner's distance (the
+    condition under which ``settle_block`` decides again in float64), is left to the full
+    pass (``referred``); the others are recorded, with their distance to the winner and
+    their topographic errors (the sums for the batch update are added afterwards, in the
+    full pass's order: ``sum_blocks``).
+
+    IN: scores (b, c) dtype, the block's rank values against the candidates (the direct
+    kernels', which are distance-like); units (c,) int64, the candidates, ascending; rows (b,) int64, the block's
+    samples; row_magnitude (n,) float64, weight_magnitude, tolerance, relative: the
+    rounding bound (see ``settle_block``); X (n, d) dtype and work_weights (m, d) dtype,
+    samples and weights as the search sees them; code, p; indptr, indices.
+    OUT: first, second (n,) int64, distance (n,) dtype, referred (n,) bool, at each row's
+    sample. Returns the recorded rows' count of topographic errors.
+    """
+    errors = 0
+    for row in range(rows.shape[0]):
+        i = rows[row]
+        values = scores[row]
+        # One scan for the best two: past the first few units, a value rarely beats the
+        # runner-up, and the branch is predicted.
+        best = runner_up_value = np.inf
+        winner = runner_up = 0
+        for j in range(values.shape[0]):
+            value = values[j]
+            if value < runner_up_value:
+                if value < best:
+                    runner_up_value, runner_up = best, winner
+                    best, winner = value, j
+                else:
+                    runner_up_value, runner_up = value, j
+        if relative:
+            bound = tolerance * abs(runner_up_value)
+        else:
+            bound = tolerance * (row_magnitude[i] + weight_magnitude)
+        if runner_up_value - best <= bound and bound > RELATIVE_TIE * abs(best):
+            referred[i] = True
+            continue
+        unit = units[winner]
+        first[i] = unit
+        second[i] = units[runner_up]
+        distance[i] = pair_distance(X[i], work_weights[unit], code, p)
+        if not _are_neighbors(indptr, indices, unit, second[i]):
+            errors += 1
+    return errors
+
+
+@nb.njit(cache=True, nogil=True)
+def sum_blocks(data, first, starts, block_rows, sums, counts):
+    """The winners' sums and counts over the blocks of rows ``start:start + block_rows``
+    for ``start`` in ``starts``, row by row as ``summarise_block`` adds them: a lane of a
+    pruned pass then holds the sums of the full pass's lane, bit for bit.
+
+    IN: data (n, d) float64; first (n,) int64; starts (k,) int64; block_rows.
+    IN/OUT: sums (m, d) and counts (m,) float64, added to.
+    """
+    n = data.shape[0]
+    for start in starts:
+        for i in range(start, min(n, start + block_rows)):
+            unit = first[i]
+            counts[unit] += 1.0
+            for k in range(data.shape[1]):
+                sums[unit, k] += data[i, k]
+
+
+@nb.njit(cache=True, nogil=True)
+def pruned_direct_blocks(blocks, order, block_rows, X, rank_weights, centres_t, radii, patch_of,
+                         work_weights, previous_first, previous_second, bound_code, code, p, slack, max_candidates,
+                         row_magnitude, weight_magnitude, tolerance, relative, indptr, indices, first, second,
+                         distance, referred):
+    """The pruned search over some blocks of a pass, by the direct kernels, in one call (a
+    call per block would cost more than its search on a small map).
+
+    Each block is ``order[start:start + block_rows]`` for a ``start`` in ``blocks``; its
+    candidates come from ``patch_candidates`` (all units where there are more than
+    ``max_candidates``), their rank values from ``distance_block``, and
+    ``finish_candidates`` records them.
+
+    IN: blocks (k,) int64; order (n,) int64; block_rows; X (n, d) dtype; rank_weights
+    (d, m) dtype, the weights as ``distance_block`` takes them; the rest as
+    ``patch_candidates`` and ``finish_candidates`` take them.
+    OUT/IN-OUT: as ``finish_candidates``.
+    Returns (topographic errors, distances computed).
+    """
+    n, d = X.shape
+    m = rank_weights.shape[1]
+    n_patches = radii.shape[0]
+    rows_x = np.empty((block_rows, d), dtype=X.dtype)
+    centre_values = np.empty((block_rows, n_patches), dtype=X.dtype)
+    needed = np.empty(n_patches, dtype=np.bool_)
+    units = np.empty(m, dtype=np.int64)
+    candidate_weights = np.empty(d * m, dtype=X.dtype)
+    scores = np.empty(block_rows * m, dtype=X.dtype)
+    errors = 0
+    computed = 0
+    for start in blocks:
+        rows = order[start:min(n, start + block_rows)]
+        b = rows.shape[0]
+        block_x = rows_x[:b]
+        for row in range(b):
+            block_x[row] = X[rows[row]]
+        rank_block(block_x, centres_t, bound_code, p, centre_values[:b])
+        count = patch_candidates(centre_values, radii, patch_of, rows, X, work_weights, previous_first,
+                                 previous_second, bound_code, p, slack, needed, units)
+        if count > max_candidates:
+            count = m
+            for j in range(m):
+                units[j] = j
+            weights_t = rank_weights
+        else:
+            weights_t = candidate_weights[:d * count].reshape(d, count)
+            for k in range(d):
+                for c in range(count):
+                    weights_t[k, c] = rank_weights[k, units[c]]
+        computed += b * (count + n_patches + 2)
+        out = scores[:b * count].reshape(b, count)
+        distance_block(block_x, weights_t, code, p, out)
+        errors += finish_candidates(out, units[:count], rows, row_magnitude, weight_magnitude, tolerance, relative,
+                                    X, work_weights, code, p, indptr, indices, first, second, distance, referred)
+    return errors, computed
 
 
 @nb.njit(cache=True, inline="always")

@@ -61,6 +61,8 @@ class Snapshot:
 
     ``mqe``, ``topographic_error`` and ``hits`` describe ``weights`` (the map after the
     epoch), measured over the training data. ``u_matrix`` is filled when asked for.
+    ``searched`` is how many sample-to-unit distances the epoch's BMU pass computed (n * m
+    for a full pass, fewer where the pruned search spared them; None from the reference).
 
     What a run needs to go on from here (``SOM.iter_fit``'s ``resume_from``):
     ``adaptive_decisions``, the adaptive rule's decision after every epoch so far (empty
@@ -80,6 +82,7 @@ class Snapshot:
     u_matrix: np.ndarray | None = None
     adaptive_decisions: tuple[str, ...] = ()
     rng_state: dict | None = None
+    searched: int | None = None
 
 
 class SOM:
@@ -336,6 +339,7 @@ class SOM:
                 u_matrix=u_matrix,
                 adaptive_decisions=decisions,
                 rng_state=rng.bit_generator.state,
+                searched=pass_.searched,
             )
 
     def _batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
