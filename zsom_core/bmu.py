@@ -63,10 +63,11 @@ the units is scored against all of them. Rows whose best two lie within the roun
 bound that ``settle_block`` decides again are searched again by the full pass. The
 winners' sums are added afterwards, in the full pass's order (``kernels.sum_blocks``):
 float64 addition is not associative, and a pruned training's map is then a full one's,
-bit for bit. Each pass
-counts the sample-to-unit distances it computed (``BMUPass.searched``): n * m for a
-full pass. The matrix-product path keeps the full pass: a BLAS product over a block's
-candidates cost more than the product over all units at every share measured.
+bit for bit. Each pass counts the sample-to-unit distances it computed
+(``BMUPass.searched``): n * m for a full pass. The matrix-product path keeps the full
+pass: a BLAS product over a block's candidates cost more than the product over all units
+at every share measured. So do rows with gaps: their distances over the observed
+features are bounded by no single patch radius.
 
 The reference fallback (``use_numba=False``) uses ``reference.best_two_units``, plain
 float64 NumPy, on row blocks small enough that its (rows, units, features) array stays
@@ -292,8 +293,6 @@ class RowSearch:
         if not masked:
             self.row_magnitude = self._magnitude(self.work)
         self.tolerance = 2 * math.sqrt(d + 2) * np.finfo(self.dtype).eps
-        # Rows with gaps keep the full pass: their distances over the observed features
-        # are bounded by no single patch radius.
         self.prunable = not masked and not self.use_gemm and prunable(self.code, p, grid.n_units)
         self._previous = None  # each row's winner in the last pass: the pruned search's order
         if self.prunable:
