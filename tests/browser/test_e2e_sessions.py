@@ -16,15 +16,17 @@ def test_two_pages_train_at_once_each_on_its_own_data(open_dashboard):
     # Enough points that its map (sized from the data) trains for seconds, as the bunny's does.
     clusters.set_number("sample-count", 200_000)
     clusters.wait_for_status("clusters: 200,000 points")
-    # Its map trains about one epoch a second on two busy cores, and the bunny's (niced, as
-    # every training is, below two pages drawing each epoch) about six: both runs overlap.
-    bunny.set_number("epochs", 100)
-    clusters.set_number("epochs", 20)
+    # Its map (62x61) trains about two epochs a second on two busy cores, and the bunny's
+    # (niced, as every training is, below two pages drawing each epoch) 10-15: both runs
+    # overlap, and each lasts some 15 s, past several of its page's status polls however
+    # long the pages' drawing stretches them (a 7 s run was seen with no poll in it).
+    bunny.set_number("epochs", 200)
+    clusters.set_number("epochs", 30)
     bunny.train()
     clusters.train()
     bunny_final = bunny.wait_for_status("done", timeout=180_000)
     clusters_final = clusters.wait_for_status("done", timeout=180_000)
-    assert "Epoch 100 / 100" in bunny_final and "Epoch 20 / 20" in clusters_final
+    assert "Epoch 200 / 200" in bunny_final and "Epoch 30 / 30" in clusters_final
     assert bunny.shown_epochs() and clusters.shown_epochs()
     titles = [page.page.text_content("#panel-data-view .gtitle") for page in (bunny, clusters)]
     assert "bunny" in titles[0] and "clusters" in titles[1]
