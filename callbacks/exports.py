@@ -98,8 +98,11 @@ def run_bundle(store: Store, session_id: str, trained: TrainedMap, dataset: dict
     epochs = len(history.get("mqe", ()))
     if epochs == 0:
         raise MapUnavailable("The run has no epoch yet")
-    last = trained_map(store, session_id, record.run, epochs)
-    model = SOM.from_weights(last.som.weights_, **record.settings)
+    last = store.get_epoch(session_id, record.run, epochs)  # its weights only: no pass over the data
+    if last is None:
+        raise MapUnavailable(f"Epoch {epochs} of this run is no longer stored")
+    model = SOM.from_weights(last["weights"].reshape(int(record.settings["width"]), int(record.settings["height"]), -1),
+                             **record.settings)
     model.mqe_history_ = [float(value) for value in history["mqe"]]
     model.te_history_ = [float(value) for value in history["te"]]
     metrics = [{"epoch": epoch, "mqe": float(mqe), "topographic_error": float(te), "sigma": float(sigma),

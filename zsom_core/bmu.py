@@ -103,9 +103,9 @@ import numpy as np
 
 from . import kernels, reference
 from .grid import Grid
-from .metrics import CHEBYSHEV, COSINE, EUCLIDEAN, MINKOWSKI, MINKOWSKI_INTEGER, metric_code
+from .metrics import COSINE, EUCLIDEAN, MINKOWSKI, MINKOWSKI_INTEGER, metric_code
 from .parallel import LANES, PARALLEL_MIN_ELEMENTS, run_lanes
-from .patches import UnitPatches
+from .patches import UnitPatches, norms
 
 # Above this many features, euclidean and cosine rank values come from a BLAS matrix
 # product over row blocks instead of direct differences.
@@ -599,13 +599,7 @@ def distance_scale(rows: np.ndarray, code: int, p: float) -> float:
     rows is rounded by at most a multiple of eps times the two rows' scales."""
     if len(rows) == 0:
         return 0.0
-    offsets = np.abs(rows.astype(np.float64))
-    code = search_code(code)
-    if code == EUCLIDEAN:
-        return float(np.sqrt(np.einsum("ij,ij->i", offsets, offsets).max()))
-    if code == CHEBYSHEV:
-        return float(offsets.max())
-    return float(offsets.sum(axis=1).max())  # manhattan, and a bound on every p-norm with p >= 1
+    return float(norms(np.abs(rows.astype(np.float64)), search_code(code), p).max())
 
 
 def rounding_slack(row_scale: float, weight_scale: float, dtype, n_features: int) -> float:
