@@ -1,6 +1,6 @@
 # Two entry points do all the set-up on a fresh machine:
 #   make run    install into .venv and start the dashboard
-#   make test   install into .venv (plus Debian's Chromium for the browser tests), lint
+#   make test   install into .venv (plus Debian's Chromium and redis-server for the tests), lint
 #               with ruff, and run every test; the engine and data tests run again on
 #               the oldest Python that requires-python admits
 # and one for a quick loop while editing:
@@ -20,7 +20,7 @@ OLDEST_PYTHON ?= $(firstword $(wildcard \
 	/usr/bin/python$(OLDEST) /usr/local/bin/python$(OLDEST)))
 OLDEST_VENV ?= .venv-py$(subst .,,$(OLDEST))
 
-.PHONY: run test test-fast test-oldest lint bench install browser clean
+.PHONY: run test test-fast test-oldest lint bench install browser redis clean
 
 run: $(VENV)/.installed
 	$(PY) app.py $(RUN_ARGS)
@@ -28,11 +28,11 @@ run: $(VENV)/.installed
 # The tests without a browser run on every core (pytest-xdist); the browser tests, which
 # time what a page shows while a server trains, run one at a time. The browser tests
 # (stress script included) carry the "browser" marker.
-test: lint $(VENV)/.installed-test browser test-oldest
+test: lint $(VENV)/.installed-test browser redis test-oldest
 	$(PY) -m pytest -m "not browser" -n auto
 	$(PY) -m pytest -m browser
 
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test redis
 	$(PY) -m pytest -m "not browser" -n auto
 
 lint: $(VENV)/.installed-test
@@ -78,6 +78,12 @@ $(OLDEST_VENV)/.installed-test: pyproject.toml
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
+
+# The Redis store and the Celery workers are tested against Debian's redis-server, which the
+# tests start themselves on free ports (the package's own service is not used).
+redis:
+	@command -v redis-server >/dev/null || \
+		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server)
 
 clean:
 	rm -rf $(VENV) $(OLDEST_VENV) .pytest_cache .hypothesis .ruff_cache

@@ -1,6 +1,7 @@
 """What drives the dashboard from outside, for the browser tests and the benchmarks alike.
 
 - ``Server``: ``python app.py`` in a subprocess, on a free port with its own cache folder;
+- ``RedisServer``: Debian's ``redis-server`` on a free port, with a password;
 - ``launch_chromium``: Debian's ``/usr/bin/chromium`` through Playwright, with the flags
   this machine needs (Playwright's own browser download does not work offline);
 - ``Dashboard``: one page on the dashboard, with the actions a user takes and a record of
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -150,6 +152,62 @@ class Server:
             with urllib.request.urlopen(self.url + "_dash-layout", timeout=2) as response:
                 return response.status == 200
         except OSError:
+            return False
+
+
+class RedisServer:
+    """Debian's ``redis-server`` on a free loopback port, with a password and its own folder
+    (no snapshot written, ``maxmemory`` as given with the eviction policy that the README
+    advises); ``url`` holds the password. Usable as a context manager, which stops it.
+    """
+
+    EXECUTABLE = "/usr/bin/redis-server"
+
+    def __init__(self, directory: Path, *, maxmemory: str = "256mb", port: int | None = None):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.password = secrets.token_hex(12)
+        self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+        self.log_path = self.directory / "redis.log"
+        self.command = [self.EXECUTABLE, "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass",
+                        self.password, "--dir", str(self.directory), "--save", "", "--appendonly", "no",
+                        "--maxmemory", maxmemory, "--maxmemory-policy", "volatile-ttl", "--maxmemory-samples", "10",
+                        "--logfile", str(self.log_path)]
+        self.start()
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_until(self._answers, 20, f"redis-server to answer on port {self.port}", step=0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def _answers(self) -> bool:
+        import redis
+
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited early:\n{self.log_path.read_text(errors='replace')}")
+        try:
+            with self.client() as client:
+                return client.ping()
+        except redis.RedisError:
             return False
 
 

@@ -1,7 +1,9 @@
-"""The store on diskcache: every session's datasets, runs, epoch snapshots and job slots.
+"""The store: every session's datasets, runs, epoch snapshots and job slots.
 
-It implements ``seams.Store``. One ``diskcache.Cache`` holds it all, shared by the web server and the training processes
-(diskcache reconnects after a fork, and SQLite serialises the writers). Keys are built from
+It implements ``seams.Store`` over a key-value cache: ``DiskcacheStore`` keeps it in one
+``diskcache.Cache``, shared by the web server and the training processes (diskcache
+reconnects after a fork, and SQLite serialises the writers); ``redis_store.RedisStore``
+in a Redis server that several machines share. Keys are built from
 the session id and the run id, so a session can only reach its own entries; each run's
 entries carry a tag so that an old run is dropped in one call. Entries expire ``ttl``
 seconds after they were written, and the least recently stored go first once the store
@@ -52,28 +54,26 @@ def check_session_id(session_id) -> str:
         raise ValueError(f"not a session id: {session_id!r}") from None
 
 
-class DiskcacheStore:
-    """Typed access to the shared cache; every method takes the session id first.
+class KeyValueStore:
+    """Typed access to a shared key-value cache; every method takes the session id first.
 
+    ``cache`` offers diskcache's ``get``, ``set`` (with ``expire`` and ``tag``), ``evict``
+    (a tag), ``cull`` and ``close``; ``_transact(scope)`` makes a block atomic, where a
+    scope is a session id or the job slots (a store may serialise them all at once).
     ``server_id`` names the web server that records new runs: a run left queued or running
-    by another server (one that stopped) was interrupted.
+    by another server (one that stopped) was interrupted. None where several web servers
+    share the store, and no server's stop interrupts a run.
     """
 
-    def __init__(self, directory, *, ttl: float = DEFAULT_TTL_S, size_limit: int = DEFAULT_SIZE_LIMIT,
-                 server_id: str | None = None):
-        if ttl <= 0 or size_limit <= 0:
-            raise ValueError(f"ttl and size_limit must be positive, got {ttl} and {size_limit}")
-        self.directory = Path(directory)
+    def __init__(self, cache, *, ttl: float, server_id: str | None = None):
+        if ttl <= 0:
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        self.cache = cache
         self.ttl = float(ttl)
         self.server_id = server_id
-        self._settings = {"size_limit": size_limit, "tag_index": True, "eviction_policy": "least-recently-stored"}
-        self.cache = open_cache(self.directory, **self._settings)
 
-    def reopen_if_removed(self) -> bool:
-        """Start a new, empty store when the folder was removed under the running server
-        (everything in it is gone either way); True when it did. ``StoreUnavailable``
-        when the folder cannot be made again."""
-        return reopen_if_removed(self, "cache", self.directory, self._settings)
+    def _transact(self, scope: str):
+        raise NotImplementedError
 
     def cleanup(self) -> int:
         """Drop expired entries, then the oldest ones past the size limit; returns how many."""
@@ -103,7 +103,7 @@ class DiskcacheStore:
         with its name and the SHA-256 of its bytes."""
         about = {"filename": filename, "digest": hashlib.sha256(data).hexdigest()}
         key = self.key(session_id, _upload_key(slot))
-        with self.cache.transact():
+        with self._transact(session_id):
             self.cache.set(key, {**about, "data": bytes(data)}, expire=self.ttl)
             self.cache.set(f"{key}/about", about, expire=self.ttl)
 
@@ -135,7 +135,7 @@ class DiskcacheStore:
         same transaction and returned second (its job is the caller's to stop).
         """
         now = time.time() if now is None else now
-        with self.cache.transact():
+        with self._transact(session_id):
             replaced = self.finish_run(session_id, self.current_run_id(session_id), RunStatus.CANCELLED)
             count = self.cache.get(self.key(session_id, "run-count"), 0) + 1
             record = RunRecord(run=run_id, number=count, status=RunStatus.QUEUED, settings=dict(settings),
@@ -169,7 +169,7 @@ class DiskcacheStore:
         A finished run stays as it ended: a late write from its job (which may still run
         for a moment after a cancel) changes nothing, and the finished record is returned.
         """
-        with self.cache.transact():
+        with self._transact(session_id):
             record = self.get_run(session_id, run_id)
             if record is None or record.finished:
                 return record
@@ -183,7 +183,7 @@ class DiskcacheStore:
         there was no such run or it had ended already."""
         if run_id is None:
             return None
-        with self.cache.transact():
+        with self._transact(session_id):
             record = self.get_run(session_id, run_id)
             if record is None or record.finished:
                 return None
@@ -208,7 +208,7 @@ class DiskcacheStore:
         the oldest beyond ``max_runs`` on each dataset, and every run on datasets beyond the
         ``max_datasets`` used most recently (their snapshots above all)."""
         runs_key = self.key(session_id, "runs")
-        with self.cache.transact():
+        with self._transact(session_id):
             runs = self.cache.get(runs_key, [])
             tokens = {}
             for run in runs:
@@ -236,7 +236,7 @@ class DiskcacheStore:
         """One epoch's snapshot and the run's metric history up to it, written together
         while the run is unfinished; False (nothing written) once it has ended."""
         tag = self.run_tag(session_id, run_id)
-        with self.cache.transact():
+        with self._transact(session_id):
             run = self.get_run(session_id, run_id)
             if run is None or run.finished:
                 return False
@@ -270,14 +270,16 @@ class DiskcacheStore:
         session trains one run at a time: what it still holds belongs to a run it has
         replaced (whose process Dash killed first), and is freed here.
         """
-        now = time.time() if now is None else now
         session_id = check_session_id(session_id)
 
         def live(table):
             return {run: entry for run, entry in self.cache.get(table, {}).items()
                     if entry["expires"] > now and (entry["session"] != session_id or run == run_id)}
 
-        with self.cache.transact():
+        with self._transact(_SLOTS_KEY):
+            # Read inside the block: a run that joins the queue after another never counts
+            # as joined before it.
+            now = time.time() if now is None else now
             slots, queue = live(_SLOTS_KEY), live(_QUEUE_KEY)
             slots.pop(run_id, None)
             joined = queue.pop(run_id, {}).get("since", now)
@@ -298,7 +300,7 @@ class DiskcacheStore:
     def renew_slot(self, run_id: str, ttl: float, now: float | None = None) -> bool:
         """Extend a slot's lease; False when it was freed meanwhile."""
         now = time.time() if now is None else now
-        with self.cache.transact():
+        with self._transact(_SLOTS_KEY):
             slots = self.cache.get(_SLOTS_KEY, {})
             if run_id not in slots:
                 return False
@@ -308,7 +310,7 @@ class DiskcacheStore:
 
     def release_slot(self, run_id: str) -> None:
         """Free the run's slot or its place in the queue."""
-        with self.cache.transact():
+        with self._transact(_SLOTS_KEY):
             for table in (_SLOTS_KEY, _QUEUE_KEY):
                 entries = self.cache.get(table, {})
                 if entries.pop(run_id, None) is not None:
@@ -316,7 +318,7 @@ class DiskcacheStore:
 
     def reset_slots(self) -> None:
         """Forget every slot and place: a server starting has no jobs yet."""
-        with self.cache.transact():
+        with self._transact(_SLOTS_KEY):
             self.cache.set(_SLOTS_KEY, {})
             self.cache.set(_QUEUE_KEY, {})
 
@@ -330,8 +332,35 @@ class DiskcacheStore:
         now = time.time() if now is None else now
         return sum(entry["expires"] > now for entry in self.cache.get(table, {}).values())
 
+    def slot_held(self, run_id: str, now: float | None = None) -> bool:
+        """True while the run holds a training slot whose lease has not lapsed."""
+        now = time.time() if now is None else now
+        entry = self.cache.get(_SLOTS_KEY, {}).get(run_id)
+        return entry is not None and entry["expires"] > now
+
     def close(self) -> None:
         self.cache.close()
+
+
+class DiskcacheStore(KeyValueStore):
+    """The store in one ``diskcache.Cache`` folder: one machine's web server and its jobs."""
+
+    def __init__(self, directory, *, ttl: float = DEFAULT_TTL_S, size_limit: int = DEFAULT_SIZE_LIMIT,
+                 server_id: str | None = None):
+        if ttl <= 0 or size_limit <= 0:
+            raise ValueError(f"ttl and size_limit must be positive, got {ttl} and {size_limit}")
+        self.directory = Path(directory)
+        self._settings = {"size_limit": size_limit, "tag_index": True, "eviction_policy": "least-recently-stored"}
+        super().__init__(open_cache(self.directory, **self._settings), ttl=ttl, server_id=server_id)
+
+    def _transact(self, scope: str):
+        return self.cache.transact()  # SQLite's one writer: every scope at once
+
+    def reopen_if_removed(self) -> bool:
+        """Start a new, empty store when the folder was removed under the running server
+        (everything in it is gone either way); True when it did. ``StoreUnavailable``
+        when the folder cannot be made again."""
+        return reopen_if_removed(self, "cache", self.directory, self._settings)
 
 
 def _upload_key(slot: str) -> str:
