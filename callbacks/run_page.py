@@ -45,6 +45,7 @@ from components.settings import (
 )
 from components.status import run_controls, stale_note
 from zsom_jobs import Liveness, NoDataset, RunRecord, Runs
+from zsom_jobs.store import StoreUnavailable, log_outage
 
 from .data import data_token_of, page_token
 from .inputs import epoch_of, grid_of, mapping_of, session_of
@@ -54,6 +55,7 @@ from .inputs import epoch_of, grid_of, mapping_of, session_of
 POLL_BUSY_MS = 200
 POLL_IDLE_MS = 2000
 POLL_RETRY_MS = 5000
+UNAVAILABLE_MESSAGE = "Server unavailable: its store cannot be reached. Trying again..."
 
 
 def run_settings_of(record: RunRecord) -> TrainingSettings:
@@ -228,7 +230,15 @@ class RunPage:
 
     def answer(self, page: PageInput) -> dict:
         """Every output of ``show_runs``: keys are (component id, property)."""
-        outputs = self._answer(page)
+        try:
+            outputs = self._answer(page)
+        except StoreUnavailable as error:
+            # Shown where the run's status goes, and asked again soon: the page comes
+            # back by itself once the store does. (The reason, with the store's address,
+            # is for the server's log.)
+            log_outage(error)
+            controls = run_controls(None, Liveness.FINISHED, None, 0, UNAVAILABLE_MESSAGE)
+            outputs = self._outputs({}, page.view, controls, no_update, soon=True)
         # The user's own request, not the page's poll: the page draws all its panels at once.
         outputs[(Ids.VIEW, "data")]["asked"] = page.trigger not in (None, Ids.POLL)
         return outputs

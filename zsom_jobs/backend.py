@@ -56,3 +56,6 @@ class DashManagerBackend:
 
     def alive(self, handle: str) -> bool:
         return bool(self.manager.job_running(handle))
+
+    def queue_place(self, handle: str) -> int | None:
+        return None  # the job waits in the store's queue, and records its place itself

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
 from .codec import DecodeError, decode, encode
+from .redis_url import checked, redacted
 from .store import DEFAULT_TTL_S, KeyValueStore, StoreUnavailable
 
 # A lock's holder that died frees it after LOCK_TIMEOUT_S; a block waits at most
@@ -25,29 +25,16 @@ LOCK_TIMEOUT_S = 10.0
 LOCK_WAIT_S = 15.0
 LOCK_SLEEP_S = 0.002
 SOCKET_TIMEOUT_S = 5.0
-ENVIRONMENT_VARIABLE = "ZSOM_REDIS_URL"
-
-
-def redacted(url: str) -> str:
-    """``url`` with its password (and user) replaced by ``***``: what logs and pages may show."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def connect(url: str) -> redis.Redis:
     """A client for ``url`` (``redis://[:password@]host:port/db``), or ``ValueError`` saying
     what is wrong with the URL (never repeating its password)."""
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError(f"not a Redis URL: {redacted(str(url))!r} (expected redis://[:password@]host:port/db)")
+    url = checked(url)
     try:
         return redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S,
                                     health_check_interval=30)
-    except ValueError:
+    except ValueError:  # a malformed port, an unknown option
         raise ValueError(f"not a Redis URL: {redacted(url)!r}") from None
 
 

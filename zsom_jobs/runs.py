@@ -13,7 +13,7 @@ import threading
 import time
 
 from .records import Liveness, RunRecord, RunStatus, liveness
-from .seams import JobBackend, Store
+from .seams import JobBackend, ServerBusy, Store
 from .training import INTERRUPTED_MESSAGE
 
 DEAD_MESSAGE = "training process stopped unexpectedly"
@@ -55,6 +55,9 @@ class Runs:
             self.backend.stop(replaced.job)
         try:
             handle = self.backend.start(session_id, run_id)
+        except ServerBusy as busy:
+            self.store.finish_run(session_id, run_id, RunStatus.BUSY, str(busy))
+            return self.store.get_run(session_id, run_id) or record
         except Exception as error:  # noqa: BLE001 - shown to the user as the run's failure
             self.store.finish_run(session_id, run_id, RunStatus.FAILED, f"the training job could not start: {error}")
             return self.store.get_run(session_id, run_id) or record
@@ -85,4 +88,8 @@ class Runs:
             self.store.finish_run(session_id, run_id, status, message)
             record = self.store.get_run(session_id, run_id)
             state = Liveness.FINISHED
+        elif state.live and record.status is RunStatus.QUEUED:
+            place = self.backend.queue_place(record.job)
+            if place is not None:
+                record = record.replace(queue_place=place)
         return record, state

@@ -2,9 +2,9 @@
 
 The web server and the training jobs meet only through a ``Store`` (sessions, datasets,
 runs, epoch snapshots, job slots) and a ``JobBackend`` (start, stop and observe a
-training job). Today: ``store.DiskcacheStore`` and ``backend.DashManagerBackend`` over
-Dash's ``DiskcacheManager``. A Redis store or a Celery backend implements the same
-methods; nothing above this package changes.
+training job). On one machine: ``store.DiskcacheStore`` and ``backend.DashManagerBackend``
+over Dash's ``DiskcacheManager``; for many users: ``redis_store.RedisStore`` and
+``celery_jobs.CeleryBackend``. Nothing above this package tells them apart.
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ class Store(Protocol):
     def runs_waiting(self, now: float | None = None) -> int: ...
 
 
+class ServerBusy(RuntimeError):
+    """A job backend refused a run: too many wait already. The message is for the user."""
+
+
 class JobBackend(Protocol):
     """Runs ``zsom_jobs.training.train_run(session_id, run_id)`` somewhere else.
 
@@ -67,6 +71,7 @@ class JobBackend(Protocol):
     def start(self, session_id: str, run_id: str) -> str: ...
     def stop(self, handle: str) -> None: ...
     def alive(self, handle: str) -> bool: ...
+    def queue_place(self, handle: str) -> int | None: ...  # where the backend keeps the line; else None
 
 
 JobTarget = Callable[[str, str], Any]

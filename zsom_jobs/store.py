@@ -13,6 +13,7 @@ outgrows ``size_limit``: an abandoned session costs nothing after a while.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -40,7 +41,20 @@ _QUEUE_KEY = "zsom/job-queue"
 
 
 class StoreUnavailable(RuntimeError):
-    """The store's folder cannot be created, written or opened; the message says which."""
+    """The store's folder cannot be created, written or opened, or its server cannot be
+    reached; the message says which (and never a password)."""
+
+
+_OUTAGE_LOG_EVERY_S = 60.0
+_last_outage_log = [-_OUTAGE_LOG_EVERY_S]
+
+
+def log_outage(error: StoreUnavailable) -> None:
+    """One log line a minute while the store cannot be reached, not one per request."""
+    now = time.monotonic()
+    if now - _last_outage_log[0] >= _OUTAGE_LOG_EVERY_S:
+        _last_outage_log[0] = now
+        logging.getLogger("zsom").error("zsom: %s", error)
 
 
 def check_session_id(session_id) -> str:

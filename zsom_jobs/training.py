@@ -22,6 +22,7 @@ from zsom_core import SOM
 
 from .records import RunStatus
 from .seams import Store
+from .store import StoreUnavailable
 
 # A slot outlives a few missed renewals: one Numba kernel call holds the GIL, so the
 # renewing thread can lag by the length of the longest epoch phase.
@@ -30,6 +31,10 @@ SLOT_RENEW_S = 1.0
 # How often a run waiting for a slot looks again.
 QUEUE_POLL_S = 0.5
 INTERRUPTED_MESSAGE = "the server stopped during this run"
+# A store that cannot be reached (a Redis restarting) is waited for this long, an epoch
+# held meanwhile; a longer outage ends the job.
+STORE_OUTAGE_S = 60.0
+STORE_RETRY_S = 0.5
 # Read by zsom_core.parallel each time it sizes its pool.
 THREADS_VARIABLE = "ZSOM_NUM_THREADS"
 
@@ -131,12 +136,13 @@ def _train(store: Store, session_id: str, run_id: str, max_jobs: int, max_waitin
                 history[name].append(float(value))
             elapsed = time.perf_counter() - started
             bmus = som.bmus(dataset["points"][bmu_sample]) if bmu_sample is not None else None
-            stored = store.put_epoch(session_id, run_id, snapshot.epoch, epoch_record(snapshot, elapsed, bmus),
-                                     {name: np.asarray(values, dtype=np.float32) for name, values in history.items()})
+            stored = _patiently(store.put_epoch, session_id, run_id, snapshot.epoch,
+                                epoch_record(snapshot, elapsed, bmus),
+                                {name: np.asarray(values, dtype=np.float32) for name, values in history.items()})
             if not stored:
                 return _status(store, session_id, run_id)  # cancelled, or replaced by a newer run
-        store.update_run(session_id, run_id, elapsed=time.perf_counter() - started)
-        store.finish_run(session_id, run_id, RunStatus.DONE)
+        _patiently(store.update_run, session_id, run_id, elapsed=time.perf_counter() - started)
+        _patiently(store.finish_run, session_id, run_id, RunStatus.DONE)
         return _status(store, session_id, run_id)
     except ValueError as error:
         store.finish_run(session_id, run_id, RunStatus.FAILED, str(error))
@@ -146,6 +152,19 @@ def _train(store: Store, session_id: str, run_id: str, max_jobs: int, max_waitin
         watch.stop()
         store.release_slot(run_id)
     return _status(store, session_id, run_id)
+
+
+def _patiently(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, tried again while the store cannot be reached, for up
+    to ``STORE_OUTAGE_S``."""
+    deadline = time.monotonic() + STORE_OUTAGE_S
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except StoreUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(STORE_RETRY_S)
 
 
 def _wait_for_slot(store: Store, session_id: str, run_id: str, max_jobs: int, max_waiting: int) -> bool:
@@ -222,4 +241,7 @@ class _ServerWatch:
                 self.store.finish_run(self.session_id, self.run_id, RunStatus.INTERRUPTED, INTERRUPTED_MESSAGE)
                 os._exit(0)
             if self.holds_slot:
-                self.store.renew_slot(self.run_id, SLOT_TTL_S)
+                try:
+                    self.store.renew_slot(self.run_id, SLOT_TTL_S)
+                except StoreUnavailable:
+                    pass  # renewed at the next beat, if the store is back by then

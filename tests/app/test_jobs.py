@@ -50,6 +50,9 @@ class RecordingBackend:
     def alive(self, handle):
         return handle not in self.stopped and handle not in self.ended
 
+    def queue_place(self, handle):
+        return None
+
 
 @pytest.fixture
 def session(store, session_id):

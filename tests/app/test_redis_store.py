@@ -11,7 +11,8 @@ from zsom_testkit import RedisServer, free_port, wait_until
 
 from zsom_jobs import RunStatus
 from zsom_jobs.codec import DecodeError, decode, encode
-from zsom_jobs.redis_store import RedisStore, redacted
+from zsom_jobs.redis_store import RedisStore
+from zsom_jobs.redis_url import redacted
 from zsom_jobs.store import StoreUnavailable
 
 SCHEDULE = ((1.0,), (0.1,))
