@@ -109,6 +109,11 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     settings_form.register(app, store)
     map_views.register(app, store)
     exports.register(app, store)
+    # Dash sets itself up on its first request, unguarded: a second thread's request
+    # meanwhile finds no component library registered ("dash_ag_grid is not a registered
+    # library") and the page never renders. One request here, before any thread serves.
+    with app.server.test_client() as client:
+        client.get("/_dash-layout")
     return app
 
 

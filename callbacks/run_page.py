@@ -43,7 +43,7 @@ from components.settings import (
     parse_settings,
     setting_changes,
 )
-from components.status import run_controls, stale_note
+from components.status import run_controls, stale_note, unavailable_controls
 from zsom_jobs import Liveness, NoDataset, RunRecord, Runs
 from zsom_jobs.store import StoreUnavailable, log_outage
 
@@ -55,7 +55,6 @@ from .inputs import epoch_of, grid_of, mapping_of, session_of
 POLL_BUSY_MS = 200
 POLL_IDLE_MS = 2000
 POLL_RETRY_MS = 5000
-UNAVAILABLE_MESSAGE = "Server unavailable: its store cannot be reached. Trying again..."
 
 
 def run_settings_of(record: RunRecord) -> TrainingSettings:
@@ -237,8 +236,7 @@ class RunPage:
             # back by itself once the store does. (The reason, with the store's address,
             # is for the server's log.)
             log_outage(error)
-            controls = run_controls(None, Liveness.FINISHED, None, 0, UNAVAILABLE_MESSAGE)
-            outputs = self._outputs({}, page.view, controls, no_update, soon=True)
+            outputs = self._outputs({}, page.view, unavailable_controls(), no_update, soon=True)
         # The user's own request, not the page's poll: the page draws all its panels at once.
         outputs[(Ids.VIEW, "data")]["asked"] = page.trigger not in (None, Ids.POLL)
         return outputs

@@ -123,6 +123,12 @@ class RunControls:
         return "Restart" if self.live else "Train"
 
 
+def unavailable_controls() -> RunControls:
+    """The store cannot be reached: nothing of the run can be read, or cancelled, until it is back."""
+    return RunControls(status_children("Unavailable", "Server unavailable: its store cannot be reached. "
+                                                      "Trying again..."), live=False)
+
+
 def run_controls(record: RunRecord | None, live: Liveness, shown: dict | None, latest: int,
                  idle_text: str) -> RunControls:
     """The status line and buttons for ``record`` with liveness ``live``.

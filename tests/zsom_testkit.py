@@ -2,6 +2,7 @@
 
 - ``Server``: ``python app.py`` in a subprocess, on a free port with its own cache folder;
 - ``RedisServer``: Debian's ``redis-server`` on a free port, with a password;
+  ``CeleryWorker`` and ``GunicornServer``: a worker and several web processes on it;
 - ``launch_chromium``: Debian's ``/usr/bin/chromium`` through Playwright, with the flags
   this machine needs (Playwright's own browser download does not work offline);
 - ``Dashboard``: one page on the dashboard, with the actions a user takes and a record of
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -138,7 +141,8 @@ class Server:
 
     def _start(self) -> None:
         with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                            env=getattr(self, "environment", None))
         try:
             wait_until(self._serving, self.timeout, f"the app to serve on port {self.port}", step=0.2)
         except AssertionError as error:
@@ -157,13 +161,14 @@ class Server:
 
 class RedisServer:
     """Debian's ``redis-server`` on a free loopback port, with a password and its own folder
-    (no snapshot written, ``maxmemory`` as given with the eviction policy that the README
-    advises); ``url`` holds the password. Usable as a context manager, which stops it.
+    (a snapshot written at each stop only if ``persist``, ``maxmemory`` as given with the
+    eviction policy that the README advises); ``url`` holds the password. Usable as a
+    context manager, which stops it.
     """
 
     EXECUTABLE = "/usr/bin/redis-server"
 
-    def __init__(self, directory: Path, *, maxmemory: str = "256mb", port: int | None = None):
+    def __init__(self, directory: Path, *, maxmemory: str = "256mb", persist: bool = False, port: int | None = None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -171,9 +176,9 @@ class RedisServer:
         self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
         self.log_path = self.directory / "redis.log"
         self.command = [self.EXECUTABLE, "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass",
-                        self.password, "--dir", str(self.directory), "--save", "", "--appendonly", "no",
-                        "--maxmemory", maxmemory, "--maxmemory-policy", "volatile-ttl", "--maxmemory-samples", "10",
-                        "--logfile", str(self.log_path)]
+                        self.password, "--dir", str(self.directory), "--save", "3600 1" if persist else "",
+                        "--appendonly", "no", "--maxmemory", maxmemory, "--maxmemory-policy", "volatile-ttl",
+                        "--maxmemory-samples", "10", "--logfile", str(self.log_path)]
         self.start()
 
     def __enter__(self) -> RedisServer:
@@ -209,6 +214,69 @@ class RedisServer:
                 return client.ping()
         except redis.RedisError:
             return False
+
+
+class CeleryWorker:
+    """``celery -A app:celery_app worker --concurrency N`` on a Redis ``url``, as the README
+    starts one; its log in ``log_dir``. Stopped with its pool processes."""
+
+    def __init__(self, url: str, name: str, log_dir: Path, concurrency: int = 1):
+        self.url, self.name, self.concurrency = url, name, concurrency
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self.start()
+
+    def start(self) -> None:
+        environment = {**os.environ, "ZSOM_REDIS_URL": self.url}
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).with_name("celery")), "-A", "app:celery_app", "worker", "--concurrency",
+                 str(self.concurrency), "-n", f"{self.name}@%h", "--loglevel", "INFO", "--without-gossip",
+                 "--without-mingle"],
+                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._ready_at = self.log_path.read_text().count(" ready.") + 1
+        wait_until(self._ready, 60, f"worker {self.name} to be ready", step=0.2)
+
+    def received(self, task_id: str) -> bool:
+        """Whether this worker took the task (its log names each task it receives)."""
+        return f"[{task_id}] received" in self.log_path.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL, pool and all: a machine that lost its power."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the worker exited:\n{self.log_path.read_text()}")
+        return self.log_path.read_text().count(" ready.") >= self._ready_at
+
+
+class GunicornServer(Server):
+    """``gunicorn -w N 'app:server'`` on a free port with its state in Redis at ``url``:
+    several web processes that any request may reach."""
+
+    def __init__(self, url: str, log_dir: Path, workers: int = 2, timeout: float = 90.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = Path(log_dir) / "gunicorn.log"
+        self.command = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "--threads", "8",
+                        "-b", f"127.0.0.1:{self.port}", "--no-control-socket", "app:server"]
+        self.environment = {**os.environ, "ZSOM_REDIS_URL": url}
+        self.timeout = timeout
+        self._start()
+
+    def web_processes(self) -> list:
+        import psutil
+
+        return psutil.Process(self.process.pid).children()
 
 
 # ---------------------------------------------------------------------------- the browser

@@ -4,18 +4,14 @@ app:celery_app worker --concurrency 1``), and the faults a shared server meets."
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from ui_testkit import cloud
-from zsom_testkit import REPO, RedisServer, wait_until
+from zsom_testkit import CeleryWorker, RedisServer, wait_until
 
 from callbacks.data import dataset_record
 from components.settings import DEFAULTS, parse_settings
@@ -28,38 +24,6 @@ pytestmark = pytest.mark.slow
 CELERY = Path(sys.executable).with_name("celery")
 
 
-class Worker:
-    """``celery -A app:celery_app worker --concurrency 1`` on ``url``, its log in ``log_path``."""
-
-    def __init__(self, url: str, name: str, log_dir: Path):
-        self.log_path = log_dir / f"{name}.log"
-        environment = {**os.environ, "ZSOM_REDIS_URL": url}
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                [str(CELERY), "-A", "app:celery_app", "worker", "--concurrency", "1", "-n", f"{name}@%h",
-                 "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-                cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._ready, 60, f"worker {name} to be ready", step=0.2)
-
-    def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the worker exited:\n{self.log_path.read_text()}")
-        return " ready." in self.log_path.read_text()
-
-    def training_pids(self) -> set[int]:
-        """The worker's pool processes (where its task trains)."""
-        return {child.pid for child in psutil.Process(self.process.pid).children()}
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     with RedisServer(tmp_path_factory.mktemp("celery-redis")) as server:
@@ -69,7 +33,7 @@ def redis_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def workers(redis_url, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("workers")
-    started = [Worker(redis_url, f"w{index}", log_dir) for index in range(2)]
+    started = [CeleryWorker(redis_url, f"w{index}", log_dir) for index in range(2)]
     yield started
     for worker in started:
         worker.stop()
@@ -164,21 +128,20 @@ def test_cancelling_one_run_never_stops_another(shared):
     assert store.epochs_done(bob, cancelled.run) <= ended.epoch
 
 
-def test_a_worker_killed_mid_run_fails_that_run_only_and_the_next_train_works(shared, workers, redis_url):
+def test_a_worker_killed_mid_run_fails_that_run_only_and_the_next_train_works(shared, workers):
     store, runs = shared
     (alice, _), (bob, _) = session_with_data(store, 20), session_with_data(store, 21)
     victim = start(runs, alice, settings_for(20, epochs=300))
     survivor = start(runs, bob, settings_for(21, epochs=60))
     wait_until(lambda: store.epochs_done(alice, victim.run) >= 3 and store.epochs_done(bob, survivor.run) >= 1,
                60, "both runs to train")
-    # The worker that received the victim's task (its log names it): SIGKILL it, pool and all.
-    owner = next(worker for worker in workers if f"[{victim.run}]" in worker.log_path.read_text())
-    os.killpg(owner.process.pid, signal.SIGKILL)
-    owner.process.wait()
+    # The worker that took the victim's task: SIGKILLed, pool and all.
+    owner = next(worker for worker in workers if worker.received(victim.run))
+    owner.kill()
     failed = wait_until(lambda: finished(runs, alice, victim.run), 60, "the killed run to be found dead")
     assert failed.status is RunStatus.FAILED and failed.message == DEAD_MESSAGE and failed.epoch >= 3
     assert store.get_epoch(alice, victim.run, failed.epoch) is not None  # its epochs stay viewable
     assert wait_until(lambda: finished(runs, bob, survivor.run), 180, "the other run").status is RunStatus.DONE
-    workers[workers.index(owner)] = Worker(redis_url, owner.log_path.stem, owner.log_path.parent)
+    owner.start()
     again = start(runs, alice, settings_for(22, epochs=5))
     assert wait_until(lambda: finished(runs, alice, again.run), 120, "the next run").status is RunStatus.DONE

@@ -10,12 +10,14 @@ from dash import Patch, no_update
 from test_figures import operations
 from test_jobs import RecordingBackend
 from ui_testkit import cloud
+from zsom_testkit import RedisServer
 
 from callbacks.data import dataset_record
 from callbacks.run_page import POLL_BUSY_MS, POLL_IDLE_MS, PageInput, RunPage, ViewState
 from components.ids import PANELS, Ids
 from components.settings import DEFAULTS, SETTING_CONTROLS, TrainingSettings
 from zsom_jobs import Runs, RunStatus
+from zsom_jobs.redis_store import RedisStore
 from zsom_jobs.training import run_training
 
 SMALL = {**DEFAULTS, "auto_size": False, "auto_sigma": False, "width": 5, "height": 4, "epochs": 5, "sigma": 2.0}
@@ -389,3 +391,20 @@ def test_a_page_building_a_runs_panels_says_so_until_an_epoch_is_drawn(store, pa
     # epoch: asked for at once, then not.
     assert flags == [(True, 0), (True, 0), (False, 5), (False, 5)]
     assert reloaded.view["data_grid"] == reloaded.view["grid"]
+
+
+def test_a_store_out_of_reach_is_said_on_the_page_which_comes_back_with_it(tmp_path, session_id):
+    with RedisServer(tmp_path / "redis", persist=True) as server:
+        store = RedisStore(server.url)
+        store.put_dataset(session_id, dataset_record("flat-token", "flat", "flat", cloud(600, 2), None, None, None,
+                                                     "", "builtin"))
+        page = Page(RunPage(Runs(store, RecordingBackend())), session_id, store.get_dataset(session_id)["token"])
+        page.send(Ids.DATASET_TOKEN)
+        server.stop()
+        answer = page.send()
+        assert page.status(answer).startswith("Unavailable Server unavailable: its store cannot be reached.")
+        assert "127.0.0.1" not in page.status(answer) and answer[(Ids.CANCEL, "disabled")] is True
+        assert answer[(Ids.VIEW, "data")]["poll_ms"] == POLL_BUSY_MS  # asks again soon
+        server.start()  # with the snapshot it wrote as it stopped
+        assert page.status(page.send()).startswith("Ready flat: 600 points in 2-D.")
+        store.close()
