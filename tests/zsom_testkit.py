@@ -218,15 +218,16 @@ class RedisServer:
 
 class CeleryWorker:
     """``celery -A app:celery_app worker --concurrency N`` on a Redis ``url``, as the README
-    starts one; its log in ``log_dir``. Stopped with its pool processes."""
+    starts one, each training on ``threads`` threads (several workers share this machine);
+    its log in ``log_dir``. Stopped with its pool processes."""
 
-    def __init__(self, url: str, name: str, log_dir: Path, concurrency: int = 1):
-        self.url, self.name, self.concurrency = url, name, concurrency
+    def __init__(self, url: str, name: str, log_dir: Path, concurrency: int = 1, threads: int = 1):
+        self.url, self.name, self.concurrency, self.threads = url, name, concurrency, threads
         self.log_path = Path(log_dir) / f"{name}.log"
         self.start()
 
     def start(self) -> None:
-        environment = {**os.environ, "ZSOM_REDIS_URL": self.url}
+        environment = {**os.environ, "ZSOM_REDIS_URL": self.url, "ZSOM_THREADS_PER_JOB": str(self.threads)}
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
                 [str(Path(sys.executable).with_name("celery")), "-A", "app:celery_app", "worker", "--concurrency",

@@ -36,6 +36,7 @@ TASK_NAME = "zsom.train"
 QUEUE = "zsom-training"
 # A worker's runs: it trains as many as its concurrency, each takes a slot at once.
 UNBOUNDED_SLOTS = 1_000_000
+THREADS_PER_JOB_VARIABLE = "ZSOM_THREADS_PER_JOB"
 
 
 def make_celery(url: str) -> Celery:
@@ -68,9 +69,12 @@ def celery_app_from_environment() -> Celery:
 
 
 def train_task(session_id: str, run_id: str, keep_s: float) -> str | None:
-    """The worker's side: train the run with the store's entries kept ``keep_s`` seconds."""
+    """The worker's side: train the run with the store's entries kept ``keep_s`` seconds,
+    on the machine's cores shared out between the worker's processes (or on
+    ``$ZSOM_THREADS_PER_JOB``, for several workers on one machine)."""
+    threads = int(os.environ.get(THREADS_PER_JOB_VARIABLE) or threads_per_job(_WORKER["concurrency"] or 1))
     status = run_training(_worker_store(os.environ[ENVIRONMENT_VARIABLE], keep_s), session_id, run_id,
-                          max_jobs=UNBOUNDED_SLOTS, threads=threads_per_job(_WORKER["concurrency"] or 1))
+                          max_jobs=UNBOUNDED_SLOTS, threads=max(1, threads))
     return None if status is None else str(status)
 
 

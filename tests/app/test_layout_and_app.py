@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from dash import Input, dcc, html
 from ui_testkit import walk
+from zsom_testkit import free_port
 
 from components.ids import PANELS, Ids, label_id
 from components.layout import DATA_TITLE, EXPORT_LAYOUT, SECTIONS, build_layout, export_size, graph_config
@@ -270,3 +271,31 @@ def test_a_cache_folder_that_cannot_be_made_again_answers_503_and_logs_once(tmp_
     assert "cannot keep the store in" in answers[0].get_data(as_text=True)
     assert "Traceback" not in answers[0].get_data(as_text=True)
     assert caplog.text.count("cannot keep the store in") == 1
+
+
+@pytest.mark.parametrize("entry", SERVE_COMMANDS)
+def test_a_redis_that_cannot_be_reached_ends_the_server_with_one_line_without_its_password(entry):
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    finished = subprocess.run([*SERVE_COMMANDS[entry](), "--port", "0", "--redis-url", url], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+    assert finished.returncode == os.EX_UNAVAILABLE
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1 and "redis://***@127.0.0.1:" in lines[0] and "cannot be reached" in lines[0], lines
+    assert "hunter2" not in finished.stderr + finished.stdout and "Traceback" not in finished.stderr
+
+
+def test_zsom_worker_needs_a_redis_url_and_says_so():
+    environment = {name: value for name, value in os.environ.items() if name != "ZSOM_REDIS_URL"}
+    finished = subprocess.run([*zsom_command(), "worker"], capture_output=True, text=True, timeout=60,
+                              env=environment)
+    assert finished.returncode == 2 and "--redis-url or $ZSOM_REDIS_URL is required" in finished.stderr
+    listed = subprocess.run([*zsom_command(), "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert re.search(r"^ +worker +train the runs", listed, re.MULTILINE), listed
+
+
+def test_the_gunicorn_entry_needs_redis(monkeypatch):
+    import app
+
+    monkeypatch.delenv("ZSOM_REDIS_URL", raising=False)
+    with pytest.raises(RuntimeError, match="share their state through Redis: set ZSOM_REDIS_URL"):
+        app.server  # noqa: B018 - the module attribute gunicorn reads
