@@ -39,7 +39,7 @@ def connect(url: str) -> redis.Redis:
 
 
 class RedisCache:
-    """diskcache's ``get``, ``set``, ``evict``, ``cull`` and ``close`` on a Redis server."""
+    """diskcache's ``get``, ``set``, ``delete``, ``evict``, ``cull`` and ``close`` on a Redis server."""
 
     def __init__(self, client: redis.Redis, url: str):
         self.client = client
@@ -76,6 +76,10 @@ class RedisCache:
                 if expire is not None:
                     pipe.pexpire(_tag_key(tag), max(1, int(expire * 1000)))
             pipe.execute()
+
+    def delete(self, key: str) -> bool:
+        with self.reachable():
+            return bool(self.client.delete(key))
 
     def evict(self, tag: str) -> int:
         """Delete every entry stored with ``tag``; returns how many were there."""
