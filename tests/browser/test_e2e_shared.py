@@ -1,10 +1,13 @@
 """Serving many users: pages on two gunicorn web processes, trainings on two Celery
 workers, state in a real Redis; the faults such a server meets."""
 
+import io
 import re
 import time
 
+import pandas as pd
 import pytest
+from test_e2e_views import FEATURES, download, open_tab, wait_for_title
 from zsom_testkit import CeleryWorker, GunicornServer, RedisServer, wait_until
 
 from zsom_core import SOM
@@ -113,3 +116,24 @@ def test_a_redis_outage_is_shown_and_the_page_comes_back(open_dashboard, shared_
     page.page.click("#cancel-button")
     page.wait_for_status("Cancelled")
     forgive_outage(page)
+
+
+def test_a_table_upload_its_views_and_exports_work_across_web_processes(open_dashboard, shared_server, table_dir):
+    web, _ = shared_server
+    page = open_dashboard(web.url)
+    page.upload(table_dir / "penguins.csv")
+    page.wait_for_status("ready.*penguins.csv")
+    page.set_number("epochs", 12)
+    page.train()
+    page.wait_for_status("done")
+    page.wait_for_panels(12)
+    # Each request may reach either web process: each reads the upload and the map from Redis.
+    open_tab(page, "Component planes")
+    page.page.wait_for_selector(".plane-card")
+    assert page.page.locator(".plane-card").count() == len(FEATURES)
+    open_tab(page, "Clusters")
+    wait_for_title(page, "view-cluster-map", "Clusters: k = ")
+    name, content = download(page, "#export-assignments")
+    rows = pd.read_csv(io.BytesIO(content))
+    penguins = pd.read_csv(table_dir / "penguins.csv")
+    assert name.endswith(".csv") and len(rows) == len(penguins.dropna(subset=FEATURES, how="all"))
