@@ -28,7 +28,7 @@ from celery import Celery, signals
 
 from .records import RunStatus
 from .redis_store import RedisStore, connect
-from .redis_url import ENVIRONMENT_VARIABLE
+from .redis_url import ENVIRONMENT_VARIABLE, checked
 from .seams import ServerBusy
 from .training import busy_message, run_training, threads_per_job
 
@@ -41,8 +41,7 @@ THREADS_PER_JOB_VARIABLE = "ZSOM_THREADS_PER_JOB"
 
 def make_celery(url: str) -> Celery:
     """The Celery app on Redis at ``url`` (broker only: the store holds every result)."""
-    connect(url)  # the URL's check, with its message
-    app = Celery("zsom", broker=url, set_as_current=False)
+    app = Celery("zsom", broker=checked(url), set_as_current=False)
     app.conf.update(
         task_default_queue=QUEUE,
         task_serializer="json",
@@ -111,7 +110,7 @@ class CeleryBackend:
     def start(self, session_id: str, run_id: str) -> str:
         waiting = len(self._waiting())
         if waiting >= self.max_waiting:
-            raise ServerBusy(busy_message(self._training(), waiting))
+            raise ServerBusy(busy_message(self.store.slots_in_use(), waiting))
         self.celery.send_task(TASK_NAME, args=[session_id, run_id, self.store.ttl], task_id=run_id, queue=QUEUE)
         return f"{session_id}/{run_id}"
 
@@ -131,9 +130,6 @@ class CeleryBackend:
         _, run_id = handle.split("/", 1)
         waiting = self._waiting()
         return waiting.index(run_id) + 1 if run_id in waiting else None
-
-    def _training(self) -> int:
-        return self.store.slots_in_use()
 
     def _waiting(self) -> list[str]:
         """The unfinished runs in the broker's list, next first."""

@@ -2,9 +2,10 @@
 
 ``RedisStore`` is ``store.KeyValueStore`` over ``RedisCache``, a small cache with
 diskcache's methods: values in ``codec``'s format (never a pickle), every entry but the
-job slots with Redis's own expiry (so a ``maxmemory-policy`` of ``volatile-ttl`` drops the
-entries written longest ago, never the slots), a run's entries listed in a set per tag, and a block made
-atomic by a Redis lock per scope (a session, or the job slots), reentrant in its thread.
+job slots with Redis's own expiry (so a ``maxmemory-policy`` of ``volatile-ttl`` drops
+the entries written longest ago, never the slots), a run's entries listed in a set per
+tag, and a block made atomic by a Redis lock per scope (a session, or the job slots),
+reentrant in its thread.
 A Redis that cannot be reached is ``StoreUnavailable``, with the URL's password left out.
 """
 
