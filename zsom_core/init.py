@@ -45,10 +45,7 @@ def pca_lattice(data: np.ndarray, grid: Grid, rng: np.random.Generator | None = 
         covariances[lane] = centred.T @ centred
 
     run_lanes(covariance, LANES, parallel)
-    _, eigenvectors = np.linalg.eigh(covariances.sum(axis=0))
-    components = eigenvectors[:, ::-1].T
-    components = np.vstack([components, np.zeros((2, d))])[:2]
-
+    components = principal_components(covariances.sum(axis=0))
     shift = mean @ components.T
 
     def score_range(lane: int):
@@ -57,7 +54,23 @@ def pca_lattice(data: np.ndarray, grid: Grid, rng: np.random.Generator | None = 
         low_high[lane, 1] = scores.max(axis=0) if len(scores) else -np.inf
 
     run_lanes(score_range, LANES, parallel)
-    low, high = low_high[:, 0].min(axis=0), low_high[:, 1].max(axis=0)
+    return lattice(grid, mean, components, low_high[:, 0].min(axis=0), low_high[:, 1].max(axis=0))
+
+
+def principal_components(scatter: np.ndarray) -> np.ndarray:
+    """The first two principal axes (2, d) of a (d, d) scatter matrix, largest first (a
+    zero row where d = 1), each signed so that its largest entry is positive: the same
+    axes from a matrix summed in another order (a distributed pass)."""
+    d = scatter.shape[0]
+    _, eigenvectors = np.linalg.eigh(scatter)
+    axes = eigenvectors[:, ::-1].T[:2]
+    axes = axes * np.where(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
+    return np.vstack([axes, np.zeros((2, d))])[:2]
+
+
+def lattice(grid: Grid, mean: np.ndarray, components: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The units on a lattice over the score ranges ``low``..``high`` (2,) along ``components``
+    around ``mean``: what ``pca_lattice`` makes, from its moments alone."""
     positions = grid.positions
     extent = positions.max(axis=0) - positions.min(axis=0)
     fraction = np.divide(positions - positions.min(axis=0), extent, out=np.full_like(positions, 0.5),

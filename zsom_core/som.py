@@ -24,6 +24,7 @@ import numpy as np
 
 from . import kernels, reference
 from .bmu import BMUPass, BMUSearch, unit_distances
+from .distributed import DaskData, is_dask_collection
 from .grid import Grid
 from .init import INITS, fill_missing
 from .metrics import metric_code
@@ -278,21 +279,32 @@ class SOM:
         """
         grid = self._validate_params()
         schedule = self.schedule(epochs)
-        feature_names = _feature_names(X)
-        data = _check_data(X)
-        _check_features_observed(data)
-        start = 0 if resume_from is None else _check_resume(resume_from, grid, data.shape[1], schedule.epochs)
+        if is_dask_collection(X):
+            data = self._distributed_data(X)
+            feature_names, n_features = data.feature_names, data.n_features
+        else:
+            feature_names = _feature_names(X)
+            data = _check_data(X)
+            _check_features_observed(data)
+            n_features = data.shape[1]
+        start = 0 if resume_from is None else _check_resume(resume_from, grid, n_features, schedule.epochs)
         rng = np.random.default_rng(self.seed) if resume_from is None else _generator_from(resume_from, self)
         # BLAS is held to one thread while the engine works, not across the yields: the
         # consumer's own products keep the threads they were given.
         with single_threaded_blas():
-            search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
-            if resume_from is None:
+            if isinstance(data, np.ndarray):
+                search = BMUSearch(data, grid, self.metric, float(self.p), self.dtype, self.use_numba)
+                box = np.nanmin(data, axis=0), np.nanmax(data, axis=0)  # weights stay within it (see kernels)
+            else:
+                search, box = data.search(grid, self.metric, float(self.p), self.dtype), data.box
+            if resume_from is not None:
+                weights = np.array(resume_from.weights, dtype=np.float64).reshape(grid.n_units, -1)
+            elif isinstance(data, np.ndarray):
                 weights = INITS[self.init](fill_missing(data), grid, rng)  # (m, d), updated in place by every epoch
             else:
-                weights = np.array(resume_from.weights, dtype=np.float64).reshape(grid.n_units, -1)
+                weights = data.initial_weights(self.init, grid, rng)
             self.start_epoch_ = start
-            self.n_features_in_ = data.shape[1]
+            self.n_features_in_ = n_features
             _set_feature_names(self, feature_names)
             self.weights_ = weights.reshape(grid.width, grid.height, -1).copy()
             self.mqe_history_, self.te_history_ = [], []
@@ -302,7 +314,6 @@ class SOM:
         self.initial_mqe_ = pass_.mqe
         decisions = tuple(resume_from.adaptive_decisions) if resume_from is not None and self.adaptive_lr else ()
         rate = replay_rate(schedule, decisions)
-        box = np.nanmin(data, axis=0), np.nanmax(data, axis=0)  # weights stay within it (see kernels)
         previous_mqe = pass_.mqe
         for epoch in range(start, schedule.epochs):
             sigma = schedule.sigma(epoch)
@@ -341,6 +352,15 @@ class SOM:
                 rng_state=rng.bit_generator.state,
                 searched=pass_.searched,
             )
+
+    def _distributed_data(self, X):
+        """A Dask collection checked for the batch fit, its one pass of moments made."""
+        if self.algorithm != "batch":
+            raise ValueError("the online algorithm updates the map after every sample, in order: it cannot train on "
+                             "a Dask collection; use algorithm='batch', or X.compute() for data that fits in memory")
+        if not self.use_numba:
+            raise ValueError("the float64 reference (use_numba=False) trains in memory only: X.compute() first")
+        return DaskData(X)
 
     def _batch_step(self, weights, pass_, grid, sigma, learning_rate, box):
         if not self.use_numba:
