@@ -63,27 +63,25 @@ class DistributedPass:
     known: np.ndarray | None
     mqe: float
     topographic_error: float
-    searched: int | None = None
-    data = None
+    searched = None  # not counted across the blocks
 
 
 @dataclass
 class Moments:
     """One pass over the data: its rows, per feature the observed count, sum, low and high,
-    and whether any value is missing or infinite."""
+    and the rows with an infinite value or with no observed value."""
 
     rows: int
     observed: np.ndarray
     sums: np.ndarray
     low: np.ndarray
     high: np.ndarray
-    gaps: bool
     infinite: int
     empty_rows: int
 
     def __add__(self, other: Moments) -> Moments:
         return Moments(self.rows + other.rows, self.observed + other.observed, self.sums + other.sums,
-                       np.fmin(self.low, other.low), np.fmax(self.high, other.high), self.gaps or other.gaps,
+                       np.fmin(self.low, other.low), np.fmax(self.high, other.high),
                        self.infinite + other.infinite, self.empty_rows + other.empty_rows)
 
     @property
@@ -182,12 +180,11 @@ def _block_moments(block) -> Moments:
     missing = np.isnan(data)
     observed = ~missing
     d = data.shape[1]
-    with np.errstate(invalid="ignore"):
-        low = np.nanmin(np.where(missing, np.inf, data), axis=0) if len(data) else np.full(d, np.inf)
-        high = np.nanmax(np.where(missing, -np.inf, data), axis=0) if len(data) else np.full(d, -np.inf)
+    if not len(data):
+        return Moments(0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf), 0, 0)
     return Moments(len(data), observed.sum(axis=0).astype(np.float64), np.where(observed, data, 0.0).sum(axis=0),
-                   low, high, bool(missing.any()), int(np.isinf(data).any(axis=1).sum()),
-                   int(missing.all(axis=1).sum()) if d else 0)
+                   np.where(missing, np.inf, data).min(axis=0), np.where(missing, -np.inf, data).max(axis=0),
+                   int(np.isinf(data).any(axis=1).sum()), int(missing.all(axis=1).sum()))
 
 
 def _filled(block, means: np.ndarray) -> np.ndarray:
