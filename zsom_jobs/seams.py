@@ -62,7 +62,7 @@ class ServerBusy(RuntimeError):
 
 
 class JobBackend(Protocol):
-    """Runs ``zsom_jobs.training.train_run(session_id, run_id)`` somewhere else.
+    """Runs ``zsom_jobs.training.run_training`` for (session_id, run_id) somewhere else.
 
     A handle is a string the backend makes up (a process id, a task id); it is kept in
     the run's record, so any web server sharing the store can stop or observe the job.

@@ -26,14 +26,14 @@ from .store import StoreUnavailable
 
 # A slot outlives a few missed renewals: one Numba kernel call holds the GIL, so the
 # renewing thread can lag by the length of the longest epoch phase.
-SLOT_TTL_S = 15.0
+SLOT_TTL_S = 20.0
 SLOT_RENEW_S = 1.0
 # How often a run waiting for a slot looks again.
 QUEUE_POLL_S = 0.5
 INTERRUPTED_MESSAGE = "the server stopped during this run"
-# A store that cannot be reached (a Redis restarting) is waited for this long, an epoch
-# held meanwhile; a longer outage ends the job.
-STORE_OUTAGE_S = 60.0
+# A store that cannot be reached (a Redis restarting) is waited for, an epoch held
+# meanwhile, as long as the slot's lease lasts: past it the run counts as dead.
+STORE_OUTAGE_S = SLOT_TTL_S
 STORE_RETRY_S = 0.5
 # Read by zsom_core.parallel each time it sizes its pool.
 THREADS_VARIABLE = "ZSOM_NUM_THREADS"
