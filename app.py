@@ -22,6 +22,7 @@ from components.figures import default_panels
 from components.geometry import map_structure
 from components.layout import build_layout
 from components.settings import DEFAULTS, MAX_UPLOAD_BYTES, parse_settings
+from zsom_core.datadir import DataDir
 from zsom_core.datasets import DATASETS
 from zsom_jobs import Runs
 from zsom_jobs.backend import DashManagerBackend, JobManager
@@ -66,7 +67,8 @@ INDEX_STRING = """<!DOCTYPE html>
 
 def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_waiting: int | None = None,
                store_ttl_s: float = DEFAULT_TTL_S, store_size_limit: int = DEFAULT_SIZE_LIMIT,
-               redis_url: str | None = None) -> Dash:
+               redis_url: str | None = None, data_dir=None,
+               in_memory_rows: int = data.DEFAULT_IN_MEMORY_ROWS) -> Dash:
     """The Dash app, its state in ``cache_dir``, or in Redis at ``redis_url`` with its
     trainings on Celery workers.
 
@@ -75,7 +77,8 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     per slot); the store drops entries older than ``store_ttl_s`` and (diskcache) the
     oldest past ``store_size_limit`` bytes. Raises ``StoreUnavailable`` when ``cache_dir``
     cannot hold the store or Redis cannot be reached. On diskcache the app takes over the
-    folder: runs an earlier server left unfinished count as interrupted.
+    folder: runs an earlier server left unfinished count as interrupted. ``data_dir``: a
+    folder whose tables the dataset menu lists, each of at most ``in_memory_rows`` rows.
     """
     max_jobs = max_jobs or os.cpu_count() or 1
     max_waiting = 4 * max_jobs if max_waiting is None else max_waiting
@@ -89,7 +92,8 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
     else:
         store, runs = local_runs(app.server, Path(cache_dir), max_jobs, max_waiting=max_waiting,
                                  store_ttl_s=store_ttl_s, store_size_limit=store_size_limit)
-    datasets = data.DATASET_LABELS
+    server_data = DataDir(data_dir) if data_dir is not None else None
+    datasets = data.dataset_labels(server_data)
     default_samples = DATASETS[DEFAULT_DATASET].default_n
     # The first page's panels hold the map the default data will get (and the data is
     # prepared for the first session meanwhile).
@@ -103,7 +107,7 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
         return build_layout(str(uuid.uuid4()), datasets, DEFAULT_DATASET, default_samples, figures, first_view)
 
     app.layout = serve_layout
-    data.register(app, store)
+    data.register(app, store, server_data, in_memory_rows)
     run_page.register(app, runs)
     view.register(app)
     settings_form.register(app, store)
@@ -200,6 +204,12 @@ def main(argv=None, prog: str | None = None) -> None:
                         help="hours a session's data and runs are kept after they were written (default 12)")
     parser.add_argument("--store-limit-mb", type=float, default=DEFAULT_SIZE_LIMIT / 2**20,
                         help="size of the store past which the oldest entries are dropped (default 4096)")
+    parser.add_argument("--data-dir", default=os.environ.get("ZSOM_DATA_DIR"),
+                        help="a folder whose Parquet files, folders of Parquet files and CSV files the dataset menu "
+                             "lists (default $ZSOM_DATA_DIR; none)")
+    parser.add_argument("--in-memory-rows", type=int, default=data.DEFAULT_IN_MEMORY_ROWS,
+                        help="the most rows a dataset of --data-dir may have "
+                             f"(default {data.DEFAULT_IN_MEMORY_ROWS:,})")
     parser.add_argument("--redis-url", default=os.environ.get(REDIS_URL_VARIABLE),
                         help=f"keep the state in Redis and train on Celery workers (default ${REDIS_URL_VARIABLE}); "
                              "--cache-dir, --max-jobs and --store-limit-mb are then the workers' and Redis's")
@@ -208,12 +218,16 @@ def main(argv=None, prog: str | None = None) -> None:
         parser.error("--max-jobs must be at least 1")
     if args.max_waiting is not None and args.max_waiting < 0:
         parser.error("--max-waiting must be at least 0")
+    if args.in_memory_rows < 1:
+        parser.error("--in-memory-rows must be at least 1")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        parser.error(f"--data-dir {args.data_dir} is not a folder")
     if args.keep_hours <= 0 or args.store_limit_mb <= 0:
         parser.error("--keep-hours and --store-limit-mb must be positive")
     try:
         app = create_app(args.cache_dir, args.max_jobs, max_waiting=args.max_waiting,
                          store_ttl_s=args.keep_hours * 3600, store_size_limit=int(args.store_limit_mb * 2**20),
-                         redis_url=args.redis_url)
+                         redis_url=args.redis_url, data_dir=args.data_dir, in_memory_rows=args.in_memory_rows)
     except (StoreUnavailable, ValueError) as error:
         advice = ("Check --redis-url and that Redis runs." if args.redis_url
                   else "Choose another folder with --cache-dir.")
@@ -257,7 +271,7 @@ def __getattr__(name: str):
             raise RuntimeError(f"several web processes share their state through Redis: set {REDIS_URL_VARIABLE}")
         keep_hours = float(os.environ.get("ZSOM_KEEP_HOURS", DEFAULT_TTL_S / 3600))
         waiting = os.environ.get("ZSOM_MAX_WAITING")
-        return create_app(redis_url=url, store_ttl_s=keep_hours * 3600,
+        return create_app(redis_url=url, store_ttl_s=keep_hours * 3600, data_dir=os.environ.get("ZSOM_DATA_DIR"),
                           max_waiting=None if waiting is None else int(waiting)).server
     if name == "celery_app":
         from zsom_jobs.celery_jobs import celery_app_from_environment

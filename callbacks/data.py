@@ -38,6 +38,7 @@ from components.table_view import (
     role_rows,
     roles_style,
 )
+from zsom_core.datadir import DataDir
 from zsom_core.datasets import DATASETS, load_dataset
 from zsom_core.meshio import MeshError, MeshLimits, load_mesh
 from zsom_core.meshio.limits import format_bytes
@@ -57,6 +58,9 @@ RECORD_FORMAT = 4
 BUILTIN_TABLE_CHOICES = {f"table:{name}": name for name in BUILTIN_TABLES}
 DATASET_LABELS = {**{name: f"{name} ({info.dim}-D)" for name, info in DATASETS.items()},
                   **{choice: f"{name.replace('_', ' ')} (table)" for choice, name in BUILTIN_TABLE_CHOICES.items()}}
+# Datasets in the server's data folder (``--data-dir``) are menu entries with this prefix.
+SERVER_PREFIX = "server:"
+DEFAULT_IN_MEMORY_ROWS = 2_000_000
 # A page token is the data token, then this and the view's own token (never in base64).
 VIEW_SEPARATOR = "~"
 # The table loader's own limits: about a thousand features, twenty million cells.
@@ -271,7 +275,18 @@ def answer(**values) -> tuple:
     return tuple(values.get(name, no_update) for name in OUTPUTS)
 
 
-def register(app, store: Store) -> None:
+def dataset_labels(server_data: DataDir | None = None) -> dict:
+    """The dataset menu: the built-ins, then the datasets in the server's data folder."""
+    if server_data is None:
+        return dict(DATASET_LABELS)
+    return {**DATASET_LABELS, **{f"{SERVER_PREFIX}{name}": f"{name} (server: {entry.describe()})"
+                                 for name, entry in server_data.entries.items()}}
+
+
+def register(app, store: Store, server_data: DataDir | None = None,
+             in_memory_rows: int = DEFAULT_IN_MEMORY_ROWS) -> None:
+    labels = dataset_labels(server_data)
+
     @app.callback(
         *OUTPUTS.values(),
         Input(Ids.DATASET, "value"),
@@ -291,12 +306,39 @@ def register(app, store: Store) -> None:
             # (run_page brings back the settings of its run).
             record = store.get_dataset(session_id)
             if record is not None:
-                return restored_data(record)
+                return restored_data(record, labels)
         if trigger == Ids.UPLOAD:
-            return _upload(store, session_id, contents, filename, samples)
+            return _upload(store, session_id, contents, filename, samples, labels)
         if trigger in (Ids.TABLE_ROLES, Ids.TABLE_SCALING, Ids.TABLE_AXES):
             return _change_table(store, session_id, role_edits if trigger == Ids.TABLE_ROLES else [], scaling, axes)
+        if isinstance(name, str) and name.startswith(SERVER_PREFIX):
+            return _choose_server_data(store, session_id, name, trigger == Ids.DATASET, server_data, in_memory_rows)
         return _choose_data(store, session_id, name, samples, trigger == Ids.DATASET)
+
+
+def _choose_server_data(store: Store, session_id: str, name: str, choosing: bool, server_data: DataDir | None,
+                        in_memory_rows: int) -> tuple:
+    """The outputs for a dataset of the server's data folder, read as a table."""
+    if not choosing:
+        raise PreventUpdate  # a table has all its rows: the sample count does not apply
+    try:
+        if server_data is None:
+            raise TableError("this server has no data folder")
+        entry = server_data.get(name.removeprefix(SERVER_PREFIX))
+        table = server_data.read(entry.name, max_rows=in_memory_rows, max_columns=MAX_TABLE_COLUMNS,
+                                 max_cells=MAX_TABLE_CELLS)
+        record = table_record(table, name, "server", label=entry.name, data=server_identity(entry))
+    except TableError as error:
+        return answer(info=_error(str(error)))
+    record["server"] = {"root": str(server_data.root), "name": entry.name, "max_rows": in_memory_rows}
+    store.put_dataset(session_id, record)
+    return answer(token=page_token(record), info=data_info(record), upload_message="", **table_outputs(record))
+
+
+def server_identity(entry) -> bytes:
+    """What names a server dataset's contents in its token: a file replaced gets new runs."""
+    changed = max(path.stat().st_mtime_ns for path in [entry.path, *entry.path.glob("*")])
+    return repr((entry.name, entry.size, changed)).encode()
 
 
 def _choose_data(store: Store, session_id: str, name, samples, choosing: bool) -> tuple:
@@ -324,7 +366,7 @@ def _choose_data(store: Store, session_id: str, name, samples, choosing: bool) -
                   upload_message="", **table_outputs(record))
 
 
-def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple:
+def _upload(store: Store, session_id: str, contents, filename, samples, labels: dict) -> tuple:
     """The outputs for an uploaded file (the upload's contents cleared either way, so that
     the same file can be dropped again)."""
     if not contents:
@@ -337,7 +379,7 @@ def _upload(store: Store, session_id: str, contents, filename, samples) -> tuple
         return answer(upload_message=_error(str(error)), upload=None)
     store.put_upload(session_id, record["label"], data)
     store.put_dataset(session_id, record)
-    options, _ = dataset_choice(record)
+    options, _ = dataset_choice(record, labels)
     message = html.Span(" ".join([f"Loaded {record['label']}.", *record["notes"]]), className="ok")
     return answer(token=page_token(record), info=data_info(record), upload_message=message, options=options,
                   dataset=UPLOAD, upload=None, **table_outputs(record))
@@ -363,7 +405,8 @@ def _change_table(store: Store, session_id: str, role_edits, scaling, axes) -> t
         kept_axes = axes if roles == table_state["roles"] else None
         table, data = stored_table(store, session_id, record)
         record = table_record(table, record["name"], record["source"], roles=roles, weights=weights,
-                              scaling=scaling, axes=kept_axes, label=record["label"], data=data)
+                              scaling=scaling, axes=kept_axes, label=record["label"], data=data) | (
+            {"server": record["server"]} if "server" in record else {})
     except (TableError, ValueError) as error:
         return answer(roles=role_rows(table_state["kinds"], table_state["roles"], table_state["weights"]),
                       scaling=table_state["scaling"], axes=table_state["axes"],
@@ -374,9 +417,15 @@ def _change_table(store: Store, session_id: str, role_edits, scaling, axes) -> t
 
 
 def stored_table(store: Store, session_id: str, record: dict) -> tuple[Table, bytes]:
-    """The session's table, and the bytes it was read from (none for a built-in)."""
+    """The session's table, and the bytes that name it in its token (none for a built-in)."""
     if record["source"] == "builtin":
         return builtin_table(BUILTIN_TABLE_CHOICES[record["name"]]), b""
+    if record["source"] == "server":
+        server = record["server"]
+        server_data = DataDir(server["root"])
+        table = server_data.read(server["name"], max_rows=server["max_rows"], max_columns=MAX_TABLE_COLUMNS,
+                                 max_cells=MAX_TABLE_CELLS)
+        return table, server_identity(server_data.get(server["name"]))
     upload = store.get_upload(session_id)
     if upload is None:
         raise TableError("the uploaded file has expired; upload it again")
@@ -384,9 +433,9 @@ def stored_table(store: Store, session_id: str, record: dict) -> tuple[Table, by
             upload["data"])
 
 
-def restored_data(record: dict) -> tuple:
+def restored_data(record: dict, labels: dict) -> tuple:
     """``choose_data``'s outputs that show a session's stored dataset again."""
-    options, value = dataset_choice(record)
+    options, value = dataset_choice(record, labels)
     return answer(token=page_token(record), samples=record["display"]["n"], info=data_info(record), upload_message="",
                   options=options, dataset=value, **table_outputs(record))
 
@@ -418,10 +467,10 @@ def _resample_upload(store: Store, session_id: str, samples):
     return answer(token=page_token(record), info=data_info(record), upload_message="")
 
 
-def dataset_choice(record: dict) -> tuple[list, str]:
-    """The dataset menu's options, with an entry for an uploaded ``record``, and the menu
-    value that names ``record``."""
-    options = [{"label": label, "value": name} for name, label in DATASET_LABELS.items()]
+def dataset_choice(record: dict, labels: dict) -> tuple[list, str]:
+    """The dataset menu's options (``labels``), with an entry for an uploaded ``record``,
+    and the menu value that names ``record``."""
+    options = [{"label": label, "value": name} for name, label in labels.items()]
     if record["source"] == "upload":
         options.append({"label": f"uploaded: {record['label']}", "value": UPLOAD})
         return options, UPLOAD
