@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from test_jobs import RecordingBackend
 
 from callbacks.data import OUTPUTS, SERVER_PREFIX, _choose_server_data, dataset_labels
 from components.settings import DEFAULTS, parse_settings
@@ -76,7 +77,7 @@ def test_choosing_a_server_table_stores_it_and_a_run_trains_on_it(store, session
     assert answer["token"] == record["token"] and record["source"] == "server" and record["label"] == "penguins.parquet"
     assert record["points"].shape[0] == 344 and record["table"]["label_column"] == "species"
     settings = parse_settings({**DEFAULTS, "epochs": 4})
-    run = Runs(store, _NoBackend()).start(session_id, settings.run_settings(), settings.schedule())
+    run = Runs(store, RecordingBackend()).start(session_id, settings.run_settings(), settings.schedule())
     assert run_training(store, session_id, run.run, max_jobs=1) is RunStatus.DONE
     assert store.epochs_done(session_id, run.run) == 4
     from callbacks.data import stored_table
@@ -95,20 +96,6 @@ def test_a_forged_or_oversized_choice_gets_a_message_and_leaves_the_data(store, 
         assert store.get_dataset(session_id) is None
     answer = outputs_of(_choose_server_data(store, session_id, f"{SERVER_PREFIX}iris.csv", True, None, 100))
     assert "no data folder" in str(answer["info"].children)
-
-
-class _NoBackend:
-    def start(self, session_id, run_id):
-        return f"job-{run_id}"
-
-    def stop(self, handle):
-        pass
-
-    def alive(self, handle):
-        return True
-
-    def queue_place(self, handle):
-        return None
 
 
 def test_the_app_lists_the_folder_and_refuses_a_forged_name_over_http(tmp_path, data_dir):
