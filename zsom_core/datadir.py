@@ -41,7 +41,7 @@ class DataDir:
     def __init__(self, root):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
-            raise ValueError(f"the data folder {root} is not a folder")
+            raise TableError(f"the data folder {root} is not a folder")
         self.rescan()
 
     def rescan(self) -> None:
