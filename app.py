@@ -93,7 +93,6 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
         store, runs = local_runs(app.server, Path(cache_dir), max_jobs, max_waiting=max_waiting,
                                  store_ttl_s=store_ttl_s, store_size_limit=store_size_limit)
     server_data = DataDir(data_dir) if data_dir is not None else None
-    datasets = data.dataset_labels(server_data)
     default_samples = DATASETS[DEFAULT_DATASET].default_n
     # The first page's panels hold the map the default data will get (and the data is
     # prepared for the first session meanwhile).
@@ -104,7 +103,11 @@ def create_app(cache_dir=DEFAULT_CACHE_DIR, max_jobs: int | None = None, *, max_
 
     def serve_layout():
         # A new session id for every page load: two tabs never share a run.
-        return build_layout(str(uuid.uuid4()), datasets, DEFAULT_DATASET, default_samples, figures, first_view)
+        # The data folder looked at again: a table put there while serving is listed on the next page.
+        if server_data is not None:
+            server_data.rescan()
+        return build_layout(str(uuid.uuid4()), data.dataset_labels(server_data), DEFAULT_DATASET, default_samples,
+                            figures, first_view)
 
     app.layout = serve_layout
     data.register(app, store, server_data, in_memory_rows)

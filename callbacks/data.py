@@ -285,8 +285,6 @@ def dataset_labels(server_data: DataDir | None = None) -> dict:
 
 def register(app, store: Store, server_data: DataDir | None = None,
              in_memory_rows: int = DEFAULT_IN_MEMORY_ROWS) -> None:
-    labels = dataset_labels(server_data)
-
     @app.callback(
         *OUTPUTS.values(),
         Input(Ids.DATASET, "value"),
@@ -306,9 +304,9 @@ def register(app, store: Store, server_data: DataDir | None = None,
             # (run_page brings back the settings of its run).
             record = store.get_dataset(session_id)
             if record is not None:
-                return restored_data(record, labels)
+                return restored_data(record, dataset_labels(server_data))
         if trigger == Ids.UPLOAD:
-            return _upload(store, session_id, contents, filename, samples, labels)
+            return _upload(store, session_id, contents, filename, samples, dataset_labels(server_data))
         if trigger in (Ids.TABLE_ROLES, Ids.TABLE_SCALING, Ids.TABLE_AXES):
             return _change_table(store, session_id, role_edits if trigger == Ids.TABLE_ROLES else [], scaling, axes)
         if isinstance(name, str) and name.startswith(SERVER_PREFIX):

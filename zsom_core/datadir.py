@@ -36,7 +36,9 @@ class ServerDataset:
 
 
 class DataDir:
-    """The datasets in ``root``, found once (``rescan`` finds them again)."""
+    """The datasets in ``root``, found once (``rescan`` finds them again: the app does for
+    every page it serves). ``entries`` is replaced whole, never changed in place, so that a
+    request reading it meanwhile sees one listing or the other."""
 
     def __init__(self, root):
         self.root = Path(root).resolve()

@@ -116,3 +116,19 @@ def test_the_app_lists_the_folder_and_refuses_a_forged_name_over_http(tmp_path, 
                                                         "session-id.data": session})
     assert status == 200 and output(body, "dataset-token.data")
     assert "344 rows" in text_of(output(body, "data-info.children"))
+
+
+def test_a_table_put_in_the_folder_while_serving_is_listed_on_the_next_page(tmp_path, data_dir):
+    from dash_requests import DashRequests, output
+
+    from app import create_app
+
+    server = DashRequests(create_app(tmp_path / "cache", max_jobs=1, data_dir=data_dir, in_memory_rows=10_000))
+    values = [option["value"] for option in server.page_values()["dataset-choice.options"]]
+    assert "server:late.parquet" not in values
+    pd.read_parquet(data_dir / "penguins.parquet").iloc[:50].to_parquet(data_dir / "late.parquet")
+    values = [option["value"] for option in server.page_values()["dataset-choice.options"]]
+    assert "server:late.parquet" in values
+    status, body = server.call("dataset-choice.value", {"dataset-choice.value": "server:late.parquet",
+                                                        "session-id.data": server.new_session()})
+    assert status == 200 and output(body, "dataset-token.data")
