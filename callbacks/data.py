@@ -420,7 +420,7 @@ def stored_table(store: Store, session_id: str, record: dict) -> tuple[Table, by
         return builtin_table(BUILTIN_TABLE_CHOICES[record["name"]]), b""
     if record["source"] == "server":
         server = record["server"]
-        server_data = DataDir(server["root"])
+        server_data = DataDir(server["root"], names=[server["name"]])
         table = server_data.read(server["name"], max_rows=server["max_rows"], max_columns=MAX_TABLE_COLUMNS,
                                  max_cells=MAX_TABLE_CELLS)
         return table, server_identity(server_data.get(server["name"]))

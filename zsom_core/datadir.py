@@ -37,18 +37,22 @@ class ServerDataset:
 
 class DataDir:
     """The datasets in ``root``, found once (``rescan`` finds them again: the app does for
-    every page it serves). ``entries`` is replaced whole, never changed in place, so that a
+    every page it serves), or only those called ``names`` (to read one again without
+    listing the folder). ``entries`` is replaced whole, never changed in place, so that a
     request reading it meanwhile sees one listing or the other."""
 
-    def __init__(self, root):
+    def __init__(self, root, names: list[str] | None = None):
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise TableError(f"the data folder {root} is not a folder")
+        self.names = names
         self.rescan()
 
     def rescan(self) -> None:
         entries = {}
-        for path in sorted(self.root.iterdir()):
+        paths = sorted(self.root.iterdir()) if self.names is None else \
+            [self.root / name for name in self.names if Path(name).name == name]
+        for path in paths:
             entry = _entry(self.root, path)
             if entry is not None:
                 entries[entry.name] = entry
@@ -85,11 +89,9 @@ class DataDir:
 
 
 def _entry(root: Path, path: Path) -> ServerDataset | None:
-    try:
-        real = path.resolve()
-        real.relative_to(root)
-    except (OSError, ValueError):
+    if not _inside(path, root):
         return None  # a broken link, or one out of the folder
+    real = path.resolve()
     name = path.name
     if name.startswith("."):
         return None
